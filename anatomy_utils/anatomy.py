@@ -1,0 +1,111 @@
+"""Layer and FFN-neuron anatomy: target-token states per layer, cosines to the final one, neuron cosines, graphs."""
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .classifier import Encoded, SentimentClassifier
+from .families import neuron_vectors
+from .runtime import progress
+
+
+@torch.no_grad()
+def target_states(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int = 16) -> torch.Tensor:
+    """The target token's state after the embeddings (layer 0) and after every layer: ``(n, L + 1, hidden)``.
+
+    The last entry is exactly what the head sees (for decoders: after the final norm).
+    """
+    clf.eval()
+    out = []
+    for start in progress(range(0, len(data.ids), batch_size), desc="hidden states"):
+        batch = data.batch(range(start, min(start + batch_size, len(data.ids))), pad_id)
+        result = clf.body(**batch, output_hidden_states=True)
+        layers = list(result.hidden_states[:-1]) + [result.last_hidden_state]
+        out.append(torch.stack([clf.target_states(h, batch["attention_mask"]) for h in layers], dim=1))
+    return torch.cat(out)
+
+
+def layer_similarity(states: torch.Tensor) -> np.ndarray:
+    """Cosine of each layer's target state to the final one: ``(n, L + 1)``, last column 1."""
+    return F.cosine_similarity(states, states[:, -1:, :], dim=-1).numpy()
+
+
+@torch.no_grad()
+def lens_logits(clf: SentimentClassifier, states: torch.Tensor) -> np.ndarray:
+    """The fine-tuned head applied to every layer's target state (final norm first, as the last layer gets it)."""
+    norm = clf.family.final_norm(clf.body)
+    inner = states[:, :-1] if norm is None else norm(states[:, :-1])
+    clf.eval()
+    return clf.head(torch.cat([inner, states[:, -1:]], dim=1)).numpy()
+
+
+def decision_layer(lens: np.ndarray) -> int:
+    """First layer from which the lens logit has the final sign on most reviews, and keeps it to the end."""
+    agrees = (np.sign(lens) == np.sign(lens[:, -1:])).mean(axis=0) > 0.5
+    settled = [l for l in range(lens.shape[1]) if agrees[l:].all()]
+    return settled[0]
+
+
+@torch.no_grad()
+def neuron_cosines(clf: SentimentClassifier, targets: torch.Tensor) -> np.ndarray:
+    """Cosine of every FFN output vector to each target vector: ``(n_targets, L, n_neurons)`` (equal widths)."""
+    layers = clf.family.layers(clf.body)
+    return np.stack(
+        [F.cosine_similarity(neuron_vectors(layer, clf.family)[None], targets[:, None, :], dim=-1).numpy()
+         for layer in layers], axis=1)
+
+
+def above_threshold(cosines: np.ndarray, threshold: float) -> list[list[list[int]]]:
+    """Indices of neurons whose cosine exceeds ``threshold``: ``[input][layer] -> sorted neuron ids``."""
+    return [[np.flatnonzero(row > threshold).tolist() for row in per_input] for per_input in cosines]
+
+
+def jaccard(a: list[int], b: list[int]) -> float:
+    """Overlap of two neuron sets; two empty sets count as identical."""
+    union = set(a) | set(b)
+    return len(set(a) & set(b)) / len(union) if union else 1.0
+
+
+def jaccard_matrix(sets: list[list[list[int]]], layers) -> np.ndarray:
+    """Mean Jaccard overlap between every pair of inputs over the given layers: ``(n_inputs, n_inputs)``."""
+    n = len(sets)
+    return np.array([[np.mean([jaccard(sets[i][l], sets[j][l]) for l in layers]) for j in range(n)] for i in range(n)])
+
+
+def mean_pairwise_jaccard(sets: list[list[list[int]]]) -> float:
+    """Mean Jaccard over all input pairs and layers."""
+    pairs = itertools.combinations(range(len(sets)), 2)
+    return float(np.mean([jaccard(sets[i][l], sets[j][l]) for i, j in pairs for l in range(len(sets[0]))]))
+
+
+def neuron_graph(layer_sets: list[list[int]]) -> nx.DiGraph:
+    """The paper's graph: above-threshold neurons as nodes, each fully connected to those of the next layer.
+
+    An empty layer breaks the chain, leaving the paper's "dangling nodes".
+    """
+    graph = nx.DiGraph()
+    for layer, neurons in enumerate(layer_sets):
+        graph.add_nodes_from(((layer, n) for n in neurons), layer=layer)
+    for layer in range(len(layer_sets) - 1):
+        graph.add_edges_from(((layer, a), (layer + 1, b)) for a in layer_sets[layer] for b in layer_sets[layer + 1])
+    return graph
+
+
+def probe_states(clf: SentimentClassifier, tokenizer, texts, cfg) -> torch.Tensor:
+    """Target-token states of a list of texts, tokenized as the model was trained (labels are not needed)."""
+    from .classifier import encode
+
+    data = encode(tokenizer, texts, [0] * len(texts), cfg.max_tokens, cfg.truncation)
+    return target_states(clf, data, tokenizer.pad_token_id, cfg.eval_batch_size)
+
+
+def similarity_table(similarity: np.ndarray) -> "pd.DataFrame":
+    """Per-layer mean and spread (std, min, max) over inputs of the cosine to the final state: ``Layer_similarity``."""
+    import pandas as pd
+
+    return pd.DataFrame({"mean": similarity.mean(0), "std": similarity.std(0), "min": similarity.min(0),
+                         "max": similarity.max(0)}).rename_axis("layer").round(4)

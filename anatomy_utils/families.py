@@ -1,0 +1,84 @@
+"""Family adapters: the only place that knows where an architecture keeps its FFN and its target token.
+
+Every other module asks ``family_of(model)`` and never branches on model names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
+
+import torch
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    layers: Callable[[nn.Module], Sequence[nn.Module]]
+    ffn_in: Callable[[nn.Module], list[nn.Module]]  # modules whose outputs are the FFN neurons
+    ffn_out: Callable[[nn.Module], nn.Module]  # module that maps the neurons back to the residual stream
+    target: Literal["first", "last"]  # CLS for encoders, last real token for decoders
+    width_key: str  # config attribute holding the FFN width
+    final_norm: Callable[[nn.Module], nn.Module | None]  # the norm after the last layer, if any
+
+
+FAMILIES = {
+    "bert": Family(
+        "bert",
+        layers=lambda m: m.encoder.layer,
+        ffn_in=lambda layer: [layer.intermediate.dense],
+        ffn_out=lambda layer: layer.output.dense,
+        target="first",
+        width_key="intermediate_size",
+        final_norm=lambda m: None,
+    ),
+    "gpt2": Family(
+        "gpt2",
+        layers=lambda m: m.h,
+        ffn_in=lambda layer: [layer.mlp.c_fc],
+        ffn_out=lambda layer: layer.mlp.c_proj,
+        target="last",
+        width_key="n_inner",
+        final_norm=lambda m: m.ln_f,
+    ),
+    "llama": Family(
+        "llama",
+        layers=lambda m: m.layers,
+        ffn_in=lambda layer: [layer.mlp.gate_proj, layer.mlp.up_proj],
+        ffn_out=lambda layer: layer.mlp.down_proj,
+        target="last",
+        width_key="intermediate_size",
+        final_norm=lambda m: m.norm,
+    ),
+}
+
+
+def family_of(body: nn.Module) -> Family:
+    """The adapter for a transformers base model (BertModel, GPT2Model, LlamaModel)."""
+    kind = body.config.model_type
+    if kind not in FAMILIES:
+        raise ValueError(f"No family adapter for model_type {kind!r}; known: {sorted(FAMILIES)}.")
+    return FAMILIES[kind]
+
+
+def ffn_width(layer: nn.Module, family: Family) -> int:
+    """Number of FFN neurons in one layer (works after pruning too)."""
+    return neuron_vectors(layer, family).shape[0]
+
+
+def neuron_vectors(layer: nn.Module, family: Family) -> torch.Tensor:
+    """The FFN output vectors of one layer as an ``(n_neurons, hidden)`` tensor, whatever the storage.
+
+    Linear keeps ``[out, in]`` = ``[hidden, n_neurons]``; GPT-2's Conv1D keeps ``[in, out]`` = ``[n_neurons, hidden]``.
+    """
+    out = family.ffn_out(layer)
+    return out.weight if isinstance(out, Conv1D) else out.weight.T
+
+
+def target_index(attention_mask: torch.Tensor, target: str) -> torch.Tensor:
+    """Position of the target token per row: 0 for ``first``; the last non-pad token for ``last`` (either padding side)."""
+    if target == "first":
+        return torch.zeros(attention_mask.shape[0], dtype=torch.long, device=attention_mask.device)
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    return (attention_mask.long() * positions).argmax(dim=1)

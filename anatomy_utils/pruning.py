@@ -1,0 +1,152 @@
+"""Structured pruning of FFN neurons: keep-masks per layer, applied by zeroing (hooks) or by removal (smaller matrices)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+from .families import Family, family_of
+
+
+@contextmanager
+def zeroed(body: nn.Module, keep: dict[int, torch.Tensor]):
+    """Zero the FFN neurons not in ``keep[layer]`` (indices kept) while the context is open: the paper's way."""
+    family = family_of(body)
+    layers = family.layers(body)
+    handles = []
+    for index, kept in keep.items():
+        out = family.ffn_out(layers[index])
+        mask = torch.zeros(_width(out), dtype=torch.float32)
+        mask[kept] = 1.0
+        handles.append(out.register_forward_pre_hook(lambda _m, args, mask=mask: (args[0] * mask,)))
+    try:
+        yield body
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _width(ffn_out: nn.Module) -> int:
+    return ffn_out.weight.shape[0] if isinstance(ffn_out, Conv1D) else ffn_out.weight.shape[1]
+
+
+def _select(module: nn.Module, kept: torch.Tensor, neurons_are: str) -> None:
+    """Keep only ``kept`` neurons of a Linear or Conv1D; ``neurons_are`` "outputs" (FFN in) or "inputs" (FFN out)."""
+    conv = isinstance(module, Conv1D)
+    # Linear stores [out, in]; Conv1D stores [in, out].
+    dim = {("outputs", False): 0, ("inputs", False): 1, ("outputs", True): 1, ("inputs", True): 0}[neurons_are, conv]
+    module.weight = nn.Parameter(module.weight.detach().index_select(dim, kept).clone())
+    if neurons_are == "outputs" and module.bias is not None:
+        module.bias = nn.Parameter(module.bias.detach()[kept].clone())
+    if conv:
+        module.nf = module.weight.shape[1]
+    elif neurons_are == "outputs":
+        module.out_features = len(kept)
+    else:
+        module.in_features = len(kept)
+
+
+def remove_neurons(body: nn.Module, keep: dict[int, torch.Tensor]) -> list[int]:
+    """Physically shrink each listed layer's FFN to the kept neurons; returns the per-layer widths."""
+    family: Family = family_of(body)
+    layers = family.layers(body)
+    for index, kept in keep.items():
+        kept = torch.as_tensor(kept, dtype=torch.long).sort().values
+        for module in family.ffn_in(layers[index]):
+            _select(module, kept, "outputs")
+        _select(family.ffn_out(layers[index]), kept, "inputs")
+    return [_width(family.ffn_out(layer)) for layer in layers]
+
+
+def neuron_similarity(cosines: np.ndarray, how: str = "mean") -> np.ndarray:
+    """One similarity per neuron from the probe inputs' cosines ``(input, layer, neuron)``.
+
+    ``mean``: the signed mean over inputs (default); ``max_abs``: the cosine of largest magnitude.
+    """
+    if how == "mean":
+        return cosines.mean(axis=0)
+    if how == "max_abs":
+        pick = np.abs(cosines).argmax(axis=0)
+        return np.take_along_axis(cosines, pick[None], axis=0)[0]
+    raise ValueError(f"Unknown neuron similarity {how!r}; use 'mean' or 'max_abs'.")
+
+
+def focusing_layers(paper_layers: list[int], n_layers: int, paper_depth: int = 12) -> list[int]:
+    """Map the paper's focusing layers (of a 12-layer model) to a model of ``n_layers`` by relative depth.
+
+    Layer k of n spans [k/n, (k+1)/n) of the depth; it is focusing when that span overlaps a focusing layer's span
+    [l/12, (l+1)/12). For n = 12 this is the identity.
+    """
+    return [k for k in range(n_layers)
+            if any(k * paper_depth < (l + 1) * n_layers and l * n_layers < (k + 1) * paper_depth for l in paper_layers)]
+
+
+@dataclass(frozen=True)
+class PaperRule:
+    """The paper's threshold rule (section 3.4) with the interpretations documented in 04_prune_bert."""
+
+    kind: str  # "encoder": |S[l]*alpha_l + l*beta_l|; "decoder": S[l]*alpha_l
+    alpha: float
+    beta: float  # unused by the decoder rule
+    focusing: tuple[int, ...]  # already mapped to this model's depth
+
+    def thresholds(self, layer_similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-layer threshold and whether it is one-sided (prune cos < t) rather than two-sided (prune |cos| < t).
+
+        ``layer_similarity[l]`` is the cosine of layer l's *input* state (0 = embeddings) to the final state.
+        """
+        n = len(layer_similarity) - 1
+        layers = np.arange(n)
+        focus = np.isin(layers, self.focusing)
+        if self.kind == "encoder":  # focusing layers: 3x beta; last layer: 3x alpha and one-sided
+            alpha = np.where(layers == n - 1, 3 * self.alpha, self.alpha)
+            beta = np.where(focus, 3 * self.beta, self.beta)
+            return np.abs(layer_similarity[:n] * alpha + layers * beta), layers == n - 1
+        if self.kind == "decoder":  # focusing layers: 3x alpha; no abs, so a negative threshold prunes nothing
+            return layer_similarity[:n] * np.where(focus, 3 * self.alpha, self.alpha), np.zeros(n, dtype=bool)
+        raise ValueError(f"Unknown rule kind {self.kind!r}; use 'encoder' or 'decoder'.")
+
+
+def keep_by_threshold(similarity: np.ndarray, thresholds: np.ndarray, one_sided: np.ndarray) -> dict[int, torch.Tensor]:
+    """Neurons kept per layer: those *not* below their layer's threshold."""
+    keep = {}
+    for l, (sim, t, single) in enumerate(zip(similarity, thresholds, one_sided)):
+        pruned = sim < t if single else np.abs(sim) < t
+        keep[l] = torch.from_numpy(np.flatnonzero(~pruned))
+    return keep
+
+
+def keep_random(widths: list[int], n_pruned: list[int], protected: list[np.ndarray], seed: int) -> dict[int, torch.Tensor]:
+    """The paper's baseline: prune the same number per layer at random, never a protected (above-0.35) neuron."""
+    rng = np.random.default_rng(seed)
+    keep = {}
+    for l, (width, count, safe) in enumerate(zip(widths, n_pruned, protected)):
+        candidates = np.setdiff1d(np.arange(width), safe)
+        pruned = rng.choice(candidates, size=min(count, len(candidates)), replace=False)
+        keep[l] = torch.from_numpy(np.setdiff1d(np.arange(width), pruned))
+    return keep
+
+
+def pruned_fraction(keep: dict[int, torch.Tensor], widths: list[int]) -> float:
+    """Fraction of all FFN neurons removed."""
+    return 1 - sum(len(k) for k in keep.values()) / sum(widths)
+
+
+def scale_for_fraction(similarity, thresholds, one_sided, widths, target: float, steps: int = 50) -> float:
+    """The factor on every threshold that prunes ``target`` of the FFN neurons (bisection on a monotone count)."""
+    low, high = 0.0, 1.0
+    while pruned_fraction(keep_by_threshold(similarity, thresholds * high, one_sided), widths) < target:
+        high *= 2
+        if high > 1e6:
+            raise ValueError(f"No threshold scale prunes {target:.0%} of the neurons.")
+    for _ in range(steps):
+        mid = (low + high) / 2
+        if pruned_fraction(keep_by_threshold(similarity, thresholds * mid, one_sided), widths) < target:
+            low = mid
+        else:
+            high = mid
+    return high

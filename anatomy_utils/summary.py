@@ -1,0 +1,45 @@
+"""``figures/<profile>/summary.json``: one flat JSON object of the run's headline numbers (dotted keys)."""
+from __future__ import annotations
+
+import json
+import numbers
+import sys
+
+import nbformat
+
+from .runtime import FIGURES, ROOT, atomic_write_bytes
+
+
+def path(profile: str):
+    return FIGURES / profile / "summary.json"
+
+
+def read(profile: str) -> dict:
+    return json.loads(path(profile).read_text()) if path(profile).exists() else {}
+
+
+def _plain(value):
+    if isinstance(value, (str, bool)) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return round(float(value), 6)
+
+
+def record(profile: str, values: dict) -> dict:
+    """Merge ``values`` (dotted key -> number or string) into the profile's summary and write it atomically."""
+    merged = read(profile) | {"profile": profile} | {k: _plain(v) for k, v in values.items()}
+    atomic_write_bytes(path(profile), (json.dumps(dict(sorted(merged.items())), indent=1) + "\n").encode())
+    return merged
+
+
+def record_runtime(profile: str) -> float:
+    """``runtime.minutes``: the summed papermill durations of the profile's executed notebooks (data prep included)."""
+    notebooks = sorted((ROOT / "notebooks" / "executed" / profile).glob("*.ipynb"))
+    per = {nb.stem: nbformat.read(nb, as_version=4).metadata["papermill"]["duration"] / 60 for nb in notebooks}
+    record(profile, {f"runtime.notebooks.{k}.minutes": v for k, v in per.items()} | {"runtime.minutes": sum(per.values())})
+    return sum(per.values())
+
+
+if __name__ == "__main__":
+    print(f"{record_runtime(sys.argv[1]):.1f} minutes")

@@ -1,0 +1,27 @@
+import pytest
+
+from anatomy_utils import models
+from anatomy_utils.families import family_of, ffn_width
+
+
+def test_unknown_model_names_the_registry():
+    with pytest.raises(ValueError, match="registry knows"):
+        models.load_body("bert-huge")
+
+
+def test_hub_failure_explains_what_works_offline(monkeypatch):
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(models.SourceError, match=r"make PROFILE=smoke"):
+        models.load_body("gpt2")
+
+
+def test_minilm_from_the_wheel_is_a_six_layer_bert():
+    body, tokenizer = models.load_body("minilm")
+    assert type(body).__name__ == "BertModel" and body.config.num_hidden_layers == 6
+    assert ffn_width(body.encoder.layer[0], family_of(body)) == 1536
+    assert tokenizer.pad_token == "[PAD]"

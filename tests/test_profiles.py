@@ -1,0 +1,40 @@
+import pytest
+import yaml
+
+from anatomy_utils import profiles
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+def test_shipped_profiles_load(name):
+    assert profiles.load_profile(name).name == name
+
+
+def write(tmp_path, monkeypatch, mutate):
+    raw = yaml.safe_load((profiles.PARAMS / "smoke.yaml").read_text())
+    mutate(raw)
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(profiles, "PARAMS", tmp_path)
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda r: r["encoder"].update(learning_rate=1), r"broken\.encoder: unknown key\(s\) \['learning_rate'\]"),
+    (lambda r: r["data"].update(train="many"), r"broken\.data\.train: expected int"),
+    (lambda r: r["data"].update(source="ftp"), r"broken\.data\.source: 'ftp' is not one of"),
+    (lambda r: r.pop("seed"), r"missing key\(s\) \['seed'\]"),
+    (lambda r: r["decoder"].update(train_examples=10**6), "exceeds data.train"),
+])
+def test_bad_parameter_files_name_the_key(tmp_path, monkeypatch, mutate, message):
+    write(tmp_path, monkeypatch, mutate)
+    with pytest.raises(profiles.ProfileError, match=message):
+        profiles.load_profile("broken")
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(profiles.ProfileError, match="Known profiles: .*'default'"):
+        profiles.load_profile("nope")
+
+
+def test_fingerprint_changes_with_the_section():
+    p = profiles.load_profile("smoke")
+    assert p.fingerprint("encoder") != p.fingerprint("decoder")
+    assert p.fingerprint() == profiles.load_profile("smoke").fingerprint()

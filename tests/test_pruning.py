@@ -1,0 +1,87 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from anatomy_utils import pruning
+from anatomy_utils.classifier import SentimentClassifier
+from anatomy_utils.families import family_of, ffn_width, neuron_vectors
+from conftest import FFN, HIDDEN
+
+
+def random_keep(body, fraction=0.4, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = family_of(body).layers(body)
+    return {l: torch.from_numpy(np.sort(rng.choice(FFN, int(FFN * (1 - fraction)), replace=False))) for l in range(len(layers))}
+
+
+def test_neuron_vectors_are_neurons_by_hidden(body):
+    family = family_of(body)
+    for layer in family.layers(body):
+        assert neuron_vectors(layer, family).shape == (FFN, HIDDEN)
+
+
+def test_removing_equals_zeroing(body, batch):
+    torch.manual_seed(1)
+    clf = SentimentClassifier(body, dropout=0.1).eval()
+    keep = random_keep(body)
+    with torch.no_grad(), pruning.zeroed(clf.body, keep):
+        zeroed = clf(**batch)
+    with torch.no_grad():
+        dense = clf(**batch)
+    removed_clf = copy.deepcopy(clf)
+    widths = pruning.remove_neurons(removed_clf.body, keep)
+    with torch.no_grad():
+        removed = removed_clf(**batch)
+    assert widths == [len(k) for k in keep.values()]
+    assert all(ffn_width(layer, clf.family) == w for layer, w in zip(clf.family.layers(removed_clf.body), widths))
+    torch.testing.assert_close(removed, zeroed, atol=1e-5, rtol=0)
+    assert not torch.allclose(dense, zeroed)  # the pruning did change something
+    with torch.no_grad():  # the hooks are gone once the context closes
+        torch.testing.assert_close(clf(**batch), dense)
+
+
+def test_focusing_layers_map_by_relative_depth():
+    assert pruning.focusing_layers([4, 6, 8, 10, 11], 12) == [4, 6, 8, 10, 11]
+    assert pruning.focusing_layers([4, 6, 8, 10, 11], 6) == [2, 3, 4, 5]
+    assert pruning.focusing_layers([11], 30) == [27, 28, 29]
+
+
+def test_encoder_rule_matches_hand_computation():
+    sim = np.array([0.4, 0.5, 0.9, 1.0])  # 3 layers + final
+    rule = pruning.PaperRule("encoder", alpha=0.01, beta=0.001, focusing=(1,))
+    thresholds, one_sided = rule.thresholds(sim)
+    np.testing.assert_allclose(thresholds, [0.004, 0.005 + 0.003, 0.027 + 0.002])
+    assert one_sided.tolist() == [False, False, True]
+
+
+def test_decoder_rule_keeps_sign_so_negative_threshold_prunes_nothing():
+    rule = pruning.PaperRule("decoder", alpha=0.05, beta=0.0, focusing=(1,))
+    thresholds, one_sided = rule.thresholds(np.array([-0.2, 0.1, 1.0]))
+    np.testing.assert_allclose(thresholds, [-0.01, 0.015])
+    keep = pruning.keep_by_threshold(np.array([[0.0, 0.5], [0.01, -0.2]]), thresholds, one_sided)
+    assert keep[0].tolist() == [0, 1] and keep[1].tolist() == [1]
+
+
+def test_random_baseline_spares_protected_and_matches_counts():
+    keep = pruning.keep_random([10, 10], [4, 9], [np.array([0, 1]), np.array([3])], seed=0)
+    assert len(keep[0]) == 6 and {0, 1} <= set(keep[0].tolist())
+    assert keep[1].tolist() == [3]  # only the protected neuron survives when nearly all must go
+
+
+def test_scale_for_fraction_reaches_target():
+    rng = np.random.default_rng(0)
+    sim = rng.normal(0, 0.05, size=(3, 200))
+    thresholds, one_sided = np.array([0.01, 0.02, 0.03]), np.array([False, False, True])
+    scale = pruning.scale_for_fraction(sim, thresholds, one_sided, [200] * 3, 0.5)
+    fraction = pruning.pruned_fraction(pruning.keep_by_threshold(sim, thresholds * scale, one_sided), [200] * 3)
+    assert fraction == pytest.approx(0.5, abs=0.01)
+
+
+def test_neuron_similarity_modes():
+    cos = np.array([[[0.1, -0.6]], [[0.3, 0.2]]])  # 2 inputs, 1 layer, 2 neurons
+    np.testing.assert_allclose(pruning.neuron_similarity(cos, "mean"), [[0.2, -0.2]])
+    np.testing.assert_allclose(pruning.neuron_similarity(cos, "max_abs"), [[0.3, -0.6]])
+    with pytest.raises(ValueError, match="max_abs"):
+        pruning.neuron_similarity(cos, "median")
