@@ -109,3 +109,8 @@ def similarity_table(similarity: np.ndarray) -> "pd.DataFrame":
 
     return pd.DataFrame({"mean": similarity.mean(0), "std": similarity.std(0), "min": similarity.min(0),
                          "max": similarity.max(0)}).rename_axis("layer").round(4)
+
+
+def layer_groups(n_layers: int, parts: int = 3) -> dict[str, np.ndarray]:
+    """Lower / middle / upper layers (fewer groups for shallow models), labelled by their range."""
+    return {f"layers {g[0]}-{g[-1]}": g for g in np.array_split(np.arange(n_layers), min(parts, n_layers))}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "data" / "cache"
@@ -21,12 +21,23 @@ def setup(seed: int, threads: int) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    if not progress_enabled():
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+
+
+def progress_enabled() -> bool:
+    """Progress bars are for people; ANATOMY_PROGRESS=0 (set by the Makefile for papermill and nbval) turns them off."""
+    return os.environ.get("ANATOMY_PROGRESS", "1") != "0"
 
 
 def progress(iterable=None, **kwargs):
-    """A progress bar for people; silent when ANATOMY_PROGRESS=0 (papermill, nbval, CI)."""
-    disable = os.environ.get("ANATOMY_PROGRESS", "1") == "0"
-    return tqdm(iterable, disable=disable, leave=False, **kwargs)
+    """A progress bar over ``iterable``, silent when progress bars are off."""
+    return tqdm(iterable, disable=not progress_enabled(), leave=False, **kwargs)
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:

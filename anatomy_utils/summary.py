@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import numbers
-import sys
 
 import nbformat
 
@@ -40,6 +39,3 @@ def record_runtime(profile: str) -> float:
     record(profile, {f"runtime.notebooks.{k}.minutes": v for k, v in per.items()} | {"runtime.minutes": sum(per.values())})
     return sum(per.values())
 
-
-if __name__ == "__main__":
-    print(f"{record_runtime(sys.argv[1]):.1f} minutes")
