@@ -19,6 +19,7 @@ all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: 
 
 figures/$(PROFILE)/summary.json: $(RUNS)
 	$(RUN_ENV) $(PY) -c 'import anatomy_utils as au; print(round(au.summary.record_runtime("$(PROFILE)"), 1), "minutes of notebooks")'
+	$(if $(filter default,$(PROFILE)),$(PY) -c 'import anatomy_utils.report as r; r.update_readme("default")')
 	touch $@
 
 $(VENV): requirements.txt

@@ -1,9 +1,9 @@
 """Shared code of the study: every notebook is a few calls into these modules."""
-from . import anatomy, classifier, data, families, finetune, models, plots, profiles, prune_study, pruning, summary
+from . import anatomy, classifier, data, families, finetune, models, plots, profiles, prune_study, pruning, summary, timing
 from .data import load_splits, probe_inputs, split_meta
 from .finetune import fine_tune, load_trained
 from .profiles import load_profile
 from .runtime import setup
 
-__all__ = ["anatomy", "classifier", "data", "families", "finetune", "models", "plots", "profiles", "prune_study", "pruning", "summary",
+__all__ = ["anatomy", "classifier", "data", "families", "finetune", "models", "plots", "profiles", "prune_study", "pruning", "summary", "timing",
            "fine_tune", "load_profile", "load_splits", "load_trained", "probe_inputs", "setup", "split_meta"]

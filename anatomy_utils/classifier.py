@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from .data import check_reviews
-from .families import family_of, target_index
+from .families import family_of, ffn_width, target_index
+from .pruning import remove_neurons
 from .profiles import ModelConfig
 from .runtime import progress
 
@@ -151,6 +152,8 @@ def evaluate(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: i
 def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase, folder: Path, meta: dict) -> None:
     """An ordinary folder: body/ (save_pretrained), tokenizer/, head.safetensors, meta.json. Written atomically."""
     tmp = folder.with_name(folder.name + ".tmp")
+    layers = clf.family.layers(clf.body)
+    meta = meta | {"ffn_widths": [ffn_width(layer, clf.family) for layer in layers]}  # per layer, pruned or not
     clf.body.save_pretrained(tmp / "body")
     tokenizer.save_pretrained(tmp / "tokenizer")
     save_file({k: v.contiguous() for k, v in clf.dense.state_dict().items()}, tmp / "head.safetensors")
@@ -160,9 +163,21 @@ def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase
 
 def load_classifier(folder: Path) -> tuple[SentimentClassifier, PreTrainedTokenizerBase, dict]:
     """Load what ``save_classifier`` wrote; needs nothing but this package."""
-    meta = json.loads((Path(folder) / "meta.json").read_text())
-    body = AutoModel.from_pretrained(Path(folder) / "body", dtype=torch.float32)
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    config = AutoConfig.from_pretrained(folder / "body")
+    body = AutoModel.from_config(config, dtype=torch.float32)
+    family = family_of(body)
+    widths = meta.get("ffn_widths", [getattr(config, family.width_key)] * len(family.layers(body)))
+    remove_neurons(body, {l: torch.arange(w) for l, w in enumerate(widths)})  # shape the FFNs as saved
+    body.load_state_dict(load_file(folder / "body" / "model.safetensors"))
     clf = SentimentClassifier(body, meta["dropout"])
-    clf.dense.load_state_dict(load_file(Path(folder) / "head.safetensors"))
+    clf.dense.load_state_dict(load_file(folder / "head.safetensors"))
     clf.eval()
-    return clf, AutoTokenizer.from_pretrained(Path(folder) / "tokenizer"), meta
+    return clf, AutoTokenizer.from_pretrained(folder / "tokenizer"), meta
+
+
+def footprint(clf: SentimentClassifier, folder: Path | None = None) -> dict:
+    """Parameter count, and the size on disk of a saved folder."""
+    size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) if folder else None
+    return {"parameters": sum(p.numel() for p in clf.parameters()), "bytes_on_disk": size}

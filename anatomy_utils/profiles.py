@@ -50,7 +50,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class AnatomyConfig:
     neuron_threshold: float  # the paper's 0.35
-    lens_reviews: int  # test reviews averaged in the layer lens
+    lens_reviews: int  # test reviews for the layer lens, neuron attribution and ablations
+    ablation_fraction: float  # k of the ablations, as a fraction of all FFN neurons
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class PruneConfig:
     neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron
     encoder_grid: list  # the paper's Figure 5a for BERT: [{alpha, beta, focusing}] (focusing: layers of a 12-layer model)
     decoder_grid: list  # the same for GPT-2 (beta unused)
+    timing_fractions: list  # sparsities timed dense / zeroed / removed
+    timing_batch: int  # reviews per timed batch
+    timing_tokens: int  # tokens per timed review (only reviews at least this long are used)
+    timing_repeats: int  # interleaved repeats; the median is reported
 
 
 @dataclass(frozen=True)

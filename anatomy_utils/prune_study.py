@@ -5,8 +5,9 @@ import copy
 
 import numpy as np
 import pandas as pd
+import torch
 
-from . import pruning
+from . import pruning, timing
 from .classifier import SentimentClassifier, evaluate
 from .families import ffn_width
 from .profiles import Profile
@@ -45,6 +46,13 @@ def figure4a(rule: pruning.PaperRule, saved: dict, widths: list[int]) -> pd.Data
                          "pruned": [w - len(keep[l]) for l, w in enumerate(widths)], "width": widths}).rename_axis("layer")
 
 
+def scaled_rule(rule: pruning.PaperRule, saved: dict, widths: list[int], target: float) -> tuple[dict, float]:
+    """The rule's neurons kept when all its thresholds are scaled to prune ``target`` of the neurons."""
+    thresholds, one_sided = rule.thresholds(saved["layer_similarity"])
+    scale = pruning.scale_for_fraction(saved["similarity"], thresholds, one_sided, widths, target)
+    return pruning.keep_by_threshold(saved["similarity"], thresholds * scale, one_sided), scale
+
+
 def run(profile: Profile, role: str, clf: SentimentClassifier, data, pad_id: int, batch_size: int) -> pd.DataFrame:
     """Accuracy of the paper's grid, of its first rule scaled to each sweep sparsity, and of the random baseline."""
     saved = inputs(profile, role)
@@ -59,13 +67,11 @@ def run(profile: Profile, role: str, clf: SentimentClassifier, data, pad_id: int
         rows.append({"method": "paper grid", "setting": f"alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}",
                      "pruned_fraction": pruning.pruned_fraction(keep, widths),
                      "accuracy": pruned_accuracy(clf, keep, data, pad_id, batch_size)})
-    thresholds, one_sided = grid[0].thresholds(saved["layer_similarity"])
     for target in profile.prune.fractions:
-        scale = pruning.scale_for_fraction(saved["similarity"], thresholds, one_sided, widths, target)
-        keep = pruning.keep_by_threshold(saved["similarity"], thresholds * scale, one_sided)
-        fraction = pruning.pruned_fraction(keep, widths)
+        keep, scale = scaled_rule(grid[0], saved, widths, target)
         rows.append({"method": "paper rule (scaled)", "setting": f"target {target:.0%}, scale {scale:.3g}",
-                     "pruned_fraction": fraction, "accuracy": pruned_accuracy(clf, keep, data, pad_id, batch_size)})
+                     "pruned_fraction": pruning.pruned_fraction(keep, widths),
+                     "accuracy": pruned_accuracy(clf, keep, data, pad_id, batch_size)})
         counts = [w - len(keep[l]) for l, w in enumerate(widths)]
         for seed in range(profile.prune.random_seeds):
             random_keep = pruning.keep_random(widths, counts, saved["protected"], seed)
@@ -83,3 +89,44 @@ def sweep_table(results: pd.DataFrame) -> pd.DataFrame:
     rand = sweep[sweep["method"] == "random"].groupby("target")["accuracy"].agg(["mean", "std"])
     return pd.DataFrame({"pruned_fraction": rule["pruned_fraction"], "paper_rule": rule["accuracy"],
                          "random_mean": rand["mean"], "random_std": rand["std"]}).round(4)
+
+
+@torch.no_grad()
+def speed(profile: Profile, role: str, clf: SentimentClassifier, data, n_test: int) -> tuple[pd.DataFrame, float]:
+    """Dense, zeroed and removed models timed side by side on one fixed batch, against the FLOP ceiling.
+
+    Returns the table and the largest logit difference between removed and zeroed models on the timed batch.
+    """
+    p = profile.prune
+    saved = inputs(profile, role)
+    layers = clf.family.layers(clf.body)
+    widths = [ffn_width(layer, clf.family) for layer in layers]
+    batch = timing.fixed_batch(data, p.timing_batch, p.timing_tokens)
+    variants, ceilings, max_diff = {"dense": lambda: clf(**batch)}, {}, 0.0
+    for target in p.timing_fractions:
+        keep, _ = scaled_rule(rules(profile, role, len(layers))[0], saved, widths, target)
+        removed = copy.deepcopy(clf)
+        pruning.remove_neurons(removed.body, keep)
+        with pruning.zeroed(clf.body, keep):
+            max_diff = max(max_diff, (clf(**batch) - removed(**batch)).abs().max().item())
+        variants[f"zeroed {target:.0%}"] = lambda keep=keep: _zeroed_call(clf, keep, batch)
+        variants[f"removed {target:.0%}"] = lambda removed=removed: removed(**batch)
+        ceilings[target] = timing.speedup_ceiling(clf.body, removed.body, p.timing_tokens)
+    medians = timing.interleaved_medians(variants, p.timing_repeats)
+    batches = -(-n_test // p.timing_batch)
+    rows = [{"variant": "dense", "pruned_fraction": 0.0, "seconds_per_batch": medians["dense"], "speedup": 1.0,
+             "ceiling": 1.0}]
+    for target, ceiling in ceilings.items():
+        for kind in ("zeroed", "removed"):
+            seconds = medians[f"{kind} {target:.0%}"]
+            rows.append({"variant": kind, "pruned_fraction": target, "seconds_per_batch": seconds,
+                         "speedup": medians["dense"] / seconds, "ceiling": ceiling})
+    table = pd.DataFrame(rows)
+    table["test_set_seconds"] = table["seconds_per_batch"] * batches  # extrapolated to the test set's batches
+    table["speedup_vs_ceiling"] = table["speedup"] / table["ceiling"]
+    return table, max_diff
+
+
+def _zeroed_call(clf: SentimentClassifier, keep: dict, batch: dict):
+    with pruning.zeroed(clf.body, keep):
+        return clf(**batch)

@@ -11,7 +11,7 @@ def tiny_body(family: str) -> torch.nn.Module:
     if family == "bert":
         config = BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
                             intermediate_size=FFN, max_position_embeddings=64, pad_token_id=0)
-        return BertModel(config, add_pooling_layer=False).eval()
+        return BertModel(config).eval()
     if family == "gpt2":
         config = GPT2Config(vocab_size=VOCAB, n_embd=HIDDEN, n_layer=2, n_head=2, n_inner=FFN, n_positions=64,
                             bos_token_id=1, eos_token_id=2, pad_token_id=0)

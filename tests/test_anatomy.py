@@ -37,3 +37,22 @@ def test_graph_connects_consecutive_layers_only():
 def test_decision_layer_is_where_the_sign_settles():
     lens = np.array([[1.0, -1.0, 2.0, 3.0], [1.0, -1.0, -1.0, 2.0], [-1.0, -1.0, 2.0, 2.0]])
     assert anatomy.decision_layer(lens) == 2
+
+
+def test_a_neuron_that_never_activates_contributes_nothing():
+    from anatomy_utils.classifier import Encoded
+
+    torch.manual_seed(0)
+    clf = SentimentClassifier(tiny_body("llama"), dropout=0.0)
+    with torch.no_grad():
+        clf.body.layers[0].mlp.up_proj.weight[3] = 0.0  # activation = act(gate) * up = 0 for neuron 3
+    data = Encoded([[5, 6, 7, 8], [9, 10, 11]], np.array([1, 0]))
+    result = anatomy.neuron_attribution(clf, data, pad_id=0, batch_size=2)
+    assert result["contribution"].shape == (2, 24)
+    assert result["contribution"][0, 3] == 0 and result["effect"][0, 3] == 0
+    assert np.abs(result["effect"]).sum() > 0
+
+
+def test_top_k_keep_drops_the_highest_scores_across_layers():
+    keep = anatomy.top_k_keep(np.array([[0.1, 0.9, 0.2], [0.8, 0.0, 0.3]]), k=2)
+    assert keep[0].tolist() == [0, 2] and keep[1].tolist() == [1, 2]
