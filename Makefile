@@ -14,7 +14,7 @@ PY := .venv/bin/python
 # Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
 RUN_ENV := ANATOMY_PROGRESS=0 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
-.PHONY: all test lab fetch clean distclean help
+.PHONY: all test bench lab fetch clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS)
@@ -49,7 +49,10 @@ $(EXEC)/03_ffn_neurons.ipynb: $(EXEC)/02_layer_anatomy.ipynb
 $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb: $(EXEC)/03_ffn_neurons.ipynb
 
 test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the README's test command)
-	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax notebooks/executed/smoke
+	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax --nbval-current-env notebooks/executed/smoke
+
+bench: $(VENV) ## time dense / zeroed / removed FFNs side by side against the FLOP ceiling (after `make`)
+	$(RUN_ENV) $(PY) -m anatomy_utils.bench $(PROFILE)
 
 lab: $(VENV) $(WHEELS) ## JupyterLab on the repository
 	.venv/bin/jupyter lab --notebook-dir=$(CURDIR)

@@ -1,4 +1,10 @@
 """Shared code of the study: every notebook is a few calls into these modules."""
+import warnings
+
+from tqdm import TqdmWarning
+
+warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)  # no ipywidgets: plain bars
+
 from . import anatomy, classifier, data, families, finetune, models, plots, profiles, prune_study, pruning, summary, timing
 from .data import load_splits, probe_inputs, split_meta
 from .finetune import fine_tune, load_trained

@@ -21,6 +21,7 @@ class Family:
     target: Literal["first", "last"]  # CLS for encoders, last real token for decoders
     width_key: str  # config attribute holding the FFN width
     final_norm: Callable[[nn.Module], nn.Module | None]  # the norm after the last layer, if any
+    attention_dropout_key: str  # config attribute of the dropout on attention probabilities
 
 
 FAMILIES = {
@@ -32,6 +33,7 @@ FAMILIES = {
         target="first",
         width_key="intermediate_size",
         final_norm=lambda m: None,
+        attention_dropout_key="attention_probs_dropout_prob",
     ),
     "gpt2": Family(
         "gpt2",
@@ -41,6 +43,7 @@ FAMILIES = {
         target="last",
         width_key="n_inner",
         final_norm=lambda m: m.ln_f,
+        attention_dropout_key="attn_pdrop",
     ),
     "llama": Family(
         "llama",
@@ -50,13 +53,18 @@ FAMILIES = {
         target="last",
         width_key="intermediate_size",
         final_norm=lambda m: m.norm,
+        attention_dropout_key="attention_dropout",
     ),
 }
 
 
 def family_of(body: nn.Module) -> Family:
     """The adapter for a transformers base model (BertModel, GPT2Model, LlamaModel)."""
-    kind = body.config.model_type
+    return family_for_type(body.config.model_type)
+
+
+def family_for_type(kind: str) -> Family:
+    """The adapter for a config's ``model_type``."""
     if kind not in FAMILIES:
         raise ValueError(f"No family adapter for model_type {kind!r}; known: {sorted(FAMILIES)}.")
     return FAMILIES[kind]

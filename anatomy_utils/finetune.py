@@ -25,13 +25,14 @@ def checkpoint_dir(profile: Profile, role: str) -> Path:
     return CACHE / profile.name / "checkpoints" / f"{role}-{cfg.model}-{digest}"
 
 
-def encoded_split(profile: Profile, role: str, tokenizer, split: str, limit: int | None = None):
-    """One split of the profile's data, tokenized the way ``role``'s model was trained."""
+def encoded_split(profile: Profile, role: str, tokenizer, split: str, limit: int | None = None,
+                  max_tokens: int | None = None):
+    """One split of the profile's data, tokenized the way ``role``'s model was trained (or to ``max_tokens``)."""
     rows = load_splits(profile.data, profile.seed)[split]
     if limit is not None:
         rows = rows.select(range(min(limit, len(rows))))
     cfg = getattr(profile, role)
-    return encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
+    return encode(tokenizer, rows["text"], rows["label"], max_tokens or cfg.max_tokens, cfg.truncation)
 
 
 def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object, dict]:
@@ -41,7 +42,7 @@ def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object,
         return load_classifier(folder)
     cfg = getattr(profile, role)
     torch.manual_seed(profile.seed)
-    body, tokenizer = load_body(cfg.model)
+    body, tokenizer = load_body(cfg.model, cfg.attention_dropout)
     clf = SentimentClassifier(body, cfg.dropout)
     started = time.perf_counter()
     history = train(clf, encoded_split(profile, role, tokenizer, "train", cfg.train_examples), cfg,

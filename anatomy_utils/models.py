@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, AutoTokenizer, GPT2Config, GPT2Model, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModel, AutoTokenizer, GPT2Config, GPT2Model, PreTrainedTokenizerBase
 
+from .families import family_for_type
 from .runtime import CACHE
 from .wheels import SourceError, wheel_file
 
@@ -68,29 +69,40 @@ def _hub(repo: str):
     return locate
 
 
-def _tiny_gpt2() -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
+def _tiny_gpt2(overrides: dict) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
     """A 2-layer randomly initialised GPT-2 (seeded) with MiniLM's tokenizer: the GPT-2 code path without a download."""
     tokenizer = AutoTokenizer.from_pretrained(_minilm())
     config = GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=512, n_embd=64, n_layer=2, n_head=2, n_inner=256,
-                        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
+                        bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id, **overrides)
     with torch.random.fork_rng():
         torch.manual_seed(0)
         return GPT2Model(config), tokenizer
 
 
 FOLDERS = {"minilm": _minilm, "smollm2": _smollm2, "bert-base-uncased": _hub("bert-base-uncased"), "gpt2": _hub("gpt2")}
-BUILT = {"tiny-gpt2": _tiny_gpt2}
+BUILT = {"tiny-gpt2": ("gpt2", _tiny_gpt2)}  # name -> (model_type, builder)
 REGISTRY = sorted(FOLDERS) + sorted(BUILT)
 
 
-def load_body(name: str) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
-    """The pretrained base model (no task head) and its tokenizer, padding on the right with a pad token set."""
+def load_body(name: str, attention_dropout: float | None = None) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
+    """The pretrained base model (no task head) and its tokenizer, padding on the right with a pad token set.
+
+    ``attention_dropout`` overrides the dropout on attention probabilities (None keeps the model's own).
+    """
+
+    def overrides(model_type: str) -> dict:
+        return {} if attention_dropout is None else {family_for_type(model_type).attention_dropout_key: attention_dropout}
+
     if name in BUILT:
-        body, tokenizer = BUILT[name]()
+        model_type, build = BUILT[name]
+        body, tokenizer = build(overrides(model_type))
     elif name in FOLDERS:
         folder = str(FOLDERS[name]())
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights are local from here on
-        body = AutoModel.from_pretrained(folder, dtype=torch.float32)
+        config = AutoConfig.from_pretrained(folder)
+        for attribute, value in overrides(config.model_type).items():
+            setattr(config, attribute, value)
+        body = AutoModel.from_pretrained(folder, config=config, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     else:
         raise ValueError(f"Unknown model {name!r}; the registry knows {REGISTRY}.")

@@ -40,7 +40,8 @@ class ModelConfig:
     warmup: float  # fraction of steps with linear warm-up
     weight_decay: float
     max_grad_norm: float
-    dropout: float
+    dropout: float  # before the head's dense layer
+    attention_dropout: typing.Optional[float]  # dropout on attention probabilities while training; null = the model's own
     train_top_layers: typing.Optional[int]  # fine-tune only the top N layers (+ head); null = all
     max_tokens: int  # reviews are cut to this many tokens
     truncation: typing.Literal["right", "left"]  # which end of a long review is cut
@@ -56,7 +57,8 @@ class AnatomyConfig:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    eval_examples: int  # test reviews used for pruned accuracy
+    encoder_eval_examples: int  # test reviews used for the encoder's pruned accuracy
+    decoder_eval_examples: int  # the same for the (slower) decoder
     fractions: list  # sparsities (fraction of FFN neurons pruned) of the threshold-scale sweep
     random_seeds: int  # seeds of the random baseline
     neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import copy
+import shutil
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import pruning, timing
-from .classifier import SentimentClassifier, evaluate
+from .classifier import SentimentClassifier, evaluate, footprint, load_classifier, save_classifier
 from .families import ffn_width
+from .finetune import checkpoint_dir, encoded_split
 from .profiles import Profile
 from .runtime import FIGURES, artifact
 
@@ -92,7 +94,7 @@ def sweep_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 @torch.no_grad()
-def speed(profile: Profile, role: str, clf: SentimentClassifier, data, n_test: int) -> tuple[pd.DataFrame, float]:
+def speed(profile: Profile, role: str, clf: SentimentClassifier, tokenizer) -> tuple[pd.DataFrame, float]:
     """Dense, zeroed and removed models timed side by side on one fixed batch, against the FLOP ceiling.
 
     Returns the table and the largest logit difference between removed and zeroed models on the timed batch.
@@ -101,6 +103,7 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, data, n_test: i
     saved = inputs(profile, role)
     layers = clf.family.layers(clf.body)
     widths = [ffn_width(layer, clf.family) for layer in layers]
+    data = encoded_split(profile, role, tokenizer, "test", max_tokens=p.timing_tokens)
     batch = timing.fixed_batch(data, p.timing_batch, p.timing_tokens)
     variants, ceilings, max_diff = {"dense": lambda: clf(**batch)}, {}, 0.0
     for target in p.timing_fractions:
@@ -113,7 +116,7 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, data, n_test: i
         variants[f"removed {target:.0%}"] = lambda removed=removed: removed(**batch)
         ceilings[target] = timing.speedup_ceiling(clf.body, removed.body, p.timing_tokens)
     medians = timing.interleaved_medians(variants, p.timing_repeats)
-    batches = -(-n_test // p.timing_batch)
+    batches = -(-len(data.ids) // p.timing_batch)
     rows = [{"variant": "dense", "pruned_fraction": 0.0, "seconds_per_batch": medians["dense"], "speedup": 1.0,
              "ceiling": 1.0}]
     for target, ceiling in ceilings.items():
@@ -130,3 +133,26 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, data, n_test: i
 def _zeroed_call(clf: SentimentClassifier, keep: dict, batch: dict):
     with pruning.zeroed(clf.body, keep):
         return clf(**batch)
+
+
+@torch.no_grad()
+def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer, data, target: float) -> pd.DataFrame:
+    """Remove ``target`` of the neurons by the paper rule, save, load back with one call; compare size and logits."""
+    saved = inputs(profile, role)
+    layers = clf.family.layers(clf.body)
+    widths = [ffn_width(layer, clf.family) for layer in layers]
+    keep, _ = scaled_rule(rules(profile, role, len(layers))[0], saved, widths, target)
+    pruned = copy.deepcopy(clf)
+    pruning.remove_neurons(pruned.body, keep)
+    folder = artifact(profile.name, f"pruned/{role}-p{round(100 * target)}")
+    if folder.exists():
+        shutil.rmtree(folder)
+    save_classifier(pruned, tokenizer, folder, {"profile": profile.name, "role": role, "pruned_fraction": target})
+    loaded, _, _ = load_classifier(folder)
+    sample = list(range(min(16, len(data.ids))))
+    batch = data.batch(sample, tokenizer.pad_token_id)
+    same = torch.equal(loaded(**batch), pruned(**batch))
+    dense_size = footprint(clf, checkpoint_dir(profile, role))
+    pruned_size = footprint(loaded, folder)
+    return pd.DataFrame({"dense": dense_size, f"removed {target:.0%}": pruned_size}).T.assign(
+        reloaded_logits_identical=[None, same])

@@ -35,8 +35,8 @@ def test_padding_does_not_change_the_logit(family, batch):
 
 def config(**overrides):
     base = dict(model="tiny", train_examples=32, epochs=8, batch_size=8, lr=3e-3, warmup=0.1, weight_decay=0.0,
-                max_grad_norm=1.0, dropout=0.0, train_top_layers=None, max_tokens=16, truncation="right",
-                eval_batch_size=8)
+                max_grad_norm=1.0, dropout=0.0, attention_dropout=None, train_top_layers=None, max_tokens=16,
+                truncation="right", eval_batch_size=8)
     return ModelConfig(**(base | overrides))
 
 
