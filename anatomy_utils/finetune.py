@@ -39,7 +39,8 @@ def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object,
     """Train ``role`` ("encoder" or "decoder") unless its checkpoint is cached; evaluate on validation and test."""
     folder = checkpoint_dir(profile, role)
     if folder.exists():
-        return load_classifier(folder)
+        clf, tokenizer, meta = load_classifier(folder)
+        return clf, tokenizer, meta | {"cached": True}
     cfg = getattr(profile, role)
     torch.manual_seed(profile.seed)
     body, tokenizer = load_body(cfg.model, cfg.attention_dropout)
@@ -54,7 +55,8 @@ def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object,
             "split": split_meta(profile.data, profile.seed), "train_seconds": train_seconds, "metrics": metrics,
             "history": history}
     save_classifier(clf, tokenizer, folder, meta)
-    return load_classifier(folder)
+    clf, tokenizer, meta = load_classifier(folder)
+    return clf, tokenizer, meta | {"cached": False}
 
 
 def load_trained(profile: Profile, role: str) -> tuple[SentimentClassifier, object, dict]:
@@ -96,6 +98,11 @@ def timing_table(metas: dict[str, dict]):
                          for role, m in metas.items()}).T
 
 
+def build_minutes(meta: dict) -> float:
+    """Minutes it took to fine-tune and evaluate a checkpoint: what a cold run spends on it."""
+    return (meta["train_seconds"] + sum(m["seconds"] for m in meta["metrics"].values())) / 60
+
+
 def summary_values(metas: dict[str, dict]) -> dict:
     """This notebook's keys of ``summary.json``."""
     values = {}
@@ -104,6 +111,8 @@ def summary_values(metas: dict[str, dict]) -> dict:
                    f"finetune.{role}.test_accuracy": meta["metrics"]["test"]["accuracy"],
                    f"finetune.{role}.validation_accuracy": meta["metrics"]["validation"]["accuracy"],
                    f"finetune.{role}.train_minutes": meta["train_seconds"] / 60,
+                   f"finetune.{role}.cached": meta["cached"],
+                   f"finetune.{role}.build_minutes": build_minutes(meta),
                    f"finetune.{role}.max_tokens": meta["config"]["max_tokens"]}
     tokens = [m["config"]["max_tokens"] for m in metas.values()]  # one number, or "encoder/decoder" when they differ
     values["finetune.max_tokens"] = tokens[0] if len(set(tokens)) == 1 else "/".join(map(str, tokens))

@@ -156,3 +156,30 @@ def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer
     pruned_size = footprint(loaded, folder)
     return pd.DataFrame({"dense": dense_size, f"removed {target:.0%}": pruned_size}).T.assign(
         reloaded_logits_identical=[None, same])
+
+
+def verdict(sweep: pd.DataFrame) -> list[str]:
+    """One plain sentence per sparsity: does the paper's rule beat the random baseline beyond the seeds' spread?"""
+    lines = []
+    for target, row in sweep.iterrows():
+        gap, spread = row["paper_rule"] - row["random_mean"], 2 * (row["random_std"] if row["random_std"] > 0 else 0)
+        outcome = ("beats" if gap > spread else "loses to" if gap < -spread else "is within 2 std of") + " random"
+        lines.append(f"{target:.0%} pruned: paper rule {row['paper_rule']:.3f} vs random {row['random_mean']:.3f} "
+                     f"± {row['random_std']:.3f} -> the rule {outcome}")
+    return lines
+
+
+def paper_timing_check(fraction: float = 0.1, tokens: int = 256) -> dict:
+    """The FLOP ceiling of BERT-base with ``fraction`` of its FFN neurons removed, against the paper's 13.71 s -> 10.3 s.
+
+    Built on the meta device from the default ``BertConfig`` (= bert-base): no weights are needed to count FLOPs.
+    """
+    from transformers import BertConfig, BertModel
+
+    with torch.device("meta"):
+        dense = BertModel(BertConfig())
+        pruned = copy.deepcopy(dense)
+    width = dense.config.intermediate_size
+    pruning.remove_neurons(pruned, {l: torch.arange(round(width * (1 - fraction))) for l in range(12)})
+    return {"pruned_fraction": fraction, "tokens": tokens, "ceiling": timing.speedup_ceiling(dense, pruned, tokens),
+            "paper_speedup_from_zeroing": 13.71 / 10.3}
