@@ -32,3 +32,13 @@ def batch():
     """Two right-padded sequences (pad id 0)."""
     ids = torch.tensor([[5, 6, 7, 8, 9, 10], [11, 12, 13, 0, 0, 0]])
     return {"input_ids": ids, "attention_mask": (ids != 0).long()}
+
+
+@pytest.fixture
+def word_tokenizer():
+    """A two-token fast tokenizer: enough for save_pretrained / from_pretrained round trips."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"[PAD]": 0, "[UNK]": 1}, "[UNK]")),
+                                   pad_token="[PAD]", unk_token="[UNK]")

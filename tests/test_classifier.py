@@ -67,15 +67,10 @@ def test_training_only_top_layers_freezes_the_rest():
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
-def test_save_then_load_gives_identical_logits(family, tmp_path):
-    from transformers import PreTrainedTokenizerFast
-    from tokenizers import Tokenizer, models
-
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"[PAD]": 0, "[UNK]": 1}, "[UNK]")),
-                                        pad_token="[PAD]", unk_token="[UNK]")
+def test_save_then_load_gives_identical_logits(family, tmp_path, word_tokenizer):
     clf = SentimentClassifier(tiny_body(family), dropout=0.1)
     data = separable_data(8)
-    save_classifier(clf, tokenizer, tmp_path / "ckpt", {"note": "test"})
+    save_classifier(clf, word_tokenizer, tmp_path / "ckpt", {"note": "test"})
     loaded, _, meta = load_classifier(tmp_path / "ckpt")
     assert meta["note"] == "test" and not (tmp_path / "ckpt.tmp").exists()
     np.testing.assert_array_equal(predict(clf, data, 0, 4), predict(loaded, data, 0, 4))

@@ -87,18 +87,13 @@ def test_neuron_similarity_modes():
         pruning.neuron_similarity(cos, "median")
 
 
-def test_pruned_model_saves_and_loads_with_its_widths(body, batch, tmp_path):
-    from transformers import PreTrainedTokenizerFast
-    from tokenizers import Tokenizer, models
-
+def test_pruned_model_saves_and_loads_with_its_widths(body, batch, tmp_path, word_tokenizer):
     from anatomy_utils.classifier import footprint, load_classifier, save_classifier
 
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"[PAD]": 0, "[UNK]": 1}, "[UNK]")),
-                                        pad_token="[PAD]", unk_token="[UNK]")
     clf = SentimentClassifier(body, dropout=0.1).eval()
     dense_parameters = footprint(clf)["parameters"]
     widths = pruning.remove_neurons(clf.body, random_keep(body, fraction=0.5))
-    save_classifier(clf, tokenizer, tmp_path / "pruned", {})
+    save_classifier(clf, word_tokenizer, tmp_path / "pruned", {})
     loaded, _, meta = load_classifier(tmp_path / "pruned")
     assert meta["ffn_widths"] == widths
     with torch.no_grad():
