@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SUFFIXES:
 
 PROFILE ?= default
-NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2
+NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
 PKG := $(wildcard anatomy_utils/*.py)
@@ -47,6 +47,7 @@ $(EXEC)/%.ipynb: notebooks/%.ipynb params/$(PROFILE).yaml $(PKG) $(VENV) | $(WHE
 $(EXEC)/02_layer_anatomy.ipynb: $(EXEC)/01_finetune.ipynb
 $(EXEC)/03_ffn_neurons.ipynb: $(EXEC)/02_layer_anatomy.ipynb
 $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb: $(EXEC)/03_ffn_neurons.ipynb
+$(EXEC)/06_importance_scores.ipynb: $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb
 
 test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the README's test command)
 	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax --nbval-current-env notebooks/executed/smoke

@@ -140,8 +140,7 @@ def neuron_attribution(clf: SentimentClassifier, data: Encoded, pad_id: int, bat
             captured.clear()
             logits = clf(**batch)
             grads = torch.autograd.grad(logits.sum(), captured)
-            index = torch.as_tensor(rows)
-            sign = torch.from_numpy(2.0 * data.labels[index] - 1).float()
+            sign = torch.from_numpy(2.0 * data.labels[rows] - 1).float()  # a list index: a batch of one stays 1-d
             target = target_index(batch["attention_mask"], clf.family.target)
             mask = batch["attention_mask"][..., None]
             for l, (act, grad) in enumerate(zip(captured, grads)):

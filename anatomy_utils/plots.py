@@ -121,3 +121,34 @@ def pruning_speed(table, n_test: int, title: str):
            ylim=(0, None))
     ax.legend(fontsize=8)
     return fig
+
+
+def score_accuracy(table, paper, dense: float, flop_share: float, title: str, ax=None):
+    """Accuracy against FFN neurons removed per importance score (mean ± std over seeds), with 04/05's paper rule and
+    random baseline on the same test subset; the top axis gives the share of forward FLOPs removed."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.2))
+    for k, (name, rows) in enumerate(table.groupby("score", sort=False)):
+        ax.errorbar(100 * rows["budget"], rows["accuracy"], yerr=rows["std"].fillna(0), fmt="o-", capsize=3,
+                    color=f"C{k}", label=f"{name} ({rows['setting'].iloc[0]})")
+    for method, style in (("paper rule (scaled)", "k^--"), ("random", "kx:")):
+        rows = paper[paper["method"] == method]
+        curve = rows.groupby(rows["setting"].str.extract(r"target (\d+)%")[0])
+        ax.errorbar(curve["pruned_fraction"].mean() * 100, curve["accuracy"].mean(), yerr=curve["accuracy"].std().fillna(0),
+                    fmt=style, capsize=3, label=f"04/05: {method}")
+    ax.axhline(dense, color="grey", lw=1, ls=":", label=f"dense ({dense:.3f})")
+    ax.set(xlabel="FFN neurons removed (%)", ylabel="test accuracy (eval subset)", title=title)
+    top = ax.secondary_xaxis("top", functions=(lambda x: x * flop_share, lambda x: x / flop_share))
+    top.set_xlabel("forward FLOPs removed (%)")
+    ax.legend(fontsize=7, loc="lower left")
+    return ax
+
+
+def layer_shares(shares: dict, title: str):
+    """Per model, a score x layer heatmap of the share of each layer's neurons removed."""
+    fig, axes = plt.subplots(len(shares), 1, figsize=(11, 2.6 * len(shares)), squeeze=False)
+    for ax, (label, table) in zip(axes[:, 0], shares.items()):
+        sns.heatmap(table, vmin=0, vmax=1, cmap="magma_r", ax=ax, cbar_kws={"label": "share removed"})
+        ax.set(title=f"{label}: {title}", xlabel="layer", ylabel="")
+    fig.tight_layout()
+    return fig

@@ -71,6 +71,19 @@ class PruneConfig:
 
 
 @dataclass(frozen=True)
+class ScoresConfig:
+    calibration_examples: int  # training reviews read by the data-driven scores and the bias repair
+    encoder_validation_examples: int  # validation reviews that choose budget mode and repair per score
+    decoder_validation_examples: int  # the same for the (slower) decoder
+    fractions: list  # budgets (fraction of FFN neurons removed) evaluated on 04/05's test subsets
+    select_at: float  # the budget (one of ``fractions``) at which mode and repair are chosen
+    random_seeds: int  # seeds of the random score
+    floor: float  # the least fraction of its neurons a layer keeps under a global budget
+    round_to: int  # the width multiple of the rounding option
+    timing_batch: int  # reviews per timed batch for the rounding option (tokens: prune.timing_tokens)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -81,6 +94,7 @@ class Profile:
     decoder: ModelConfig
     anatomy: AnatomyConfig
     prune: PruneConfig
+    scores: ScoresConfig
 
     def models(self) -> dict[str, ModelConfig]:
         """The two models of the study by role."""
@@ -128,9 +142,12 @@ def _validate(p: Profile) -> Profile:
     for role, m in p.models().items():
         if m.train_examples > p.data.train:
             raise ProfileError(f"{p.name}.{role}.train_examples ({m.train_examples}) exceeds data.train ({p.data.train}).")
-    for f in p.prune.fractions:
-        if not 0 <= f < 1:
-            raise ProfileError(f"{p.name}.prune.fractions: {f} is not in [0, 1).")
+    for section in ("prune", "scores"):
+        for f in getattr(p, section).fractions:
+            if not 0 <= f < 1:
+                raise ProfileError(f"{p.name}.{section}.fractions: {f} is not in [0, 1).")
+    if p.scores.select_at not in p.scores.fractions:
+        raise ProfileError(f"{p.name}.scores.select_at ({p.scores.select_at}) must be one of scores.fractions.")
     for grid in ("encoder_grid", "decoder_grid"):
         for i, point in enumerate(getattr(p.prune, grid)):
             if not isinstance(point, dict) or set(point) != {"alpha", "beta", "focusing"}:

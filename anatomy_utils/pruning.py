@@ -1,6 +1,7 @@
 """Structured pruning of FFN neurons: keep-masks per layer, applied by zeroing (hooks) or by removal (smaller matrices)."""
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from .families import Family, family_of
+from .families import Family, family_of, neuron_vectors
 
 
 @contextmanager
@@ -60,6 +61,32 @@ def remove_neurons(body: nn.Module, keep: dict[int, torch.Tensor]) -> list[int]:
             _select(module, kept, "outputs")
         _select(family.ffn_out(layers[index]), kept, "inputs")
     return [_width(family.ffn_out(layer)) for layer in layers]
+
+
+def compensate_bias(body: nn.Module, keep: dict[int, torch.Tensor], mean_activation: np.ndarray) -> None:
+    """FLAP-style repair, before removal: add what the pruned neurons write on average (mean activation times output
+    vector, ``mean_activation`` ``(layers, neurons)`` from calibration data) to each FFN output bias.
+
+    Output projections without a bias (Llama's ``down_proj``) get one; it lives in memory and is not saved.
+    """
+    family = family_of(body)
+    layers = family.layers(body)
+    for index, kept in keep.items():
+        vectors = neuron_vectors(layers[index], family).detach()
+        pruned = np.setdiff1d(np.arange(vectors.shape[0]), np.asarray(kept))
+        shift = torch.from_numpy(mean_activation[index, pruned]).to(vectors.dtype) @ vectors[pruned]
+        out = family.ffn_out(layers[index])
+        out.bias = nn.Parameter(shift if out.bias is None else out.bias.detach() + shift)
+
+
+def pruned_copy(clf: nn.Module, keep: dict[int, torch.Tensor], mean_activation: np.ndarray | None = None) -> nn.Module:
+    """A copy of a classifier with the neurons outside ``keep`` removed, its biases repaired when ``mean_activation``
+    is given."""
+    pruned = copy.deepcopy(clf)
+    if mean_activation is not None:
+        compensate_bias(pruned.body, keep, mean_activation)
+    remove_neurons(pruned.body, keep)
+    return pruned
 
 
 def neuron_similarity(cosines: np.ndarray, how: str = "mean") -> np.ndarray:

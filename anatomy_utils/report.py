@@ -8,6 +8,7 @@ from .runtime import ROOT
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 ROLES = ("encoder", "decoder")
+SCORES = ("cosine", "random", "magnitude", "activation", "taylor", "contribution")
 
 
 def _fmt(value, digits=3):
@@ -20,7 +21,9 @@ def results_markdown(profile: str) -> str:
     s = summary.read(profile)
     get = s.get
     lines = [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, torch {get('env.torch')}); "
-             f"whole run: **{_fmt(get('runtime.minutes'), 1)} minutes** of notebook execution on this machine.", "",
+             f"a cold `make` takes **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
+             f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "
+             f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached).", "",
              "| | encoder | decoder | paper (BERT / GPT-2) |", "|---|---|---|---|"]
 
     def row(label, key, digits=3, paper=""):
@@ -43,7 +46,7 @@ def results_markdown(profile: str) -> str:
     for p in (10, 30, 50, 70):
         if get(f"prune.encoder.p{p}.paper_rule.accuracy") is None:
             continue
-        paper = {30: "0.851 vs –", 50: "– vs 0.582", 70: "0.78 vs –"}.get(p, "")
+        paper = {30: "0.851 vs –", 50: "– vs 0.582", 70: "0.78 vs –"}.get(p, "– vs –")
         lines.append(f"| {p}% pruned: paper rule vs random (mean ± std) | " + " | ".join(
             f"{_fmt(get(f'prune.{m}.p{p}.paper_rule.accuracy'))} vs {_fmt(get(f'prune.{m}.p{p}.random.accuracy_mean'))}"
             f" ± {_fmt(get(f'prune.{m}.p{p}.random.accuracy_std'))}" for m in ROLES) + f" | {paper} (BERT) |")
@@ -54,6 +57,15 @@ def results_markdown(profile: str) -> str:
             f"{_fmt(get(f'prune.{m}.p{p}.removed.speedup'), 2)} / {_fmt(get(f'prune.{m}.p{p}.zeroed.speedup'), 2)} / "
             f"{_fmt(get(f'prune.{m}.p{p}.ceiling.speedup'), 2)}" for m in ROLES) + " | 1.33 (zeroed, 10%) |")
     row("max abs logit difference, removed vs zeroed", "prune.{m}.logit_max_abs_diff_removed_vs_zeroed", 7)
+    for p in (30, 50):
+        if get(f"scores.encoder.best_p{p}.accuracy_drop") is None:
+            continue
+        row(f"{p}% removed, best score (06): accuracy drop vs dense", f"scores.{{m}}.best_p{p}.accuracy_drop", 3)
+        for score in SCORES:
+            row(f"{p}% removed, {score} score (06)", f"scores.{{m}}.{score}.p{p}.accuracy")
+    row("best score chosen on validation (06)", "scores.{m}.best_p50.score")
+    for score in SCORES:
+        row(f"seconds to compute the {score} score (06)", f"scores.{{m}}.{score}.seconds", 1)
     return "\n".join(lines)
 
 

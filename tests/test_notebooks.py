@@ -13,9 +13,9 @@ def code_cells(path):
     return [c.source for c in cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
 
 
-def test_all_five_notebooks_exist():
-    assert [p.stem for p in SOURCES][:5] == ["01_finetune", "02_layer_anatomy", "03_ffn_neurons", "04_prune_bert",
-                                             "05_prune_gpt2"]
+def test_all_notebooks_exist():
+    assert [p.stem for p in SOURCES] == ["01_finetune", "02_layer_anatomy", "03_ffn_neurons", "04_prune_bert",
+                                         "05_prune_gpt2", "06_importance_scores"]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

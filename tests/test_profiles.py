@@ -22,6 +22,8 @@ def write(tmp_path, monkeypatch, mutate):
     (lambda r: r["data"].update(source="ftp"), r"broken\.data\.source: 'ftp' is not one of"),
     (lambda r: r.pop("seed"), r"missing key\(s\) \['seed'\]"),
     (lambda r: r["decoder"].update(train_examples=10**6), "exceeds data.train"),
+    (lambda r: r["scores"].update(fractions=[0.3, 1.2]), r"scores\.fractions: 1\.2 is not in"),
+    (lambda r: r["scores"].update(select_at=0.7), "select_at .* must be one of scores.fractions"),
 ])
 def test_bad_parameter_files_name_the_key(tmp_path, monkeypatch, mutate, message):
     write(tmp_path, monkeypatch, mutate)

@@ -1,0 +1,145 @@
+"""Retraining-free importance scores of FFN neurons, and budgets that turn a score into keep-sets.
+
+Every score has one signature, ``score(inputs: ScoreInputs) -> np.ndarray`` of shape ``(layers, neurons)``, where a
+higher value means more important: the lowest-scoring neurons are pruned first. Scores that need data read the
+calibration reviews (drawn from the training split) through forward hooks on each layer's FFN output projection,
+whose input is the neurons' activation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .anatomy import neuron_attribution
+from .classifier import Encoded, SentimentClassifier
+from .families import neuron_vectors
+from .runtime import progress
+
+
+@dataclass
+class ScoreInputs:
+    clf: SentimentClassifier  # the dense fine-tuned model
+    calibration: Encoded  # training reviews only
+    pad_id: int
+    batch_size: int
+    similarity: np.ndarray  # the paper's per-neuron probe cosine, ``(layers, neurons)``, as 04/05 use it
+    seed: int = 0  # for ``random``
+
+
+def activations(inputs: ScoreInputs, gradients: bool = False) -> Iterator[tuple[list, list | None, torch.Tensor]]:
+    """Per calibration batch: each layer's FFN activations ``(batch, seq, n)``, optionally the gradients of the summed
+    loss (BCE against the true label) with respect to them, and the ``(batch, seq, 1)`` padding mask."""
+    clf, data = inputs.clf, inputs.calibration
+    layers = clf.family.layers(clf.body)
+    captured = []
+    hooks = [clf.family.ffn_out(layer).register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+             for layer in layers]
+    clf.eval()
+    try:
+        for start in progress(range(0, len(data.ids), inputs.batch_size), desc="calibration"):
+            rows = list(range(start, min(start + inputs.batch_size, len(data.ids))))
+            batch = data.batch(rows, inputs.pad_id)
+            captured.clear()
+            with torch.set_grad_enabled(gradients):
+                logits = clf(**batch)
+            grads = None
+            if gradients:
+                labels = torch.from_numpy(data.labels[rows]).float()
+                grads = torch.autograd.grad(F.binary_cross_entropy_with_logits(logits, labels, reduction="sum"), captured)
+            yield [a.detach() for a in captured], grads, batch["attention_mask"][..., None].float()
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def activation_stats(inputs: ScoreInputs) -> dict[str, np.ndarray]:
+    """Mean and mean absolute activation of every neuron over the calibration tokens (padding excluded)."""
+    total = total_abs = tokens = 0
+    for acts, _, mask in activations(inputs):
+        total = total + torch.stack([(a * mask).sum((0, 1)) for a in acts])
+        total_abs = total_abs + torch.stack([(a.abs() * mask).sum((0, 1)) for a in acts])
+        tokens += mask.sum()
+    return {"mean": (total / tokens).numpy(), "mean_abs": (total_abs / tokens).numpy()}
+
+
+def _output_norms(clf: SentimentClassifier) -> np.ndarray:
+    return torch.stack([neuron_vectors(layer, clf.family).detach().norm(dim=1)
+                        for layer in clf.family.layers(clf.body)]).numpy()
+
+
+def cosine(inputs: ScoreInputs) -> np.ndarray:
+    """The paper's score: |cosine| of the output vector to the target state (two-sided, as its rule prunes)."""
+    return np.abs(inputs.similarity)
+
+
+def mirror(inputs: ScoreInputs) -> np.ndarray:
+    """Sanity control: the paper's score upside down (prunes the most similar neurons first)."""
+    return -cosine(inputs)
+
+
+def random(inputs: ScoreInputs) -> np.ndarray:
+    """Uniform noise: the baseline every score must beat."""
+    return np.random.default_rng(inputs.seed).random(inputs.similarity.shape)
+
+
+def magnitude(inputs: ScoreInputs) -> np.ndarray:
+    """L2 norm of the neuron's output vector."""
+    return _output_norms(inputs.clf)
+
+
+def activation(inputs: ScoreInputs) -> np.ndarray:
+    """Wanda-style: mean |activation| over the calibration tokens times the output vector's norm."""
+    return activation_stats(inputs)["mean_abs"] * _output_norms(inputs.clf)
+
+
+def taylor(inputs: ScoreInputs) -> np.ndarray:
+    """Fisher information of a neuron mask (Kwon et al. 2022): sum over reviews of (d loss / d mask)^2.
+
+    With a mask ``m`` multiplying the activation, d loss / d m = sum over tokens of activation x gradient.
+    """
+    fisher = 0
+    for acts, grads, mask in activations(inputs, gradients=True):
+        fisher = fisher + torch.stack([((a * g * mask).sum(1) ** 2).sum(0) for a, g in zip(acts, grads)])
+    return fisher.numpy()
+
+
+def contribution(inputs: ScoreInputs) -> np.ndarray:
+    """03's measured contribution: activation times the output vector's projection on the decision direction at the
+    target token, signed towards the true label (neurons that work against the decision go first)."""
+    return neuron_attribution(inputs.clf, inputs.calibration, inputs.pad_id, inputs.batch_size)["contribution"]
+
+
+SCORES = {f.__name__: f for f in (cosine, mirror, random, magnitude, activation, taylor, contribution)}
+
+
+def kept_counts(scores: np.ndarray, fraction: float, budget: Literal["uniform", "global"], floor: float = 0.05,
+                multiple: int = 1) -> np.ndarray:
+    """Neurons kept per layer when ``fraction`` of all are pruned.
+
+    ``uniform``: the same fraction in every layer. ``global``: one ranking over all layers, each layer keeping at
+    least ``floor`` of its neurons. Counts are then rounded to a ``multiple`` (at least one multiple, at most the width).
+    """
+    n_layers, width = scores.shape
+    if budget == "uniform":
+        counts = np.full(n_layers, width - round(width * fraction))
+    elif budget == "global":
+        low = max(1, math.ceil(floor * width))
+        ranked = -np.sort(-scores, axis=1)  # per layer, best first
+        rest = ranked[:, low:].ravel()
+        extra = max(0, round(scores.size * (1 - fraction)) - low * n_layers)
+        chosen = np.zeros(rest.size, dtype=bool)
+        chosen[np.argsort(-rest, kind="stable")[:extra]] = True
+        counts = low + chosen.reshape(n_layers, -1).sum(1)
+    else:
+        raise ValueError(f"Unknown budget {budget!r}; use 'uniform' or 'global'.")
+    return np.clip(multiple * np.round(counts / multiple), multiple, width).astype(int)
+
+
+def keep_top(scores: np.ndarray, counts: np.ndarray) -> dict[int, torch.Tensor]:
+    """Keep the ``counts[l]`` highest-scoring neurons of every layer (sorted indices)."""
+    return {l: torch.from_numpy(np.sort(np.argsort(-row, kind="stable")[:k])) for l, (row, k) in enumerate(zip(scores, counts))}
