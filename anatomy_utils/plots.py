@@ -140,7 +140,8 @@ def score_accuracy(table, paper, dense: float, flop_share: float, title: str, ax
     ax.set(xlabel="FFN neurons removed (%)", ylabel="test accuracy (eval subset)", title=title)
     top = ax.secondary_xaxis("top", functions=(lambda x: x * flop_share, lambda x: x / flop_share))
     top.set_xlabel("forward FLOPs removed (%)")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="score (setting chosen on validation)",
+              title_fontsize=8)
     return ax
 
 

@@ -155,14 +155,20 @@ def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer
         reloaded_logits_identical=[None, same])
 
 
-def verdict(sweep: pd.DataFrame) -> list[str]:
-    """One plain sentence per sparsity: does the paper's rule beat the random baseline beyond the seeds' spread?"""
+def verdict(sweep: pd.DataFrame, n_reviews: int) -> list[str]:
+    """One plain sentence per sparsity: does the paper's rule beat the random baseline beyond the noise?
+
+    The noise is two standard deviations: of the random seeds' accuracies, or, when larger, the binomial standard error
+    of an accuracy measured on ``n_reviews`` reviews (three seeds can agree by chance).
+    """
     lines = []
     for target, row in sweep.iterrows():
-        gap, spread = row["paper_rule"] - row["random_mean"], 2 * (row["random_std"] if row["random_std"] > 0 else 0)
-        outcome = ("beats" if gap > spread else "loses to" if gap < -spread else "is within 2 std of") + " random"
-        lines.append(f"{target:.0%} pruned: paper rule {row['paper_rule']:.3f} vs random {row['random_mean']:.3f} "
-                     f"± {row['random_std']:.3f} -> the rule {outcome}")
+        p = row["random_mean"]
+        noise = 2 * max(row["random_std"] if row["random_std"] > 0 else 0, (p * (1 - p) / n_reviews) ** 0.5)
+        gap = row["paper_rule"] - p
+        outcome = ("beats" if gap > noise else "loses to" if gap < -noise else "is within the noise of") + " random"
+        lines.append(f"{target:.0%} pruned: paper rule {row['paper_rule']:.3f} vs random {p:.3f} "
+                     f"± {row['random_std']:.3f} -> the rule {outcome} (noise ±{noise:.3f})")
     return lines
 
 

@@ -100,3 +100,15 @@ def test_pruned_model_saves_and_loads_with_its_widths(body, batch, tmp_path, wor
         torch.testing.assert_close(loaded(**batch), clf(**batch), atol=0, rtol=0)
     size = footprint(loaded, tmp_path / "pruned")
     assert size["parameters"] < dense_parameters and size["bytes_on_disk"] > 0
+
+
+def test_verdict_needs_a_gap_beyond_seeds_and_sampling_noise():
+    import pandas as pd
+
+    from anatomy_utils.prune_study import verdict
+
+    sweep = pd.DataFrame({"paper_rule": [0.70, 0.90, 0.50], "random_mean": [0.72, 0.70, 0.70],
+                          "random_std": [0.0, 0.01, 0.01]}, index=[0.3, 0.5, 0.7])
+    lines = verdict(sweep, n_reviews=100)  # binomial noise: 2 * sqrt(0.72 * 0.28 / 100) = 0.09
+    assert "within the noise" in lines[0]  # three seeds that agree exactly do not make a 2-point gap significant
+    assert "beats random" in lines[1] and "loses to random" in lines[2]
