@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .capture import ffn_batches
 from .classifier import Encoded, SentimentClassifier
 from .families import neuron_vectors, target_index
 from .runtime import progress
@@ -128,28 +129,14 @@ def neuron_attribution(clf: SentimentClassifier, data: Encoded, pad_id: int, bat
     norm = clf.family.final_norm(clf.body)
     direction = clf.dense.weight[0].detach() * (norm.weight.detach() if norm is not None else 1.0)
     writes = torch.stack([neuron_vectors(layer, clf.family).detach() @ direction for layer in layers])  # (L, n)
-    captured = []
-    hooks = [clf.family.ffn_out(layer).register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
-             for layer in layers]
     contribution, effect = torch.zeros_like(writes), torch.zeros_like(writes)
-    clf.eval()
-    try:
-        for start in progress(range(0, len(data.ids), batch_size), desc="attribution"):
-            rows = list(range(start, min(start + batch_size, len(data.ids))))
-            batch = data.batch(rows, pad_id)
-            captured.clear()
-            logits = clf(**batch)
-            grads = torch.autograd.grad(logits.sum(), captured)
-            sign = torch.from_numpy(2.0 * data.labels[rows] - 1).float()  # a list index: a batch of one stays 1-d
-            target = target_index(batch["attention_mask"], clf.family.target)
-            mask = batch["attention_mask"][..., None]
-            for l, (act, grad) in enumerate(zip(captured, grads)):
-                at_target = act.detach()[torch.arange(len(rows)), target]  # (batch, n)
-                contribution[l] += (sign[:, None] * at_target * writes[l]).sum(0)
-                effect[l] += ((act.detach() * grad).abs() * mask).sum(1).sum(0)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    for batch in ffn_batches(clf, data, pad_id, batch_size, lambda logits, _labels: logits.sum(), "attribution"):
+        sign = torch.from_numpy(2.0 * data.labels[batch.rows] - 1).float()  # a list index: a batch of one stays 1-d
+        target = target_index(batch.attention_mask, clf.family.target)
+        for l, (act, grad) in enumerate(zip(batch.activations, batch.gradients)):
+            at_target = act[torch.arange(len(batch.rows)), target]  # (batch, n)
+            contribution[l] += (sign[:, None] * at_target * writes[l]).sum(0)
+            effect[l] += ((act * grad).abs() * batch.mask).sum(1).sum(0)
     n = len(data.ids)
     return {"contribution": (contribution / n).numpy(), "effect": (effect / n).numpy()}
 

@@ -79,7 +79,7 @@ def results_table(profile: Profile, metas: dict[str, dict]):
 
     rows = []
     for role, meta in metas.items():
-        cfg, split, metrics = meta["config"], meta["split"], meta["metrics"]
+        cfg, metrics = meta["config"], meta["metrics"]
         rows.append({"role": role, "model": cfg["model"], "train": cfg["train_examples"],
                      "validation": metrics["validation"]["n"], "test": metrics["test"]["n"],
                      "max_tokens": cfg["max_tokens"], "epochs": cfg["epochs"],

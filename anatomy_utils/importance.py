@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .anatomy import neuron_attribution
+from .capture import Objective, ffn_batches
 from .classifier import Encoded, SentimentClassifier
 from .families import neuron_vectors
-from .runtime import progress
 
 
 @dataclass
@@ -31,40 +31,24 @@ class ScoreInputs:
     seed: int = 0  # for ``random``
 
 
-def activations(inputs: ScoreInputs, gradients: bool = False) -> Iterator[tuple[list, list | None, torch.Tensor]]:
-    """Per calibration batch: each layer's FFN activations ``(batch, seq, n)``, optionally the gradients of the summed
-    loss (BCE against the true label) with respect to them, and the ``(batch, seq, 1)`` padding mask."""
-    clf, data = inputs.clf, inputs.calibration
-    layers = clf.family.layers(clf.body)
-    captured = []
-    hooks = [clf.family.ffn_out(layer).register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
-             for layer in layers]
-    clf.eval()
-    try:
-        for start in progress(range(0, len(data.ids), inputs.batch_size), desc="calibration"):
-            rows = list(range(start, min(start + inputs.batch_size, len(data.ids))))
-            batch = data.batch(rows, inputs.pad_id)
-            captured.clear()
-            with torch.set_grad_enabled(gradients):
-                logits = clf(**batch)
-            grads = None
-            if gradients:
-                labels = torch.from_numpy(data.labels[rows]).float()
-                grads = torch.autograd.grad(F.binary_cross_entropy_with_logits(logits, labels, reduction="sum"), captured)
-            yield [a.detach() for a in captured], grads, batch["attention_mask"][..., None].float()
-    finally:
-        for hook in hooks:
-            hook.remove()
+def _batches(inputs: ScoreInputs, objective: Objective | None = None):
+    return ffn_batches(inputs.clf, inputs.calibration, inputs.pad_id, inputs.batch_size, objective, "calibration")
+
+
+def loss(logits: torch.Tensor, labels: np.ndarray) -> torch.Tensor:
+    """The fine-tuning objective, summed over the batch: BCE of the logits against the true labels."""
+    return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels).float(), reduction="sum")
 
 
 def activation_stats(inputs: ScoreInputs) -> dict[str, np.ndarray]:
     """Mean and mean absolute activation of every neuron over the calibration tokens (padding excluded)."""
     total = total_abs = tokens = 0
-    for acts, _, mask in activations(inputs):
-        total = total + torch.stack([(a * mask).sum((0, 1)) for a in acts])
-        total_abs = total_abs + torch.stack([(a.abs() * mask).sum((0, 1)) for a in acts])
-        tokens += mask.sum()
-    return {"mean": (total / tokens).numpy(), "mean_abs": (total_abs / tokens).numpy()}
+    for batch in _batches(inputs):
+        real = [a[batch.attention_mask.bool()] for a in batch.activations]  # (tokens, neurons) per layer
+        total = total + torch.stack([a.sum(0) for a in real]).double()
+        total_abs = total_abs + torch.stack([a.abs().sum(0) for a in real]).double()
+        tokens += len(real[0])
+    return {"mean": (total / tokens).float().numpy(), "mean_abs": (total_abs / tokens).float().numpy()}
 
 
 def _output_norms(clf: SentimentClassifier) -> np.ndarray:
@@ -103,8 +87,9 @@ def taylor(inputs: ScoreInputs) -> np.ndarray:
     With a mask ``m`` multiplying the activation, d loss / d m = sum over tokens of activation x gradient.
     """
     fisher = 0
-    for acts, grads, mask in activations(inputs, gradients=True):
-        fisher = fisher + torch.stack([((a * g * mask).sum(1) ** 2).sum(0) for a, g in zip(acts, grads)])
+    for batch in _batches(inputs, loss):
+        fisher = fisher + torch.stack([((a * g * batch.mask).sum(1) ** 2).sum(0)
+                                       for a, g in zip(batch.activations, batch.gradients)])
     return fisher.numpy()
 
 

@@ -9,7 +9,6 @@ import hashlib
 import json
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 

@@ -53,6 +53,13 @@ def scaled_rule(rule: pruning.PaperRule, saved: dict, widths: list[int], target:
     return pruning.keep_by_threshold(saved["similarity"], thresholds * scale, one_sided), scale
 
 
+def paper_keep(profile: Profile, role: str, clf: SentimentClassifier, target: float) -> dict:
+    """Keep-sets of the grid's first rule, scaled to remove ``target`` of the neurons (what 04/05 time and save)."""
+    layers = clf.family.layers(clf.body)
+    widths = [ffn_width(layer, clf.family) for layer in layers]
+    return scaled_rule(rules(profile, role, len(layers))[0], inputs(profile, role), widths, target)[0]
+
+
 def run(profile: Profile, role: str, clf: SentimentClassifier, data, pad_id: int, batch_size: int) -> pd.DataFrame:
     """Accuracy of the paper's grid, of its first rule scaled to each sweep sparsity, and of the random baseline."""
     saved = inputs(profile, role)
@@ -98,14 +105,11 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, tokenizer) -> t
     Returns the table and the largest logit difference between removed and zeroed models on 8 reviews of the batch.
     """
     p = profile.prune
-    saved = inputs(profile, role)
-    layers = clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
     data = encoded_split(profile, role, tokenizer, "test", max_tokens=p.timing_tokens)
     batch = timing.fixed_batch(data, p.timing_batch, p.timing_tokens)
     variants, ceilings, max_diff = {"dense": lambda: clf(**batch)}, {}, 0.0
     for target in p.timing_fractions:
-        keep, _ = scaled_rule(rules(profile, role, len(layers))[0], saved, widths, target)
+        keep = paper_keep(profile, role, clf, target)
         removed = pruning.pruned_copy(clf, keep)
         check = {k: v[:8] for k, v in batch.items()}  # the equality check needs a few reviews, not the whole batch
         with pruning.zeroed(clf.body, keep):
@@ -136,11 +140,7 @@ def _zeroed_call(clf: SentimentClassifier, keep: dict, batch: dict):
 @torch.no_grad()
 def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer, data, target: float) -> pd.DataFrame:
     """Remove ``target`` of the neurons by the paper rule, save, load back with one call; compare size and logits."""
-    saved = inputs(profile, role)
-    layers = clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
-    keep, _ = scaled_rule(rules(profile, role, len(layers))[0], saved, widths, target)
-    pruned = pruning.pruned_copy(clf, keep)
+    pruned = pruning.pruned_copy(clf, paper_keep(profile, role, clf, target))
     folder = artifact(profile.name, f"pruned/{role}-p{round(100 * target)}")
     if folder.exists():
         shutil.rmtree(folder)

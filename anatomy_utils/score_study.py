@@ -61,29 +61,49 @@ def keep_set(profile: Profile, score: np.ndarray, fraction: float, setting: str,
     return importance.keep_top(score, importance.kept_counts(score, fraction, budget, profile.scores.floor, multiple))
 
 
-def accuracy(profile: Profile, clf: SentimentClassifier, scored: Scored, score: np.ndarray, fraction: float,
-             setting: str, data: Encoded, pad_id: int, batch_size: int, multiple: int = 1) -> tuple[float, float]:
-    """Accuracy on ``data`` of the model pruned by ``score`` under ``setting``, and the fraction actually pruned."""
+def evaluate_pruned(profile: Profile, clf: SentimentClassifier, scored: Scored, score: np.ndarray, fraction: float,
+                    setting: str, data: Encoded, pad_id: int, batch_size: int, multiple: int = 1) -> dict:
+    """``evaluate`` on ``data`` of the model pruned by ``score`` under ``setting``, with the fraction actually pruned."""
     keep = keep_set(profile, score, fraction, setting, multiple)
     repair = scored.mean_activation if SETTINGS[setting][1] else None
     widths = [score.shape[1]] * score.shape[0]
     pruned = pruning.pruned_copy(clf, keep, repair)
-    return evaluate(pruned, data, pad_id, batch_size)["accuracy"], pruning.pruned_fraction(keep, widths)
+    return evaluate(pruned, data, pad_id, batch_size) | {"pruned_fraction": pruning.pruned_fraction(keep, widths)}
 
 
 def select(profile: Profile, role: str, clf: SentimentClassifier, scored: Scored, tokenizer) -> pd.DataFrame:
-    """Validation accuracy of every budget mode and repair at ``scores.select_at``, for every non-control score."""
+    """Validation accuracy and loss of every budget mode and repair at ``scores.select_at``, for every non-control
+    score: one row each."""
     data = encoded_split(profile, role, tokenizer, "validation", getattr(profile.scores, f"{role}_validation_examples"))
     args = tokenizer.pad_token_id, getattr(profile, role).eval_batch_size
-    rows = [{"score": name, "setting": setting,
-             "val_accuracy": accuracy(profile, clf, scored, values[0], profile.scores.select_at, setting, data, *args)[0]}
-            for name, values in scored.scores.items() if name not in CONTROLS for setting in SETTINGS]
-    return pd.DataFrame(rows).pivot(index="score", columns="setting", values="val_accuracy")[list(SETTINGS)]
+    rows = []
+    for name, values in scored.scores.items():
+        if name in CONTROLS:
+            continue
+        for setting in SETTINGS:
+            result = evaluate_pruned(profile, clf, scored, values[0], profile.scores.select_at, setting, data, *args)
+            rows.append({"score": name, "setting": setting, "accuracy": result["accuracy"], "loss": result["loss"]})
+    return pd.DataFrame(rows)
+
+
+def ranked(selection: pd.DataFrame) -> pd.DataFrame:
+    """Best first: higher validation accuracy, then lower validation loss (a continuous tie-break: on a few reviews
+    accuracies tie often), then the simpler, earlier setting."""
+    return selection.sort_values(["accuracy", "loss"], ascending=[False, True], kind="stable")
 
 
 def chosen_settings(selection: pd.DataFrame) -> dict[str, str]:
-    """Best setting per score on validation (ties go to the simpler, earlier setting); controls stay uniform."""
-    return {name: row.idxmax() for name, row in selection.iterrows()} | {c: CONTROL_SETTING for c in CONTROLS}
+    """The best setting of every score on validation; the controls stay uniform."""
+    top = ranked(selection).drop_duplicates("score")
+    return dict(zip(top["score"], top["setting"])) | {c: CONTROL_SETTING for c in CONTROLS}
+
+
+def selection_table(selection: pd.DataFrame) -> pd.DataFrame:
+    """Validation "accuracy / loss" per score (rows) and setting (columns); the chosen setting is starred."""
+    chosen = chosen_settings(selection)
+    cells = selection.assign(cell=[f"{a:.3f} / {l:.3f}" + (" *" if chosen[n] == s else "")
+                                   for n, s, a, l in selection[["score", "setting", "accuracy", "loss"]].itertuples(index=False)])
+    return cells.pivot(index="score", columns="setting", values="cell")[list(SETTINGS)]
 
 
 def test(profile: Profile, role: str, clf: SentimentClassifier, scored: Scored, chosen: dict[str, str], data: Encoded,
@@ -93,9 +113,9 @@ def test(profile: Profile, role: str, clf: SentimentClassifier, scored: Scored, 
     for name, values in scored.scores.items():
         for seed, score in enumerate(values):
             for fraction in profile.scores.fractions:
-                acc, removed = accuracy(profile, clf, scored, score, fraction, chosen[name], data, pad_id, batch_size)
+                result = evaluate_pruned(profile, clf, scored, score, fraction, chosen[name], data, pad_id, batch_size)
                 rows.append({"score": name, "seed": seed, "budget": fraction, "setting": chosen[name],
-                             "pruned_fraction": removed, "accuracy": acc})
+                             "pruned_fraction": result["pruned_fraction"], "accuracy": result["accuracy"]})
     return pd.DataFrame(rows)
 
 
@@ -107,8 +127,8 @@ def budget_table(results: pd.DataFrame, dense: float) -> pd.DataFrame:
 
 
 def best(selection: pd.DataFrame) -> str:
-    """The non-control score with the best validation accuracy (its best setting) at the selection budget."""
-    return selection.max(axis=1).idxmax()
+    """The non-control score whose chosen setting ranks first on validation at the selection budget."""
+    return ranked(selection)["score"].iloc[0]
 
 
 def agreement(profile: Profile, scored: Scored, fraction: float) -> pd.DataFrame:
@@ -147,12 +167,6 @@ def rounding(profile: Profile, role: str, clf: SentimentClassifier, scored: Scor
     table = pd.DataFrame(rows).T
     table["speedup"] = [medians["dense"] / medians[label] for label in table.index]
     return table.assign(speedup_vs_ceiling=table["speedup"] / table["ceiling"]).rename_axis(f"{name}, {setting}")
-
-
-def flop_share(clf: SentimentClassifier, tokens: int) -> float:
-    """Share of the forward FLOPs spent in the FFNs: removing a fraction f of the neurons saves f times this."""
-    empty = pruning.pruned_copy(clf, {l: [] for l in range(len(clf.family.layers(clf.body)))})
-    return 1 - timing.matmul_flops(empty.body, tokens) / timing.matmul_flops(clf.body, tokens)
 
 
 def paper_curves(profile: Profile, role: str) -> pd.DataFrame:

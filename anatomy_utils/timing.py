@@ -49,6 +49,13 @@ def matmul_flops(model: nn.Module, tokens: int) -> int:
     return tokens * (per_token + attention)
 
 
+def ffn_share(model: nn.Module, tokens: int) -> float:
+    """Share of ``matmul_flops`` spent in the FFNs: removing a fraction f of the neurons saves f times this."""
+    family = family_of(model)
+    ffn = sum(2 * m.weight.numel() for layer in family.layers(model) for m in [*family.ffn_in(layer), family.ffn_out(layer)])
+    return tokens * ffn / matmul_flops(model, tokens)
+
+
 def speedup_ceiling(dense: nn.Module, pruned: nn.Module, tokens: int) -> float:
     """The best speed-up removing neurons could give: the ratio of forward FLOPs."""
     return matmul_flops(dense, tokens) / matmul_flops(pruned, tokens)
