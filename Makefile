@@ -7,7 +7,8 @@ PROFILE ?= default
 NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
-PKG := $(wildcard anatomy_utils/*.py)
+# What the notebooks import: every module but the README writer and the benchmark (they run after, not inside, them).
+PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py,$(wildcard anatomy_utils/*.py))
 VENV := .venv/.stamp
 WHEELS := data/wheels/.stamp
 PY := .venv/bin/python
@@ -17,7 +18,7 @@ RUN_ENV := ANATOMY_PROGRESS=0 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_
 .PHONY: all test bench lab fetch clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
-figures/$(PROFILE)/summary.json: $(RUNS)
+figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/report.py
 	$(RUN_ENV) $(PY) -c 'import anatomy_utils as au; print(round(au.summary.record_runtime("$(PROFILE)"), 1), "minutes of notebooks")'
 	$(if $(filter default,$(PROFILE)),$(PY) -c 'import anatomy_utils.report as r; r.update_readme("default")')
 	touch $@
