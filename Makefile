@@ -4,18 +4,22 @@ SHELL := /bin/bash
 .SUFFIXES:
 
 PROFILE ?= default
+ifeq ($(wildcard params/$(PROFILE).yaml),)
+$(error No profile '$(PROFILE)': params/$(PROFILE).yaml does not exist. Profiles: $(basename $(notdir $(wildcard params/*.yaml))). Run e.g. `make PROFILE=default`)
+endif
 NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
-# What the notebooks import: every module but the README writer and the benchmark (they run after, not inside, them).
-PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py,$(wildcard anatomy_utils/*.py))
+# What the notebooks import: every module but the README writer, the benchmark and the cold run (they run after, not
+# inside, them).
+PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py anatomy_utils/cold.py,$(wildcard anatomy_utils/*.py))
 VENV := .venv/.stamp
 WHEELS := data/wheels/.stamp
 PY := .venv/bin/python
 # Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
 RUN_ENV := ANATOMY_PROGRESS=0 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
-.PHONY: all test bench lab fetch clean distclean help
+.PHONY: all test bench cold lab fetch clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/report.py
@@ -56,8 +60,11 @@ test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the RE
 bench: $(VENV) ## time dense / zeroed / removed FFNs side by side against the FLOP ceiling (after `make`)
 	$(RUN_ENV) $(PY) -m anatomy_utils.bench $(PROFILE)
 
-lab: $(VENV) $(WHEELS) ## JupyterLab on the repository
-	.venv/bin/jupyter lab --notebook-dir=$(CURDIR)
+cold: $(VENV) ## clone the committed tree, run PROFILE there with an empty cache, time it, compare with the committed summary
+	$(PY) -m anatomy_utils.cold $(PROFILE)
+
+lab: $(VENV) $(WHEELS) ## JupyterLab on the repository (open the URL it prints; notebooks default to the default profile)
+	.venv/bin/jupyter lab --no-browser --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean: ## drop cached splits, converted models and checkpoints (data/cache); keeps the venv and wheels
 	rm -rf data/cache notebooks/executed/*/*.tmp.ipynb

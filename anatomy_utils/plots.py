@@ -1,25 +1,23 @@
 """One figure style for the study; figures are saved under ``figures/<profile>/`` with names after the paper's."""
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from .runtime import FIGURES  # noqa: E402
+from .runtime import FIGURES
 
 sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "svg.hashsalt": "anatomy", "axes.titleweight": "bold"})
 
 
-def save(fig, profile: str, name: str) -> str:
-    """Write ``figures/<profile>/<name>.png`` (no timestamps, so reruns give the same file) and return its path."""
+def save(fig, profile: str, name: str) -> None:
+    """Write ``figures/<profile>/<name>.png`` (no timestamps, so reruns give the same file) and show the figure where
+    the notebook is read (inline in Jupyter; nothing without a display)."""
     out = FIGURES / profile / f"{name}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, bbox_inches="tight", metadata={"Software": None})
-    return str(out.relative_to(FIGURES.parent))
+    plt.show()
 
 
 def training_curves(histories: dict[str, list[dict]], window: int = 20):
@@ -93,18 +91,32 @@ def heatmaps(matrices: dict[str, np.ndarray], labels, title: str, vmin=0.0, vmax
 
 
 def pruning_accuracy(results, sweep, title: str):
-    """The paper's Figures 4 / 5: accuracy against the fraction of FFN neurons pruned, rule against random baseline."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    """The paper's Figures 4 / 5: accuracy against the fraction of FFN neurons pruned, rule against random baseline
+    (Wilson 95% intervals), and beside it the paired difference rule minus random with its 95% interval."""
+    fig, (ax, diff) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 2]})
+    x = 100 * sweep["pruned_fraction"]
+    ax.errorbar(x, sweep["paper_rule"], yerr=[sweep["paper_rule"] - sweep["rule_ci_low"],
+                sweep["rule_ci_high"] - sweep["paper_rule"]], fmt="o-", capsize=3, label="paper rule (threshold scaled)")
+    random = results[results["method"].str.startswith("random")]
+    for k, (seed, rows) in enumerate(random.groupby("seed")):
+        ax.errorbar(100 * rows["pruned_fraction"] + 0.6 * (k + 1), rows["accuracy"], yerr=[rows["accuracy"] - rows["ci_low"],
+                    rows["ci_high"] - rows["accuracy"]], fmt="s", ms=3, capsize=2, color="C1", alpha=0.6,
+                    label="random, rule's layer counts (each seed)" if k == 0 else None)
+    ax.plot(x, sweep["random_mean"], "--", color="C1", label="random: mean of seeds")
     grid = results[results["method"] == "paper grid"]
-    ax.plot(100 * sweep["pruned_fraction"], sweep["paper_rule"], "o-", label="paper rule (threshold scaled)")
-    ax.errorbar(100 * sweep["pruned_fraction"], sweep["random_mean"], yerr=sweep["random_std"].fillna(0), fmt="s--",
-                capsize=3, label="random baseline (mean ± std over seeds)")
     ax.scatter(100 * grid["pruned_fraction"], grid["accuracy"], marker="*", s=90, color="C3", zorder=3,
-               label="paper grid (Figure 5a)")
+               label=f"paper grid (Figure 5a, {int(grid['n'].iloc[0])} reviews)" if len(grid) else None)
     dense = results.loc[results["method"] == "dense", "accuracy"].iloc[0]
     ax.axhline(dense, color="grey", lw=1, ls=":", label=f"dense ({dense:.3f})")
-    ax.set(xlabel="FFN neurons pruned (%)", ylabel="test accuracy (eval subset)", title=title)
-    ax.legend(fontsize=8)
+    n = int(sweep["n"].iloc[0])
+    ax.set(xlabel="FFN neurons pruned (%)", ylabel=f"test accuracy ({n} reviews, 95% CI)", title=title)
+    ax.legend(fontsize=7)
+    diff.errorbar(x, 100 * sweep["delta"], yerr=[100 * (sweep["delta"] - sweep["delta_ci_low"]),
+                  100 * (sweep["delta_ci_high"] - sweep["delta"])], fmt="o", capsize=4, color="C0")
+    diff.axhline(0, color="k", lw=1)
+    diff.set(xlabel="FFN neurons pruned (%)", ylabel="rule minus random, paired (points)",
+             title=f"paired difference, 95% CI (n = {n})")
+    fig.tight_layout()
     return fig
 
 
@@ -124,24 +136,23 @@ def pruning_speed(table, n_test: int, title: str):
 
 
 def score_accuracy(table, paper, dense: float, flop_share: float, title: str, ax=None):
-    """Accuracy against FFN neurons removed per importance score (mean ± std over seeds), with 04/05's paper rule and
-    random baseline on the same test subset; the top axis gives the share of forward FLOPs removed."""
+    """Accuracy against FFN neurons removed per importance score and setting (95% intervals), with 04/05's paper rule
+    and its random baseline on the same test reviews; the top axis gives the share of forward FLOPs removed."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.2))
-    for k, (name, rows) in enumerate(table.groupby("score", sort=False)):
-        ax.errorbar(100 * rows["budget"], rows["accuracy"], yerr=rows["std"].fillna(0), fmt="o-", capsize=3,
-                    color=f"C{k}", label=f"{name} ({rows['setting'].iloc[0]})")
-    for method, style in (("paper rule (scaled)", "k^--"), ("random", "kx:")):
-        rows = paper[paper["method"] == method]
-        curve = rows.groupby(rows["setting"].str.extract(r"target (\d+)%")[0])
-        ax.errorbar(curve["pruned_fraction"].mean() * 100, curve["accuracy"].mean(), yerr=curve["accuracy"].std().fillna(0),
-                    fmt=style, capsize=3, label=f"04/05: {method}")
+    for k, ((name, setting), rows) in enumerate(table.groupby(["score", "setting"], sort=False)):
+        ax.errorbar(100 * rows["budget"] + 0.3 * k, rows["accuracy"], yerr=[rows["accuracy"] - rows["ci_low"],
+                    rows["ci_high"] - rows["accuracy"]], fmt="o-", capsize=3, color=f"C{k % 10}",
+                    label=f"{name} ({setting})")
+    for method, style in (("paper rule (scaled)", "k^--"), ("random (rule's layer counts)", "kx:")):
+        rows = paper[paper["method"] == method].groupby("target")
+        ax.plot(rows["pruned_fraction"].mean() * 100, rows["accuracy"].mean(), style, label=f"04/05: {method}")
     ax.axhline(dense, color="grey", lw=1, ls=":", label=f"dense ({dense:.3f})")
-    ax.set(xlabel="FFN neurons removed (%)", ylabel="test accuracy (eval subset)", title=title)
+    ax.set(xlabel="FFN neurons removed (%)", ylabel=f"test accuracy ({int(table['n'].iloc[0])} reviews, 95% CI)",
+           title=title)
     top = ax.secondary_xaxis("top", functions=(lambda x: x * flop_share, lambda x: x / flop_share))
     top.set_xlabel("forward FLOPs removed (%)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="score (setting chosen on validation)",
-              title_fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="score (setting)", title_fontsize=8)
     return ax
 
 

@@ -58,6 +58,8 @@ class AnatomyConfig:
 class PruneConfig:
     encoder_eval_examples: int  # test reviews used for the encoder's pruned accuracy
     decoder_eval_examples: int  # the same for the (slower) decoder
+    encoder_grid_examples: int  # the first test reviews of those for the paper's grid (Figure 5a), a reproduction
+    decoder_grid_examples: int  # the same for the decoder
     fractions: list  # sparsities (fraction of FFN neurons pruned) of the threshold-scale sweep
     random_seeds: int  # seeds of the random baseline
     neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron
@@ -124,6 +126,28 @@ def _check(value, kind, where: str):
     return value
 
 
+# Ranges of numeric keys, by name, wherever they appear: a value of the right type outside them is refused too.
+POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm", "max_tokens",
+            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "encoder_eval_examples",
+            "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
+            "timing_tokens", "timing_repeats", "calibration_examples", "encoder_validation_examples",
+            "decoder_validation_examples", "round_to"}
+FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_at"}
+NON_NEGATIVE = {"seed", "weight_decay"}
+
+
+def _in_range(key: str, value, where: str):
+    if value is None or not isinstance(value, (int, float)):
+        return value
+    if key in POSITIVE and not value > 0:
+        raise ProfileError(f"{where}: {value!r} must be greater than 0.")
+    if key in FRACTION and not 0 <= value < 1:
+        raise ProfileError(f"{where}: {value!r} must be in [0, 1).")
+    if key in NON_NEGATIVE and value < 0:
+        raise ProfileError(f"{where}: {value!r} must not be negative.")
+    return value
+
+
 def _build(cls, raw, where: str):
     if not isinstance(raw, dict):
         raise ProfileError(f"{where}: expected a mapping, got {raw!r}.")
@@ -134,7 +158,7 @@ def _build(cls, raw, where: str):
         raise ProfileError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(hints)}.")
     if missing:
         raise ProfileError(f"{where}: missing key(s) {missing}.")
-    return cls(**{k: _check(raw[k], hints[k], f"{where}.{k}") for k in hints})
+    return cls(**{k: _in_range(k, _check(raw[k], hints[k], f"{where}.{k}"), f"{where}.{k}") for k in hints})
 
 
 def _validate(p: Profile) -> Profile:
@@ -145,6 +169,10 @@ def _validate(p: Profile) -> Profile:
         for f in getattr(p, section).fractions:
             if not 0 <= f < 1:
                 raise ProfileError(f"{p.name}.{section}.fractions: {f} is not in [0, 1).")
+    for role in ("encoder", "decoder"):
+        grid, sweep = getattr(p.prune, f"{role}_grid_examples"), getattr(p.prune, f"{role}_eval_examples")
+        if not 0 < grid <= sweep:
+            raise ProfileError(f"{p.name}.prune.{role}_grid_examples ({grid}) must be in 1..{role}_eval_examples ({sweep}).")
     if p.scores.select_at not in p.scores.fractions:
         raise ProfileError(f"{p.name}.scores.select_at ({p.scores.select_at}) must be one of scores.fractions.")
     for grid in ("encoder_grid", "decoder_grid"):
@@ -159,6 +187,7 @@ def load_profile(name: str) -> Profile:
     path = PARAMS / f"{name}.yaml"
     if not path.exists():
         known = sorted(p.stem for p in PARAMS.glob("*.yaml"))
-        raise ProfileError(f"No profile {name!r}: {path} does not exist. Known profiles: {known}.")
+        raise ProfileError(f"No profile {name!r}: {path} does not exist. Known profiles: {known} "
+                           f"(run e.g. `make PROFILE={known[0] if known else 'default'}`).")
     raw = yaml.safe_load(path.read_text())
     return _validate(_build(Profile, raw, name))

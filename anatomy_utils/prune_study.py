@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import pruning, timing
-from .classifier import SentimentClassifier, evaluate, footprint, load_classifier, save_classifier
+from . import pruning, stats, timing
+from .classifier import SentimentClassifier, footprint, load_classifier, save_classifier
 from .families import ffn_width
 from .finetune import checkpoint_dir, encoded_split
+from .predictions import Store
 from .profiles import Profile
 from .runtime import FIGURES, artifact
 
@@ -24,11 +25,6 @@ def inputs(profile: Profile, role: str) -> dict:
     return {"layer_similarity": layer_sim, "cosines": cosines,
             "similarity": pruning.neuron_similarity(cosines, profile.prune.neuron_similarity),
             "protected": [np.flatnonzero((cosines[:, l] > threshold).any(axis=0)) for l in range(cosines.shape[1])]}
-
-
-def pruned_accuracy(clf: SentimentClassifier, keep: dict, data, pad_id: int, batch_size: int) -> float:
-    """Accuracy with the pruned neurons physically removed (identical to zeroing, and faster to evaluate)."""
-    return evaluate(pruning.pruned_copy(clf, keep), data, pad_id, batch_size)["accuracy"]
 
 
 def rules(profile: Profile, role: str, n_layers: int) -> list[pruning.PaperRule]:
@@ -60,49 +56,112 @@ def paper_keep(profile: Profile, role: str, clf: SentimentClassifier, target: fl
     return scaled_rule(rules(profile, role, len(layers))[0], inputs(profile, role), widths, target)[0]
 
 
-def run(profile: Profile, role: str, clf: SentimentClassifier, data, pad_id: int, batch_size: int) -> pd.DataFrame:
-    """Accuracy of the paper's grid, of its first rule scaled to each sweep sparsity, and of the random baseline."""
+GRID, RULE, RANDOM = "paper grid", "paper rule (scaled)", "random (rule's layer counts)"
+
+
+def _row(method: str, setting: str, prediction, dense, widths: list[int], keep: dict | None, target=None, seed=None):
+    low, high = stats.wilson(prediction.correct)
+    return {"method": method, "setting": setting, "target": target, "seed": seed,
+            "pruned_fraction": 0.0 if keep is None else pruning.pruned_fraction(keep, widths), "n": len(prediction.logits),
+            "accuracy": prediction.accuracy, "ci_low": low, "ci_high": high} | prediction.moved(dense)
+
+
+def run(profile: Profile, role: str, store: Store, data, grid_data) -> tuple[pd.DataFrame, dict]:
+    """The paper's grid (on ``grid_data``, a smaller reproduction) and its first rule scaled to each sweep sparsity
+    against the random baseline (on ``data``): one row per variant with its accuracy, Wilson 95% interval, agreement
+    with the dense predictions and mean |logit change|. Also returns the predictions by variant name."""
     saved = inputs(profile, role)
-    layers = clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
-    rows = [{"method": "dense", "setting": "-", "pruned_fraction": 0.0,
-             "accuracy": evaluate(clf, data, pad_id, batch_size)["accuracy"]}]
-    grid = rules(profile, role, len(layers))
+    clf = store.clf
+    widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+    dense = store.run("dense", "test", data)
+    grid_dense = store.run("dense (grid subset)", "test", grid_data)
+    rows = [_row("dense", "-", dense, dense, widths, None)]
+    grid = rules(profile, role, len(widths))
     for rule in grid:
         thresholds, one_sided = rule.thresholds(saved["layer_similarity"])
         keep = pruning.keep_by_threshold(saved["similarity"], thresholds, one_sided)
-        rows.append({"method": "paper grid", "setting": f"alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}",
-                     "pruned_fraction": pruning.pruned_fraction(keep, widths),
-                     "accuracy": pruned_accuracy(clf, keep, data, pad_id, batch_size)})
+        setting = f"alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}"
+        rows.append(_row(GRID, setting, store.run(f"{GRID}: {setting}", "test", grid_data, keep), grid_dense, widths,
+                         keep))
     for target in profile.prune.fractions:
         keep, scale = scaled_rule(grid[0], saved, widths, target)
-        rows.append({"method": "paper rule (scaled)", "setting": f"target {target:.0%}, scale {scale:.3g}",
-                     "pruned_fraction": pruning.pruned_fraction(keep, widths),
-                     "accuracy": pruned_accuracy(clf, keep, data, pad_id, batch_size)})
+        rows.append(_row(RULE, f"scale {scale:.3g}", store.run(f"{RULE} {target:.0%}", "test", data, keep), dense, widths,
+                         keep, target))
         counts = [w - len(keep[l]) for l, w in enumerate(widths)]
         for seed in range(profile.prune.random_seeds):
             random_keep = pruning.keep_random(widths, counts, saved["protected"], seed)
-            rows.append({"method": "random", "setting": f"target {target:.0%}, seed {seed}",
-                         "pruned_fraction": pruning.pruned_fraction(random_keep, widths),
-                         "accuracy": pruned_accuracy(clf, random_keep, data, pad_id, batch_size)})
+            prediction = store.run(f"{RANDOM} {target:.0%} seed {seed}", "test", data, random_keep)
+            rows.append(_row(RANDOM, f"seed {seed}", prediction, dense, widths, random_keep, target, seed))
+    return pd.DataFrame(rows), {r.name: r for r in store.records}
+
+
+def comparisons(results: pd.DataFrame, predictions: dict) -> pd.DataFrame:
+    """The paper's claim, paired on the same reviews: rule minus random at every sparsity, against the mean of the
+    seeds and against each seed; p-values Holm-adjusted across the sparsities of each comparison."""
+    rows = []
+    targets = results.loc[results["method"] == RULE, "target"]
+    seeds = sorted(results.loc[results["method"] == RANDOM, "seed"].dropna().astype(int).unique())
+    for against, chosen in [("mean of seeds", seeds), *[(f"seed {s}", [s]) for s in seeds]]:
+        family = []
+        for target in targets:
+            rule = predictions[f"{RULE} {target:.0%}"].correct
+            random = np.mean([predictions[f"{RANDOM} {target:.0%} seed {s}"].correct for s in chosen], axis=0)
+            family.append({"target": target, "against": against} | stats.paired(rule, random))
+        for row, p in zip(family, stats.holm([r["p"] for r in family])):
+            rows.append(row | {"p_holm": p, "verdict": stats.word(row | {"p_holm": p})})
     return pd.DataFrame(rows)
 
 
-def sweep_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Paper rule against the random baseline (mean, std over seeds) at each sweep sparsity."""
-    sweep = results[results["method"] != "paper grid"].copy()
-    sweep["target"] = sweep["setting"].str.extract(r"target (\d+)%")[0].astype(float) / 100
-    rule = sweep[sweep["method"] == "paper rule (scaled)"].set_index("target")
-    rand = sweep[sweep["method"] == "random"].groupby("target")["accuracy"].agg(["mean", "std"])
-    return pd.DataFrame({"pruned_fraction": rule["pruned_fraction"], "paper_rule": rule["accuracy"],
-                         "random_mean": rand["mean"], "random_std": rand["std"]}).round(4)
+def sweep_table(results: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep sparsity: the rule's accuracy and interval, the random seeds' mean and spread, and the paired
+    difference rule minus random (mean of seeds) with its 95% interval and Holm-adjusted p-value."""
+    rule = results[results["method"] == RULE].set_index("target")
+    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"].agg(["mean", "std"])
+    paired = comparison[comparison["against"] == "mean of seeds"].set_index("target")
+    return pd.DataFrame({"pruned_fraction": rule["pruned_fraction"], "n": rule["n"], "paper_rule": rule["accuracy"],
+                         "rule_ci_low": rule["ci_low"], "rule_ci_high": rule["ci_high"], "random_mean": rand["mean"],
+                         "random_std": rand["std"], "delta": paired["delta"], "delta_ci_low": paired["ci_low"],
+                         "delta_ci_high": paired["ci_high"], "p_holm": paired["p_holm"]}).round(4)
+
+
+def verdict(comparison: pd.DataFrame) -> list[str]:
+    """One sentence per sparsity: the rule minus random (mean of seeds), its interval, Holm p and n, in words."""
+    words = {"higher": "the rule beats random", "lower": "the rule loses to random",
+             "not resolved at this n": "not resolved at this n"}
+    return [f"{row['target']:.0%} pruned: rule minus random = {stats.describe(row)} -> {words[row['verdict']]}"
+            for _, row in comparison[comparison["against"] == "mean of seeds"].iterrows()]
+
+
+def summary_values(profile: Profile, role: str, results: pd.DataFrame, comparison: pd.DataFrame, speed: pd.DataFrame,
+                   max_diff: float) -> dict:
+    """04/05's keys of ``summary.json`` for one model."""
+    dense = results[results["method"] == "dense"].iloc[0]
+    values = {f"prune.{role}.dense.accuracy": dense["accuracy"], f"eval.{role}.test_reviews": int(dense["n"])}
+    rule = results[results["method"] == RULE].set_index("target")
+    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"].agg(["mean", "std"])
+    for target, row in rule.iterrows():
+        key = f"prune.{role}.p{round(100 * target)}"
+        values |= {f"{key}.paper_rule.accuracy": row["accuracy"], f"{key}.paper_rule.ci_low": row["ci_low"],
+                   f"{key}.paper_rule.ci_high": row["ci_high"], f"{key}.random.accuracy_mean": rand.loc[target, "mean"],
+                   f"{key}.random.accuracy_std": rand.loc[target, "std"], f"{key}.pruned_fraction": row["pruned_fraction"]}
+    for _, row in comparison[comparison["against"] == "mean of seeds"].iterrows():
+        key = f"prune.{role}.p{round(100 * row['target'])}.rule_vs_random"
+        values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "p_holm", "n", "verdict")}
+    for _, row in speed[speed["variant"] != "dense"].iterrows():
+        key = f"prune.{role}.p{round(100 * row['pruned_fraction'])}"
+        values |= {f"{key}.{row['variant']}.speedup": row["speedup"], f"{key}.ceiling.speedup": row["ceiling"]}
+    values[f"findings.prune.{role}"] = "; ".join(verdict(comparison))
+    return values | {f"prune.{role}.logit_max_abs_diff_removed_vs_zeroed": max_diff,
+                     "prune.timing.batch_size": profile.prune.timing_batch,
+                     "prune.timing.max_tokens": profile.prune.timing_tokens}
 
 
 @torch.no_grad()
 def speed(profile: Profile, role: str, clf: SentimentClassifier, tokenizer) -> tuple[pd.DataFrame, float]:
-    """Dense, zeroed and removed models timed side by side on one fixed batch, against the FLOP ceiling.
+    """Dense, zeroed (the paper's zeroed weights: same shapes) and removed models timed side by side on one fixed batch,
+    against the FLOP ceiling.
 
-    Returns the table and the largest logit difference between removed and zeroed models on 8 reviews of the batch.
+    Returns the table and the largest logit difference between removed and zeroed models on the timed batch.
     """
     p = profile.prune
     data = encoded_split(profile, role, tokenizer, "test", max_tokens=p.timing_tokens)
@@ -110,11 +169,9 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, tokenizer) -> t
     variants, ceilings, max_diff = {"dense": lambda: clf(**batch)}, {}, 0.0
     for target in p.timing_fractions:
         keep = paper_keep(profile, role, clf, target)
-        removed = pruning.pruned_copy(clf, keep)
-        check = {k: v[:8] for k, v in batch.items()}  # the equality check needs a few reviews, not the whole batch
-        with pruning.zeroed(clf.body, keep):
-            max_diff = max(max_diff, (clf(**check) - removed(**check)).abs().max().item())
-        variants[f"zeroed {target:.0%}"] = lambda keep=keep: _zeroed_call(clf, keep, batch)
+        removed, zeroed = pruning.pruned_copy(clf, keep), pruning.zeroed_copy(clf, keep)
+        max_diff = max(max_diff, (zeroed(**batch) - removed(**batch)).abs().max().item())
+        variants[f"zeroed {target:.0%}"] = lambda zeroed=zeroed: zeroed(**batch)
         variants[f"removed {target:.0%}"] = lambda removed=removed: removed(**batch)
         ceilings[target] = timing.speedup_ceiling(clf.body, removed.body, p.timing_tokens)
     medians = timing.interleaved_medians(variants, p.timing_repeats)
@@ -130,11 +187,6 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, tokenizer) -> t
     table["test_set_seconds"] = table["seconds_per_batch"] * batches  # extrapolated to the test set's batches
     table["speedup_vs_ceiling"] = table["speedup"] / table["ceiling"]
     return table, max_diff
-
-
-def _zeroed_call(clf: SentimentClassifier, keep: dict, batch: dict):
-    with pruning.zeroed(clf.body, keep):
-        return clf(**batch)
 
 
 @torch.no_grad()
@@ -153,23 +205,6 @@ def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer
     pruned_size = footprint(loaded, folder)
     return pd.DataFrame({"dense": dense_size, f"removed {target:.0%}": pruned_size}).T.assign(
         reloaded_logits_identical=[None, same])
-
-
-def verdict(sweep: pd.DataFrame, n_reviews: int) -> list[str]:
-    """One plain sentence per sparsity: does the paper's rule beat the random baseline beyond the noise?
-
-    The noise is two standard deviations: of the random seeds' accuracies, or, when larger, the binomial standard error
-    of an accuracy measured on ``n_reviews`` reviews (three seeds can agree by chance).
-    """
-    lines = []
-    for target, row in sweep.iterrows():
-        p = row["random_mean"]
-        noise = 2 * max(row["random_std"] if row["random_std"] > 0 else 0, (p * (1 - p) / n_reviews) ** 0.5)
-        gap = row["paper_rule"] - p
-        outcome = ("beats" if gap > noise else "loses to" if gap < -noise else "is within the noise of") + " random"
-        lines.append(f"{target:.0%} pruned: paper rule {row['paper_rule']:.3f} vs random {p:.3f} "
-                     f"± {row['random_std']:.3f} -> the rule {outcome} (noise ±{noise:.3f})")
-    return lines
 
 
 def paper_timing_check(fraction: float = 0.1, tokens: int = 256) -> dict:

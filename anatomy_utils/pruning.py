@@ -1,4 +1,5 @@
-"""Structured pruning of FFN neurons: keep-masks per layer, applied by zeroing (hooks) or by removal (smaller matrices)."""
+"""Structured pruning of FFN neurons: keep-sets per layer, applied by masking (hooks), by zeroing weights (the paper's
+way: same shapes, dense arithmetic) or by removal (smaller matrices)."""
 from __future__ import annotations
 
 import copy
@@ -14,8 +15,8 @@ from .families import Family, family_of, neuron_vectors
 
 
 @contextmanager
-def zeroed(body: nn.Module, keep: dict[int, torch.Tensor]):
-    """Zero the FFN neurons not in ``keep[layer]`` (indices kept) while the context is open: the paper's way."""
+def masked(body: nn.Module, keep: dict[int, torch.Tensor]):
+    """Mask the FFN neurons not in ``keep[layer]`` (indices kept) with a hook while the context is open."""
     family = family_of(body)
     layers = family.layers(body)
     handles = []
@@ -77,6 +78,31 @@ def compensate_bias(body: nn.Module, keep: dict[int, torch.Tensor], mean_activat
         shift = torch.from_numpy(mean_activation[index, pruned]).to(vectors.dtype) @ vectors[pruned]
         out = family.ffn_out(layers[index])
         out.bias = nn.Parameter(shift if out.bias is None else out.bias.detach() + shift)
+
+
+def zeroed_copy(clf: nn.Module, keep: dict[int, torch.Tensor]) -> nn.Module:
+    """A copy of a classifier with the weights of the neurons outside ``keep`` set to zero (the paper's pruning): every
+    matrix keeps its shape, so the arithmetic stays dense."""
+    zeroed = copy.deepcopy(clf)
+    family = family_of(zeroed.body)
+    layers = family.layers(zeroed.body)
+    with torch.no_grad():
+        for index, kept in keep.items():
+            out = family.ffn_out(layers[index])
+            dropped = torch.ones(_width(out), dtype=torch.bool)
+            dropped[torch.as_tensor(kept, dtype=torch.long)] = False
+            for module in family.ffn_in(layers[index]):  # neurons are outputs: Linear rows, Conv1D columns
+                if isinstance(module, Conv1D):
+                    module.weight[:, dropped] = 0
+                else:
+                    module.weight[dropped] = 0
+                if module.bias is not None:
+                    module.bias[dropped] = 0
+            if isinstance(out, Conv1D):  # neurons are inputs: Linear columns, Conv1D rows
+                out.weight[dropped] = 0
+            else:
+                out.weight[:, dropped] = 0
+    return zeroed
 
 
 def pruned_copy(clf: nn.Module, keep: dict[int, torch.Tensor], mean_activation: np.ndarray | None = None) -> nn.Module:

@@ -1,15 +1,27 @@
-"""Render the README's results block from ``figures/<profile>/summary.json`` (so every quoted number is produced by make)."""
+"""Render the README's Findings section and results block from ``figures/<profile>/summary.json`` (so every quoted
+number and sentence is produced by make)."""
 from __future__ import annotations
 
 import re
 
 from . import summary
-from .runtime import ROOT
+from .finetune import TRAINING_CODE
+from .runtime import ROOT, code_fingerprint
 
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 ROLES = ("encoder", "decoder")
 SCORES = ("cosine", "random", "magnitude", "activation", "taylor", "contribution")
-TARGETS = {30: 0.005, 50: 0.015}  # issue 6: the best score's encoder accuracy drop, retraining-free
+TARGETS = {30: (0.005, 0.02), 50: (0.015, 0.03)}  # the best score's encoder drop and the upper end of its 95% CI
+FIGURES = {  # Findings: (heading, summary keys of the sentences, figures)
+    "Fine-tuning (paper §3.1)": (["findings.01_finetune.{m}"], []),
+    "Layer anatomy (paper §3.1, Figure 1)": (["findings.02_layer_anatomy.{m}"],
+                                            ["figure1_layer_similarity_input0", "lens_decision_layer"]),
+    "Neuron anatomy (paper §3.2–3.3, Figures 2–3)": (["findings.03_ffn_neurons.{m}.anatomy"],
+                                                    ["figure2_3_neuron_graph_input0"]),
+    "Do high-cosine neurons matter? (causal check, beyond the paper)": (["findings.03_ffn_neurons.{m}.causal"], []),
+    "The paper's rule against random pruning (paper §3.4, Figures 4 and 5)": (["findings.prune.{m}"],
+                                                                             ["figure4_accuracy", "figure5_accuracy"]),
+    "The best retraining-free score (beyond the paper)": (["findings.scores.{m}"], ["scores_accuracy"]),
+}
 
 
 def _fmt(value, digits=3):
@@ -18,14 +30,48 @@ def _fmt(value, digits=3):
     return value if isinstance(value, str) else f"{value:.{digits}f}"
 
 
+def _interval(get, key: str, scale: float = 1, digits: int = 3) -> str:
+    low, high = get(f"{key}.ci_low"), get(f"{key}.ci_high")
+    return "" if low is None else f" [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
+
+
+def findings_markdown(profile: str) -> str:
+    """The study's answers, one short paragraph per model and question, each followed by its figures."""
+    get = summary.read(profile).get
+    lines = []
+    for heading, (keys, figures) in FIGURES.items():
+        lines += [f"**{heading}.**", ""]
+        lines += [f"- {get(key.format(m=m))}" for key in keys for m in ROLES if get(key.format(m=m))]
+        lines.append("")
+        if figures:
+            lines += [" ".join(f"![{name}](figures/{profile}/{name}.png)" for name in figures), ""]
+    speed = [f"{m}: {_fmt(get(f'prune.{m}.p{p}.removed.speedup'), 2)}x measured against a {_fmt(get(f'prune.{m}.p{p}.ceiling.speedup'), 2)}x "
+             f"FLOP ceiling at {p}% removed (zeroed weights: {_fmt(get(f'prune.{m}.p{p}.zeroed.speedup'), 2)}x)"
+             for m in ROLES for p in (30, 50) if get(f"prune.{m}.p{p}.removed.speedup") is not None]
+    if speed:
+        lines += ["**Real speed-up against the ceiling (paper §5.3, Figures 4-1 and 5-1).** " + "; ".join(speed) + ".", "",
+                  f"![figure4-1_inference_time](figures/{profile}/figure4-1_inference_time.png) "
+                  f"![figure5-1_inference_time](figures/{profile}/figure5-1_inference_time.png)", ""]
+    return "\n".join(lines).rstrip()
+
+
 def results_markdown(profile: str) -> str:
     s = summary.read(profile)
     get = s.get
-    lines = [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, torch {get('env.torch')}); "
-             f"a cold `make` takes **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
-             f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "
-             f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached).", "",
-             "| | encoder | decoder | paper (BERT / GPT-2) |", "|---|---|---|---|"]
+    stale = get("run.code_fingerprint") not in (None, code_fingerprint(*TRAINING_CODE))
+    lines = [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
+             f"{get('env.torch')}, transformers {get('env.transformers')}); a cold `make` takes "
+             f"**{_fmt(get('runtime.minutes'), 1)} minutes** on this machine ({_fmt(get('runtime.notebook_minutes'), 1)} "
+             f"of notebook execution in the last run, plus {_fmt(get('runtime.cached_training_minutes'), 1)} of "
+             f"fine-tuning that run found cached)." + (" **These results were made by training code that differs from "
+                                                     "the current code: rerun `make`.**" if stale else ""), "",
+             "| notebook | minutes |", "|---|---|"]
+    lines += [f"| {k.split('.')[2]} | {v:.1f} |" for k, v in sorted(s.items())
+              if k.startswith("runtime.notebooks.") and k.endswith(".minutes")]
+    lines += ["", "Accuracy changes: \"drop\" is dense minus pruned (positive: worse); \"rule − random\" is the rule's "
+              "accuracy minus the random seeds' mean, paired on the same reviews; intervals are 95%, p-values exact "
+              "sign tests Holm-corrected across the sparsities.", "",
+              "| | encoder | decoder | paper (BERT / GPT-2) |", "|---|---|---|---|"]
 
     def row(label, key, digits=3, paper=""):
         cells = " | ".join(_fmt(get(key.format(m=m)), digits) for m in ROLES)
@@ -39,18 +85,26 @@ def results_markdown(profile: str) -> str:
     row("decision layer (lens)", "anatomy.{m}.decision_layer", 0)
     row("neurons above 0.35 (probe mean)", "anatomy.{m}.neurons_above_0.35", 1)
     row("mean Jaccard across inputs", "anatomy.{m}.mean_jaccard_across_inputs")
-    row("Δ accuracy, top-k cosine ablated", "anatomy.{m}.ablation.top_cosine.delta_accuracy")
-    row("Δ accuracy, top-k contribution ablated", "anatomy.{m}.ablation.top_contribution.delta_accuracy")
-    row("Δ accuracy, k random ablated", "anatomy.{m}.ablation.random.delta_accuracy")
+    for key, label in (("top_cosine", "top-k by cosine"), ("top_contribution", "top-k by contribution"),
+                       ("random", "k random")):
+        lines.append(f"| accuracy change, {label} masked (masked − dense, 03) | " + " | ".join(
+            _fmt(get(f"anatomy.{m}.ablation.{key}.delta_accuracy")) + _interval(get, f"anatomy.{m}.ablation.{key}")
+            for m in ROLES) + " |  |")
     row("Spearman(abs. cosine, ablation effect)", "anatomy.{m}.spearman_cosine_vs_effect")
-    row("dense accuracy (pruning eval subset)", "prune.{m}.dense.accuracy")
+    row("test reviews of every pruning comparison (04–06)", "eval.{m}.test_reviews", 0)
+    row("validation reviews of every choice (06)", "eval.{m}.validation_reviews", 0)
+    row("dense accuracy on those test reviews", "prune.{m}.dense.accuracy")
     for p in (10, 30, 50, 70):
         if get(f"prune.encoder.p{p}.paper_rule.accuracy") is None:
             continue
         paper = {30: "0.851 vs –", 50: "– vs 0.582", 70: "0.78 vs –"}.get(p, "– vs –")
-        lines.append(f"| {p}% pruned: paper rule vs random (mean ± std) | " + " | ".join(
+        lines.append(f"| {p}% pruned: paper rule vs random (rule's layer counts), accuracy | " + " | ".join(
             f"{_fmt(get(f'prune.{m}.p{p}.paper_rule.accuracy'))} vs {_fmt(get(f'prune.{m}.p{p}.random.accuracy_mean'))}"
-            f" ± {_fmt(get(f'prune.{m}.p{p}.random.accuracy_std'))}" for m in ROLES) + f" | {paper} (BERT) |")
+            for m in ROLES) + f" | {paper} (BERT) |")
+        lines.append(f"| {p}% pruned: rule − random, paired (pt) [95% CI], Holm p: verdict | " + " | ".join(
+            f"{_fmt(100 * get(f'{k}.delta'), 1) if get(f'{k}.delta') is not None else '–'}"
+            f"{_interval(get, k, 100, 1)}, p = {_fmt(get(f'{k}.p_holm'), 3)}: {_fmt(get(f'{k}.verdict'))}"
+            for k in (f"prune.{m}.p{p}.rule_vs_random" for m in ROLES)) + " |  |")
     for p in (30, 50):
         if get(f"prune.encoder.p{p}.removed.speedup") is None:
             continue
@@ -58,24 +112,36 @@ def results_markdown(profile: str) -> str:
             f"{_fmt(get(f'prune.{m}.p{p}.removed.speedup'), 2)} / {_fmt(get(f'prune.{m}.p{p}.zeroed.speedup'), 2)} / "
             f"{_fmt(get(f'prune.{m}.p{p}.ceiling.speedup'), 2)}" for m in ROLES) + " | 1.33 (zeroed, 10%) |")
     row("max abs logit difference, removed vs zeroed", "prune.{m}.logit_max_abs_diff_removed_vs_zeroed", 7)
+    row("best score, chosen on validation (06)", "scores.{m}.best_p50.score")
+    lines.append("| its budget and repair, chosen on validation (06) | " + " | ".join(
+        _fmt(get(f"scores.{m}.{get(f'scores.{m}.best_p50.score')}.p50.setting")) for m in ROLES) + " |  |")
+    row("share of validation bootstraps choosing the same best score", "scores.{m}.selection.best_score_stability", 2)
     for p in (30, 50):
         if get(f"scores.encoder.best_p{p}.accuracy_drop") is None:
             continue
-        row(f"{p}% removed, best score (06): accuracy drop vs dense (encoder target: at most {TARGETS[p]})",
-            f"scores.{{m}}.best_p{p}.accuracy_drop", 3)
+        target, ceiling = TARGETS[p]
+        lines.append(f"| {p}% removed, best score: drop vs dense (pt) [95% CI] (encoder target: ≤ {100 * target:.1f}, "
+                     f"upper end ≤ {100 * ceiling:.0f}) | " + " | ".join(
+                         f"{_fmt(100 * get(f'scores.{m}.best_p{p}.accuracy_drop'), 1)} "
+                         f"[{_fmt(100 * get(f'scores.{m}.best_p{p}.drop_ci_low'), 1)}, "
+                         f"{_fmt(100 * get(f'scores.{m}.best_p{p}.drop_ci_high'), 1)}]"
+                         if get(f"scores.{m}.best_p{p}.drop_ci_high") is not None else "–" for m in ROLES) + " |  |")
         for score in SCORES:
-            row(f"{p}% removed, {score} score (06)", f"scores.{{m}}.{score}.p{p}.accuracy")
-    row("best score chosen on validation (06)", "scores.{m}.best_p50.score")
-    lines.append("| its budget and repair, chosen on validation (06) | " + " | ".join(
-        _fmt(get(f"scores.{m}.{get(f'scores.{m}.best_p50.score')}.p50.setting")) for m in ROLES) + " |  |")
+            key = f"scores.{{m}}.{score}.p{p}"
+            lines.append(f"| {p}% removed, {score} score at its setting: accuracy [95% CI] | " + " | ".join(
+                _fmt(get(f"{key.format(m=m)}.accuracy")) + _interval(get, key.format(m=m)) for m in ROLES) + " |  |")
     for score in SCORES:
         row(f"seconds to compute the {score} score (06)", f"scores.{{m}}.{score}.seconds", 1)
     return "\n".join(lines)
 
 
+def _replace(text: str, name: str, body: str) -> str:
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}\n{end}", text, flags=re.S)
+
+
 def update_readme(profile: str = "default") -> None:
-    """Replace the results block of README.md with the profile's current numbers."""
+    """Replace the Findings section and the results block of README.md with the profile's current numbers."""
     readme = ROOT / "README.md"
-    text = readme.read_text()
-    block = f"{BEGIN}\n{results_markdown(profile)}\n{END}"
-    readme.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))
+    text = _replace(readme.read_text(), "findings", findings_markdown(profile))
+    readme.write_text(_replace(text, "results", results_markdown(profile)))

@@ -1,8 +1,11 @@
 """Determinism, thread count, progress bars and repository paths."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +56,52 @@ def artifact(profile: str, name: str) -> Path:
     path = CACHE / profile / name
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def code_fingerprint(*modules: str) -> str:
+    """Digest of the source of the named ``anatomy_utils`` modules and of the torch and transformers versions: part
+    of the key of every cached artifact those modules compute, so no cache outlives the code that made it."""
+    import transformers
+
+    h = hashlib.sha256(f"{torch.__version__} {transformers.__version__}".encode())
+    for module in sorted(modules):
+        h.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return h.hexdigest()[:12]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+SEAL = "CHECKSUMS.json"
+
+
+def seal(folder: Path) -> None:
+    """Record the sha256 of every file of a cached folder, so a truncated or altered copy is recognised later."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != SEAL)
+    (Path(folder) / SEAL).write_text(json.dumps({str(p.relative_to(folder)): sha256(p) for p in files}, indent=1))
+
+
+def intact(folder: Path) -> bool:
+    """True when every file the folder's seal lists is there with its recorded checksum (files added later, such as
+    the index caches ``datasets`` writes beside a dataset, are not part of the artifact)."""
+    seal_file = Path(folder) / SEAL
+    if not seal_file.exists():
+        return False
+    recorded = json.loads(seal_file.read_text())
+    return all((Path(folder) / name).is_file() and sha256(Path(folder) / name) == sha for name, sha in recorded.items())
+
+
+def discard_if_damaged(folder: Path, what: str) -> bool:
+    """Remove a cached folder that fails its checksums (saying so); True if the folder is there and intact."""
+    if not Path(folder).exists():
+        return False
+    if intact(folder):
+        return True
+    print(f"The cached {what} at {folder} is incomplete or damaged (checksums differ); rebuilding it.")
+    shutil.rmtree(folder)
+    return False

@@ -8,19 +8,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import importance, pruning, timing
-from .classifier import Encoded, SentimentClassifier, encode, evaluate
+from . import importance, pruning, stats, timing
+from .classifier import Encoded, SentimentClassifier, encode
 from .data import load_splits
 from .families import ffn_width
 from .finetune import encoded_split
 from .profiles import Profile
+from .predictions import Prediction, Store
+from .prune_study import RANDOM, RULE
 from .prune_study import inputs as saved_inputs
 from .runtime import FIGURES
 
 SETTINGS = {"uniform": ("uniform", False), "global": ("global", False),
             "uniform + repair": ("uniform", True), "global + repair": ("global", True)}
-CONTROLS = ("mirror", "random")  # sanity controls: always "uniform", never chosen as best
+CONTROLS = ("mirror", "random")  # sanity controls: "uniform", never chosen as best
 CONTROL_SETTING = "uniform"
+LIKE_WITH_LIKE = ("cosine", "random")  # also run at the best score's setting, so differences are the score's
 
 
 @dataclass
@@ -61,35 +64,51 @@ def keep_set(profile: Profile, score: np.ndarray, fraction: float, setting: str,
     return importance.keep_top(score, importance.kept_counts(score, fraction, budget, profile.scores.floor, multiple))
 
 
-def evaluate_pruned(profile: Profile, clf: SentimentClassifier, scored: Scored, score: np.ndarray, fraction: float,
-                    setting: str, data: Encoded, pad_id: int, batch_size: int, multiple: int = 1) -> dict:
-    """``evaluate`` on ``data`` of the model pruned by ``score`` under ``setting``, with the fraction actually pruned."""
-    keep = keep_set(profile, score, fraction, setting, multiple)
+def variant(name: str, seed: int, fraction: float, setting: str, multiple: int = 1) -> str:
+    """The name of a pruned variant in the prediction store's table."""
+    seed_part = f" seed {seed}" if name == "random" else ""
+    return f"{name}{seed_part}, {setting}, {fraction:.0%}" + (f", widths x{multiple}" if multiple > 1 else "")
+
+
+def run_pruned(profile: Profile, store: Store, scored: Scored, name: str, seed: int, fraction: float, setting: str,
+               split: str, data: Encoded, multiple: int = 1) -> Prediction:
+    """Predictions of the model pruned by score ``name`` (seed ``seed``) under ``setting``, from the store."""
+    keep = keep_set(profile, scored.scores[name][seed], fraction, setting, multiple)
     repair = scored.mean_activation if SETTINGS[setting][1] else None
-    widths = [score.shape[1]] * score.shape[0]
-    pruned = pruning.pruned_copy(clf, keep, repair)
-    return evaluate(pruned, data, pad_id, batch_size) | {"pruned_fraction": pruning.pruned_fraction(keep, widths)}
+    return store.run(variant(name, seed, fraction, setting, multiple), split, data, keep, repair)
 
 
-def select(profile: Profile, role: str, clf: SentimentClassifier, scored: Scored, tokenizer) -> pd.DataFrame:
-    """Validation accuracy and loss of every budget mode and repair at ``scores.select_at``, for every non-control
-    score: one row each."""
-    data = encoded_split(profile, role, tokenizer, "validation", getattr(profile.scores, f"{role}_validation_examples"))
-    args = tokenizer.pad_token_id, getattr(profile, role).eval_batch_size
-    rows = []
-    for name, values in scored.scores.items():
+def select(profile: Profile, store: Store, scored: Scored, data: Encoded) -> tuple[pd.DataFrame, dict]:
+    """Validation accuracy and loss of every non-control score under every budget mode and repair at
+    ``scores.select_at``: one row each, and the per-review validation losses by (score, setting)."""
+    rows, losses = [], {}
+    for name in scored.scores:
         if name in CONTROLS:
             continue
         for setting in SETTINGS:
-            result = evaluate_pruned(profile, clf, scored, values[0], profile.scores.select_at, setting, data, *args)
-            rows.append({"score": name, "setting": setting, "accuracy": result["accuracy"], "loss": result["loss"]})
-    return pd.DataFrame(rows)
+            prediction = run_pruned(profile, store, scored, name, 0, profile.scores.select_at, setting, "validation", data)
+            rows.append({"score": name, "setting": setting, "accuracy": prediction.accuracy, "loss": prediction.loss})
+            losses[name, setting] = prediction.losses
+    return pd.DataFrame(rows), losses
+
+
+def sign_check(profile: Profile, store: Store, scored: Scored, setting: str, data: Encoded) -> dict:
+    """``contribution`` is signed (neurons that work against the decision go first); its magnitude |contribution| is the
+    alternative. Both at ``setting`` and ``scores.select_at`` on validation: losses, accuracies and the paired accuracy
+    difference signed minus magnitude."""
+    fraction = profile.scores.select_at
+    signed = run_pruned(profile, store, scored, "contribution", 0, fraction, setting, "validation", data)
+    magnitude = Scored({"|contribution|": [np.abs(scored.scores["contribution"][0])]}, {}, scored.mean_activation)
+    unsigned = run_pruned(profile, store, magnitude, "|contribution|", 0, fraction, setting, "validation", data)
+    return {"setting": setting, "signed_loss": signed.loss, "magnitude_loss": unsigned.loss,
+            "signed_accuracy": signed.accuracy, "magnitude_accuracy": unsigned.accuracy} | {
+        f"signed_minus_magnitude_{k}": v for k, v in stats.paired(signed.correct, unsigned.correct).items()}
 
 
 def ranked(selection: pd.DataFrame) -> pd.DataFrame:
-    """Best first: higher validation accuracy, then lower validation loss (a continuous tie-break: on a few reviews
-    accuracies tie often), then the simpler, earlier setting."""
-    return selection.sort_values(["accuracy", "loss"], ascending=[False, True], kind="stable")
+    """Best first by the rule fixed before any test number is read: the lower mean validation loss (continuous, so
+    it rarely ties); an exact tie goes to the simpler, earlier setting."""
+    return selection.sort_values("loss", kind="stable")
 
 
 def chosen_settings(selection: pd.DataFrame) -> dict[str, str]:
@@ -98,37 +117,99 @@ def chosen_settings(selection: pd.DataFrame) -> dict[str, str]:
     return dict(zip(top["score"], top["setting"])) | {c: CONTROL_SETTING for c in CONTROLS}
 
 
-def selection_table(selection: pd.DataFrame) -> pd.DataFrame:
-    """Validation "accuracy / loss" per score (rows) and setting (columns); the chosen setting is starred."""
+def best(selection: pd.DataFrame, place: int = 0) -> str:
+    """The non-control score whose chosen setting ranks first (``place`` 1: the runner-up) on validation."""
+    return ranked(selection).drop_duplicates("score")["score"].iloc[place]
+
+
+def stability(selection: pd.DataFrame, losses: dict, resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+    """How often the choice survives a bootstrap of the validation reviews: per score, the share of resamples whose
+    lowest-loss setting is the one chosen; under "best score", the share that choose the same best score."""
+    keys = list(losses)
+    matrix = np.stack([losses[k] for k in keys])  # candidates x reviews
+    rows = np.random.default_rng(seed).integers(0, matrix.shape[1], size=(resamples, matrix.shape[1]))
+    means = matrix[:, rows].mean(axis=2)  # candidates x resamples
+    chosen, winner = chosen_settings(selection), best(selection)
+    out = {}
+    for name in dict.fromkeys(k[0] for k in keys):
+        own = [i for i, k in enumerate(keys) if k[0] == name]
+        picks = np.asarray(own)[means[own].argmin(axis=0)]
+        out[name] = float(np.mean([keys[i][1] == chosen[name] for i in picks]))
+    out["best score"] = float(np.mean([keys[i][0] == winner for i in means.argmin(axis=0)]))
+    return out
+
+
+def selection_table(selection: pd.DataFrame, stable: dict[str, float]) -> pd.DataFrame:
+    """Validation "accuracy / loss" per score (rows) and setting (columns), the chosen setting starred, and how often
+    a bootstrap of the validation reviews makes the same choice."""
     chosen = chosen_settings(selection)
     cells = selection.assign(cell=[f"{a:.3f} / {l:.3f}" + (" *" if chosen[n] == s else "")
                                    for n, s, a, l in selection[["score", "setting", "accuracy", "loss"]].itertuples(index=False)])
-    return cells.pivot(index="score", columns="setting", values="cell")[list(SETTINGS)]
+    table = cells.pivot(index="score", columns="setting", values="cell")[list(SETTINGS)]
+    return table.assign(**{"same choice (bootstrap)": [f"{stable[n]:.0%}" for n in table.index]})
 
 
-def test(profile: Profile, role: str, clf: SentimentClassifier, scored: Scored, chosen: dict[str, str], data: Encoded,
-         pad_id: int, batch_size: int) -> pd.DataFrame:
-    """Test accuracy of every score (every seed of ``random``) at each budget of ``scores.fractions``."""
-    rows = []
+def test(profile: Profile, store: Store, scored: Scored, chosen: dict[str, str], best_setting: str,
+         data: Encoded) -> tuple[pd.DataFrame, dict]:
+    """Test predictions of every score (every seed of ``random``) at each budget of ``scores.fractions``, at its
+    chosen setting; the paper's cosine and the random control also at the best score's setting (like with like).
+    Returns one row per variant and the predictions keyed by (score, setting, budget, seed)."""
+    dense = store.run("dense", "test", data)
+    rows, predictions = [], {}
     for name, values in scored.scores.items():
-        for seed, score in enumerate(values):
-            for fraction in profile.scores.fractions:
-                result = evaluate_pruned(profile, clf, scored, score, fraction, chosen[name], data, pad_id, batch_size)
-                rows.append({"score": name, "seed": seed, "budget": fraction, "setting": chosen[name],
-                             "pruned_fraction": result["pruned_fraction"], "accuracy": result["accuracy"]})
+        settings = dict.fromkeys([chosen[name], *([best_setting] if name in LIKE_WITH_LIKE else [])])
+        for setting in settings:
+            for seed in range(len(values)):
+                for fraction in profile.scores.fractions:
+                    prediction = run_pruned(profile, store, scored, name, seed, fraction, setting, "test", data)
+                    predictions[name, setting, fraction, seed] = prediction
+                    rows.append({"score": name, "setting": setting, "seed": seed, "budget": fraction,
+                                 "accuracy": prediction.accuracy} | prediction.moved(dense))
+    return pd.DataFrame(rows), predictions | {"dense": dense}
+
+
+def outcome(predictions: dict, name: str, setting: str, fraction: float) -> np.ndarray:
+    """Per-review correctness of a score's variant, averaged over its seeds."""
+    return np.mean([p.correct for k, p in predictions.items() if k[:3] == (name, setting, fraction)], axis=0)
+
+
+def budget_table(results: pd.DataFrame, predictions: dict) -> pd.DataFrame:
+    """Per score, setting and budget: accuracy (mean over seeds) with its 95% interval (Wilson for one model, a
+    bootstrap over reviews for a seed mean), the drop from dense (dense minus pruned, paired, with its interval and
+    Holm-adjusted p across the budgets), agreement with the dense predictions and mean |logit change|."""
+    dense = predictions["dense"].correct
+    rows = []
+    for (name, setting), group in results.groupby(["score", "setting"], sort=False):
+        family = []
+        for fraction, at in group.groupby("budget"):
+            correct = outcome(predictions, name, setting, fraction)
+            low, high = stats.wilson(correct) if len(at) == 1 else stats.bootstrap_interval(correct)
+            drop = stats.paired(dense, correct)
+            family.append({"score": name, "setting": setting, "budget": fraction, "n": drop["n"],
+                           "accuracy": correct.mean(), "ci_low": low, "ci_high": high, "drop": drop["delta"],
+                           "drop_ci_low": drop["ci_low"], "drop_ci_high": drop["ci_high"], "p": drop["p"],
+                           "agreement": at["agreement"].mean(), "mean_abs_dlogit": at["mean_abs_dlogit"].mean()})
+        rows += [r | {"p_holm": p} for r, p in zip(family, stats.holm([r["p"] for r in family]))]
     return pd.DataFrame(rows)
 
 
-def budget_table(results: pd.DataFrame, dense: float) -> pd.DataFrame:
-    """Accuracy per score and budget (mean over seeds; std for ``random``) and the drop from the dense model."""
-    table = results.groupby(["score", "budget"]).agg(setting=("setting", "first"), accuracy=("accuracy", "mean"),
-                                                    std=("accuracy", "std")).reset_index()
-    return table.assign(drop=dense - table["accuracy"]).round(4)
-
-
-def best(selection: pd.DataFrame) -> str:
-    """The non-control score whose chosen setting ranks first on validation at the selection budget."""
-    return ranked(selection)["score"].iloc[0]
+def comparisons(predictions: dict, chosen: dict[str, str], winner: str, runner_up: str) -> pd.DataFrame:
+    """The questions of 06, each paired on the same test reviews, Holm-adjusted across the budgets of each claim:
+    the best score against the runner-up (each at its chosen setting), against the paper's cosine and the paper's
+    cosine against random (all three at the best score's setting)."""
+    at = chosen[winner]
+    claims = {"best_vs_runner_up": (f"{winner} ({at}) minus {runner_up} ({chosen[runner_up]})", (winner, at),
+                                    (runner_up, chosen[runner_up])),
+              "best_vs_cosine": (f"{winner} minus cosine, both {at}", (winner, at), ("cosine", at)),
+              "cosine_vs_random": (f"cosine minus random, both {at}", ("cosine", at), ("random", at))}
+    fractions = sorted({k[2] for k in predictions if k != "dense"})
+    rows = []
+    for key, (claim, a, b) in claims.items():
+        family = [{"key": key, "claim": claim, "budget": f}
+                  | stats.paired(outcome(predictions, *a, f), outcome(predictions, *b, f)) for f in fractions]
+        for row, p in zip(family, stats.holm([r["p"] for r in family])):
+            rows.append(row | {"p_holm": p, "verdict": stats.word(row | {"p_holm": p})})
+    return pd.DataFrame(rows)
 
 
 def agreement(profile: Profile, scored: Scored, fraction: float) -> pd.DataFrame:
@@ -145,23 +226,22 @@ def emptied_layers(profile: Profile, scored: Scored, fraction: float) -> pd.Data
 
 
 @torch.no_grad()
-def rounding(profile: Profile, role: str, clf: SentimentClassifier, scored: Scored, name: str, repair: bool,
-             data: Encoded, pad_id: int, batch_size: int, tokenizer) -> pd.DataFrame:
+def rounding(profile: Profile, role: str, store: Store, scored: Scored, name: str, repair: bool, data: Encoded,
+             tokenizer) -> pd.DataFrame:
     """A global budget (uneven widths) at the selection budget, widths exact or rounded to ``scores.round_to``:
-    accuracy, measured speed-up and FLOP ceiling."""
-    score, fraction, multiple = scored.scores[name][0], profile.scores.select_at, profile.scores.round_to
+    accuracy on ``data``, measured speed-up and FLOP ceiling."""
+    clf, fraction, multiple = store.clf, profile.scores.select_at, profile.scores.round_to
     setting = "global + repair" if repair else "global"
-    mean_activation = scored.mean_activation if repair else None
     timed = encoded_split(profile, role, tokenizer, "test", max_tokens=profile.prune.timing_tokens)
     batch = timing.fixed_batch(timed, profile.scores.timing_batch, profile.prune.timing_tokens)
     variants, rows = {"dense": lambda: clf(**batch)}, {}
     for label, m in (("exact widths", 1), (f"widths rounded to {multiple}", multiple)):
-        pruned = pruning.pruned_copy(clf, keep_set(profile, score, fraction, setting, m), mean_activation)
+        keep = keep_set(profile, scored.scores[name][0], fraction, setting, m)
+        pruned = pruning.pruned_copy(clf, keep, scored.mean_activation if repair else None)
         variants[label] = lambda pruned=pruned: pruned(**batch)
         widths = [ffn_width(layer, clf.family) for layer in pruned.family.layers(pruned.body)]
-        rows[label] = {"widths": f"{min(widths)}-{max(widths)}",
-                       "pruned_fraction": 1 - sum(widths) / score.size,
-                       "accuracy": evaluate(pruned, data, pad_id, batch_size)["accuracy"],
+        rows[label] = {"widths": f"{min(widths)}-{max(widths)}", "pruned_fraction": 1 - sum(widths) / scored.scores[name][0].size,
+                       "accuracy": run_pruned(profile, store, scored, name, 0, fraction, setting, "test", data, m).accuracy,
                        "ceiling": timing.speedup_ceiling(clf.body, pruned.body, profile.prune.timing_tokens)}
     medians = timing.interleaved_medians(variants, profile.prune.timing_repeats)
     table = pd.DataFrame(rows).T
@@ -170,39 +250,48 @@ def rounding(profile: Profile, role: str, clf: SentimentClassifier, scored: Scor
 
 
 def paper_curves(profile: Profile, role: str) -> pd.DataFrame:
-    """The paper's rule and the random baseline from 04/05, on the same test subset."""
+    """The paper's rule and its random baseline from 04/05 (at the rule's layer counts), on the same test reviews."""
     results = pd.read_csv(FIGURES / profile.name / f"prune_{role}_results.csv")
-    return results[results["method"].isin(["dense", "paper rule (scaled)", "random"])]
+    return results[results["method"].isin(["dense", RULE, RANDOM])]
 
 
-def summary_values(role: str, table: pd.DataFrame, scored: Scored, selection: pd.DataFrame, dense: float) -> dict:
+def summary_values(role: str, table: pd.DataFrame, scored: Scored, selection: pd.DataFrame, stable: dict,
+                   chosen: dict[str, str], compared: pd.DataFrame, dense: Prediction, n_validation: int) -> dict:
     """This notebook's keys of ``summary.json`` for one model."""
     values = {}
     for _, row in table.iterrows():
-        key = f"scores.{role}.{row['score']}.p{round(100 * row['budget'])}"
-        values |= {f"{key}.accuracy": row["accuracy"], f"{key}.setting": row["setting"]}
+        at_own = row["setting"] == chosen[row["score"]]
+        key = f"scores.{role}.{row['score']}.p{round(100 * row['budget'])}" + ("" if at_own else ".at_best_setting")
+        values |= {f"{key}.{k}": row[k] for k in ("setting", "accuracy", "ci_low", "ci_high", "agreement",
+                                                  "mean_abs_dlogit")}
     values |= {f"scores.{role}.{name}.seconds": s for name, s in scored.seconds.items() if name in scored.scores}
     values[f"scores.{role}.repair_statistics.seconds"] = scored.seconds["repair statistics"]
     winner = best(selection)
-    for budget in sorted(table["budget"].unique()):
-        accuracy_at = table.loc[(table["score"] == winner) & (table["budget"] == budget), "accuracy"].iloc[0]
-        values[f"scores.{role}.best_p{round(100 * budget)}.accuracy_drop"] = dense - accuracy_at
-    values |= {f"scores.{role}.best_p50.score": winner, f"scores.{role}.dense.accuracy": dense}
-    return values
+    for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
+        key = f"scores.{role}.best_p{round(100 * row['budget'])}"
+        values |= {f"{key}.accuracy_drop": row["drop"], f"{key}.drop_ci_low": row["drop_ci_low"],
+                   f"{key}.drop_ci_high": row["drop_ci_high"], f"{key}.p_holm": row["p_holm"]}
+    for _, row in compared.iterrows():
+        key = f"scores.{role}.compare.{row['key']}.p{round(100 * row['budget'])}"
+        values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "p_holm", "n", "verdict")}
+    values[f"findings.scores.{role}"] = "; ".join(conclusion(role, table, selection, stable, chosen, compared))
+    return values | {f"scores.{role}.best_p50.score": winner, f"scores.{role}.runner_up": best(selection, 1),
+                     f"scores.{role}.dense.accuracy": dense.accuracy, f"eval.{role}.validation_reviews": n_validation,
+                     f"scores.{role}.selection.best_score_stability": stable["best score"],
+                     f"scores.{role}.selection.setting_stability": stable[winner]}
 
 
-def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, dense: float) -> list[str]:
-    """Plain sentences from the numbers: the winner chosen on validation, its cost on test, and the paper's score."""
+def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: dict, chosen: dict[str, str],
+               compared: pd.DataFrame) -> list[str]:
+    """Plain sentences from the numbers: the choice made on validation and how stable it is, the best score's drop
+    on test with its interval, and the paired comparisons in words."""
     winner = best(selection)
-    at = table.set_index(["score", "budget"])
-    setting = table.loc[table["score"] == winner, "setting"].iloc[0]
-    lines = [f"{role}: best score on validation: {winner} ({setting}); dense accuracy {dense:.3f}"]
-    for budget in sorted(table["budget"].unique()):
-        rows = at.xs(budget, level="budget")
-        rank = int((rows.drop(list(CONTROLS))["accuracy"] > rows.loc["cosine", "accuracy"]).sum()) + 1
-        lines.append(f"  {budget:.0%} removed: {winner} {rows.loc[winner, 'accuracy']:.3f} "
-                     f"(drop {100 * (dense - rows.loc[winner, 'accuracy']):.1f} pt); paper's cosine "
-                     f"{rows.loc['cosine', 'accuracy']:.3f} (rank {rank} of {len(rows) - len(CONTROLS)}), random "
-                     f"{rows.loc['random', 'accuracy']:.3f} ± {rows.loc['random', 'std']:.3f}, mirror "
-                     f"{rows.loc['mirror', 'accuracy']:.3f}")
+    lines = [f"{role}: best score on validation (lowest loss): {winner} ({chosen[winner]}), the same choice in "
+             f"{stable['best score']:.0%} of bootstrap resamples of the validation reviews"]
+    for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
+        lines.append(f"  {row['budget']:.0%} removed: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, "
+                     f"{row['ci_high']:.3f}]; drop vs dense {100 * row['drop']:+.1f} pt [{100 * row['drop_ci_low']:+.1f}, "
+                     f"{100 * row['drop_ci_high']:+.1f}], p(Holm) = {row['p_holm']:.3g}, n = {row['n']}")
+    for _, row in compared.iterrows():
+        lines.append(f"  {row['budget']:.0%} removed, {row['claim']}: {stats.describe(row)} -> {row['verdict']}")
     return lines

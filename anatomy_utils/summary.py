@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import numbers
+import subprocess
 
 import nbformat
+import transformers
 
 from .runtime import FIGURES, ROOT, atomic_write_bytes
 
@@ -44,8 +46,21 @@ def record_runtime(profile: str) -> float:
     reused = sum(values[f"finetune.{role}.build_minutes"] for role in ("encoder", "decoder")
                  if values.get(f"finetune.{role}.cached"))
     total = sum(per.values()) + reused
+    fingerprints = {values.get(f"finetune.{role}.code_fingerprint") for role in ("encoder", "decoder")}
     record(profile, {f"runtime.notebooks.{k}.minutes": v for k, v in per.items()}
            | {"runtime.notebook_minutes": sum(per.values()), "runtime.cached_training_minutes": reused,
-              "runtime.minutes": total})
+              "runtime.minutes": total, "run.commit": commit(), "run.cold": reused == 0,
+              "run.code_fingerprint": fingerprints.pop() if len(fingerprints) == 1 else "mixed",
+              "env.transformers": transformers.__version__})
     return total
+
+
+def commit() -> str:
+    """The commit the run's code came from, marked "+changes" when tracked files differed from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "anatomy_utils", "notebooks/*.ipynb", "params")
+    return head + ("+changes" if changed else "")
 

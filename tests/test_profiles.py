@@ -24,6 +24,11 @@ def write(tmp_path, monkeypatch, mutate):
     (lambda r: r["decoder"].update(train_examples=10**6), "exceeds data.train"),
     (lambda r: r["scores"].update(fractions=[0.3, 1.2]), r"scores\.fractions: 1\.2 is not in"),
     (lambda r: r["scores"].update(select_at=0.7), "select_at .* must be one of scores.fractions"),
+    (lambda r: r["encoder"].update(lr=-3), r"broken\.encoder\.lr: -3\.0 must be greater than 0"),
+    (lambda r: r["data"].update(test=0), r"broken\.data\.test: 0 must be greater than 0"),
+    (lambda r: r["decoder"].update(dropout=1.5), r"broken\.decoder\.dropout: 1\.5 must be in \[0, 1\)"),
+    (lambda r: r["prune"].update(fractions=[-0.1]), r"prune\.fractions: -0\.1 is not in"),
+    (lambda r: r["prune"].update(encoder_grid_examples=10**4), "encoder_grid_examples .* must be in 1..encoder_eval"),
 ])
 def test_bad_parameter_files_name_the_key(tmp_path, monkeypatch, mutate, message):
     write(tmp_path, monkeypatch, mutate)

@@ -22,12 +22,16 @@ def test_neuron_vectors_are_neurons_by_hidden(body):
         assert neuron_vectors(layer, family).shape == (FFN, HIDDEN)
 
 
-def test_removing_equals_zeroing(body, batch):
+def test_removing_equals_masking_and_zeroing_weights(body, batch):
     torch.manual_seed(1)
     clf = SentimentClassifier(body, dropout=0.1).eval()
     keep = random_keep(body)
-    with torch.no_grad(), pruning.zeroed(clf.body, keep):
+    with torch.no_grad(), pruning.masked(clf.body, keep):
         zeroed = clf(**batch)
+    zeroed_weights = pruning.zeroed_copy(clf, keep)
+    assert all(ffn_width(layer, clf.family) == FFN for layer in clf.family.layers(zeroed_weights.body))  # same shapes
+    with torch.no_grad():
+        torch.testing.assert_close(zeroed_weights(**batch), zeroed, atol=1e-5, rtol=0)
     with torch.no_grad():
         dense = clf(**batch)
     removed_clf = copy.deepcopy(clf)
@@ -102,13 +106,35 @@ def test_pruned_model_saves_and_loads_with_its_widths(body, batch, tmp_path, wor
     assert size["parameters"] < dense_parameters and size["bytes_on_disk"] > 0
 
 
-def test_verdict_needs_a_gap_beyond_seeds_and_sampling_noise():
+def test_rule_against_random_is_paired_per_review_and_holm_corrected():
     import pandas as pd
 
-    from anatomy_utils.prune_study import verdict
+    from anatomy_utils.predictions import Prediction
+    from anatomy_utils.prune_study import RANDOM, RULE, comparisons, sweep_table, verdict
 
-    sweep = pd.DataFrame({"paper_rule": [0.70, 0.90, 0.50], "random_mean": [0.72, 0.70, 0.70],
-                          "random_std": [0.0, 0.01, 0.01]}, index=[0.3, 0.5, 0.7])
-    lines = verdict(sweep, n_reviews=100)  # binomial noise: 2 * sqrt(0.72 * 0.28 / 100) = 0.09
-    assert "within the noise" in lines[0]  # three seeds that agree exactly do not make a 2-point gap significant
-    assert "beats random" in lines[1] and "loses to random" in lines[2]
+    labels = np.ones(200, dtype=np.int64)
+
+    def variant(n_correct, offset=0):
+        correct = np.zeros(200)
+        correct[offset:offset + n_correct] = 1
+        return Prediction("x", "test", np.where(correct == 1, 1.0, -1.0), labels)
+
+    predictions = {f"{RULE} 30%": variant(150), f"{RANDOM} 30% seed 0": variant(146), f"{RANDOM} 30% seed 1": variant(146),
+                   f"{RULE} 50%": variant(180), f"{RANDOM} 50% seed 0": variant(120), f"{RANDOM} 50% seed 1": variant(100),
+                   f"{RULE} 70%": variant(60), f"{RANDOM} 70% seed 0": variant(120), f"{RANDOM} 70% seed 1": variant(120)}
+    rows = [{"method": "dense", "target": None, "seed": None, "accuracy": 1.0, "n": 200, "pruned_fraction": 0.0,
+             "ci_low": 0.98, "ci_high": 1.0}]
+    for t in (0.3, 0.5, 0.7):
+        rows.append({"method": RULE, "target": t, "seed": None, "accuracy": predictions[f"{RULE} {t:.0%}"].accuracy,
+                     "n": 200, "pruned_fraction": t, "ci_low": 0.0, "ci_high": 1.0})
+        rows += [{"method": RANDOM, "target": t, "seed": s, "accuracy": predictions[f"{RANDOM} {t:.0%} seed {s}"].accuracy,
+                  "n": 200, "pruned_fraction": t, "ci_low": 0.0, "ci_high": 1.0} for s in (0, 1)]
+    compared = comparisons(pd.DataFrame(rows), predictions)
+    mean = compared[compared["against"] == "mean of seeds"].set_index("target")
+    assert mean.loc[0.5, "delta"] == pytest.approx(0.9 - 0.55) and mean.loc[0.5, "n"] == 200
+    assert list(mean["verdict"]) == ["not resolved at this n", "higher", "lower"]  # +2 pt on 200 reviews: unresolved
+    assert (mean["p_holm"] >= mean["p"]).all()
+    assert set(compared["against"]) == {"mean of seeds", "seed 0", "seed 1"}
+    lines = verdict(compared)
+    assert "the rule beats random" in lines[1] and "loses to random" in lines[2] and "not resolved" in lines[0]
+    assert sweep_table(pd.DataFrame(rows), compared).loc[0.7, "random_mean"] == pytest.approx(0.6)

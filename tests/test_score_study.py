@@ -1,27 +1,70 @@
+import numpy as np
 import pandas as pd
+import pytest
 
 from anatomy_utils import score_study
+from anatomy_utils.predictions import Prediction
 
 
 def selection(rows):
     return pd.DataFrame(rows, columns=["score", "setting", "accuracy", "loss"])
 
 
-def test_validation_accuracy_decides_and_loss_breaks_ties():
-    table = selection([("taylor", "uniform", 0.80, 0.40), ("taylor", "global", 0.85, 0.50),
-                       ("taylor", "uniform + repair", 0.85, 0.45), ("taylor", "global + repair", 0.70, 0.30),
-                       ("cosine", "uniform", 0.75, 0.40), ("cosine", "global", 0.75, 0.40)])
+def test_validation_loss_decides_the_setting_and_the_best_score():
+    table = selection([("taylor", "uniform", 0.80, 0.40), ("taylor", "global", 0.90, 0.50),
+                       ("taylor", "uniform + repair", 0.85, 0.35), ("taylor", "global + repair", 0.70, 0.38),
+                       ("cosine", "uniform", 0.75, 0.45), ("cosine", "global", 0.75, 0.45)])
     chosen = score_study.chosen_settings(table)
-    assert chosen["taylor"] == "uniform + repair"  # tied with "global" on accuracy, lower loss
-    assert chosen["cosine"] == "uniform"  # a full tie goes to the simpler, earlier setting
+    assert chosen["taylor"] == "uniform + repair"  # the lowest loss, although "global" is more accurate
+    assert chosen["cosine"] == "uniform"  # an exact tie goes to the simpler, earlier setting
     assert chosen["mirror"] == chosen["random"] == "uniform"  # controls are never chosen on validation
-    assert score_study.best(table) == "taylor"
+    assert score_study.best(table) == "taylor" and score_study.best(table, 1) == "cosine"
 
 
-def test_selection_table_stars_the_chosen_setting_in_settings_order():
-    table = selection([(score, setting, 0.5 + 0.1 * i, 0.3) for score in ("cosine", "taylor")
+def test_bootstrap_stability_of_a_clear_and_of_a_coin_toss_choice():
+    table = selection([("a", "uniform", 0.9, 0.2), ("a", "global", 0.8, 0.6), ("b", "uniform", 0.8, 0.50),
+                       ("b", "global", 0.8, 0.51)])
+    rng = np.random.default_rng(0)
+    losses = {("a", "uniform"): np.full(200, 0.2) + rng.normal(0, 0.01, 200),
+              ("a", "global"): np.full(200, 0.6) + rng.normal(0, 0.01, 200),
+              ("b", "uniform"): rng.normal(0.5, 0.3, 200), ("b", "global"): rng.normal(0.5, 0.3, 200)}
+    stable = score_study.stability(table, losses, resamples=400)
+    assert stable["a"] == 1.0 and stable["best score"] == 1.0
+    assert 0.05 < stable["b"] < 0.95  # two settings with the same loss: the choice is a coin toss
+
+
+def test_selection_table_stars_the_chosen_setting_and_reports_stability():
+    table = selection([(score, setting, 0.5 + 0.1 * i, 0.5 - 0.1 * i) for score in ("cosine", "taylor")
                        for i, setting in enumerate(score_study.SETTINGS)])
-    shown = score_study.selection_table(table)
-    assert list(shown.columns) == list(score_study.SETTINGS)
-    assert shown.loc["taylor", "global + repair"] == "0.800 / 0.300 *"
-    assert shown.loc["taylor", "uniform"] == "0.500 / 0.300"
+    shown = score_study.selection_table(table, {"cosine": 0.5, "taylor": 0.97})
+    assert list(shown.columns) == [*score_study.SETTINGS, "same choice (bootstrap)"]
+    assert shown.loc["taylor", "global + repair"] == "0.800 / 0.200 *"
+    assert shown.loc["taylor", "uniform"] == "0.500 / 0.500"
+    assert shown.loc["taylor", "same choice (bootstrap)"] == "97%"
+
+
+def prediction(correct, labels):
+    logits = np.where(np.asarray(correct) == 1, 1.0, -1.0) * (2 * labels - 1)
+    return Prediction("x", "test", logits, labels)
+
+
+def test_budget_table_and_comparisons_are_paired_on_the_same_reviews():
+    labels = np.array([1, 0] * 50)
+    dense = prediction(np.ones(100), labels)
+    runs = {("taylor", "global", 0.5, 0): prediction(np.r_[np.ones(95), np.zeros(5)], labels),
+            ("cosine", "global", 0.5, 0): prediction(np.r_[np.ones(70), np.zeros(30)], labels),
+            ("random", "global", 0.5, 0): prediction(np.r_[np.zeros(30), np.ones(70)], labels),
+            ("random", "global", 0.5, 1): prediction(np.r_[np.ones(60), np.zeros(40)], labels),
+            "dense": dense}
+    results = pd.DataFrame([{"score": k[0], "setting": k[1], "budget": k[2], "seed": k[3], "accuracy": p.accuracy}
+                            | p.moved(dense) for k, p in runs.items() if k != "dense"])
+    table = score_study.budget_table(results, runs).set_index("score")
+    assert table.loc["taylor", "drop"] == pytest.approx(0.05) and table.loc["taylor", "n"] == 100
+    assert table.loc["taylor", "drop_ci_low"] >= 0 and table.loc["taylor", "agreement"] == pytest.approx(0.95)
+    assert table.loc["random", "accuracy"] == pytest.approx(0.65)  # the seed mean
+    chosen = {"taylor": "global", "cosine": "global"}
+    compared = score_study.comparisons(runs, chosen, "taylor", "cosine").set_index("key")
+    assert compared.loc["best_vs_cosine", "delta"] == pytest.approx(0.25)
+    assert compared.loc["best_vs_cosine", "verdict"] == "higher"
+    assert compared.loc["cosine_vs_random", "delta"] == pytest.approx(0.05)  # 0.70 vs the seeds' mean 0.65
+    assert compared.loc["cosine_vs_random", "verdict"] == "not resolved at this n"

@@ -1,0 +1,62 @@
+"""Cached artifacts are keyed by the code that made them and recognised when damaged."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from anatomy_utils import runtime
+
+PACKAGE = Path(runtime.__file__).parent
+KEY = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.runtime import code_fingerprint; " \
+      "print(code_fingerprint(*TRAINING_CODE))"
+
+
+def checkpoint_key(root: Path) -> str:
+    return subprocess.run([sys.executable, "-c", KEY], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_training_code_changes_the_checkpoint_key_and_plotting_code_does_not(tmp_path):
+    shutil.copytree(PACKAGE, tmp_path / "anatomy_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    before = checkpoint_key(tmp_path)
+    with open(tmp_path / "anatomy_utils" / "plots.py", "a") as fh:
+        fh.write("\n# a new colour\n")
+    assert checkpoint_key(tmp_path) == before
+    with open(tmp_path / "anatomy_utils" / "classifier.py", "a") as fh:
+        fh.write("\n# a changed training loop\n")
+    assert checkpoint_key(tmp_path) != before
+
+
+def test_a_truncated_cached_file_is_detected_and_the_folder_discarded(tmp_path, capsys):
+    folder = tmp_path / "checkpoint"
+    (folder / "body").mkdir(parents=True)
+    (folder / "body" / "model.safetensors").write_bytes(b"\x00" * 1000)
+    (folder / "meta.json").write_text("{}")
+    runtime.seal(folder)
+    assert runtime.intact(folder) and runtime.discard_if_damaged(folder, "checkpoint")
+    (folder / "body" / "model.safetensors").write_bytes(b"\x00" * 10)  # an interrupted copy
+    assert not runtime.intact(folder)
+    assert not runtime.discard_if_damaged(folder, "checkpoint") and not folder.exists()
+    assert "incomplete or damaged" in capsys.readouterr().out
+
+
+def test_an_unsealed_folder_or_a_missing_file_is_not_intact_but_a_later_cache_file_is_harmless(tmp_path):
+    (tmp_path / "a.bin").write_bytes(b"1")
+    (tmp_path / "b.bin").write_bytes(b"2")
+    assert not runtime.intact(tmp_path)  # written by older code, or never finished
+    runtime.seal(tmp_path)
+    (tmp_path / "cache-index.arrow").write_bytes(b"3")  # e.g. datasets' index cache beside a split
+    assert runtime.intact(tmp_path)
+    (tmp_path / "b.bin").unlink()
+    assert not runtime.intact(tmp_path)
+
+
+def test_cold_run_compares_results_and_ignores_timing_and_run_keys():
+    from anatomy_utils.cold import differences
+
+    committed = {"prune.encoder.p30.paper_rule.accuracy": 0.84, "runtime.minutes": 60.0, "run.commit": "a",
+                 "prune.encoder.p30.removed.speedup": 1.2, "finetune.encoder.cached": True, "scores.x.seconds": 3.0}
+    fresh = committed | {"runtime.minutes": 75.0, "run.commit": "b", "prune.encoder.p30.removed.speedup": 1.1,
+                         "finetune.encoder.cached": False, "scores.x.seconds": 4.0}
+    assert differences(fresh, committed) == {}
+    assert differences(fresh | {"prune.encoder.p30.paper_rule.accuracy": 0.83, "new.key": 1}, committed) == {
+        "new.key": (None, 1), "prune.encoder.p30.paper_rule.accuracy": (0.84, 0.83)}
