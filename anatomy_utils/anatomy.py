@@ -23,11 +23,11 @@ def target_states(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_si
     clf.eval()
     out = []
     for start in progress(range(0, len(data.ids), batch_size), desc="hidden states"):
-        batch = data.batch(range(start, min(start + batch_size, len(data.ids))), pad_id)
+        batch = data.batch(range(start, min(start + batch_size, len(data.ids))), pad_id, clf.device)
         result = clf.body(**batch, output_hidden_states=True)
         layers = list(result.hidden_states[:-1]) + [result.last_hidden_state]
         out.append(torch.stack([clf.target_states(h, batch["attention_mask"]) for h in layers], dim=1))
-    return torch.cat(out)
+    return torch.cat(out).cpu()
 
 
 def layer_similarity(states: torch.Tensor) -> np.ndarray:
@@ -39,9 +39,9 @@ def layer_similarity(states: torch.Tensor) -> np.ndarray:
 def lens_logits(clf: SentimentClassifier, states: torch.Tensor) -> np.ndarray:
     """The fine-tuned head applied to every layer's target state (final norm first, as the last layer gets it)."""
     norm = clf.family.final_norm(clf.body)
-    inner = states[:, :-1] if norm is None else norm(states[:, :-1])
+    inner = states[:, :-1] if norm is None else norm(states[:, :-1].to(clf.device)).cpu()
     clf.eval()
-    return clf.head(torch.cat([inner, states[:, -1:]], dim=1)).numpy()
+    return clf.head(torch.cat([inner, states[:, -1:]], dim=1).to(clf.device)).cpu().numpy()
 
 
 def decision_layer(lens: np.ndarray) -> int:
@@ -56,7 +56,7 @@ def neuron_cosines(clf: SentimentClassifier, targets: torch.Tensor) -> np.ndarra
     """Cosine of every FFN output vector to each target vector: ``(n_targets, L, n_neurons)`` (equal widths)."""
     layers = clf.family.layers(clf.body)
     return np.stack(
-        [F.cosine_similarity(neuron_vectors(layer, clf.family)[None], targets[:, None, :], dim=-1).numpy()
+        [F.cosine_similarity(neuron_vectors(layer, clf.family).cpu()[None], targets[:, None, :].cpu(), dim=-1).numpy()
          for layer in layers], axis=1)
 
 
@@ -131,14 +131,14 @@ def neuron_attribution(clf: SentimentClassifier, data: Encoded, pad_id: int, bat
     writes = torch.stack([neuron_vectors(layer, clf.family).detach() @ direction for layer in layers])  # (L, n)
     contribution, effect = torch.zeros_like(writes), torch.zeros_like(writes)
     for batch in ffn_batches(clf, data, pad_id, batch_size, lambda logits, _labels: logits.sum(), "attribution"):
-        sign = torch.from_numpy(2.0 * data.labels[batch.rows] - 1).float()  # a list index: a batch of one stays 1-d
+        sign = torch.from_numpy(2.0 * data.labels[batch.rows] - 1).float().to(clf.device)  # a batch of one stays 1-d
         target = target_index(batch.attention_mask, clf.family.target)
         for l, (act, grad) in enumerate(zip(batch.activations, batch.gradients)):
             at_target = act[torch.arange(len(batch.rows)), target]  # (batch, n)
             contribution[l] += (sign[:, None] * at_target * writes[l]).sum(0)
             effect[l] += ((act * grad).abs() * batch.mask).sum(1).sum(0)
     n = len(data.ids)
-    return {"contribution": (contribution / n).numpy(), "effect": (effect / n).numpy()}
+    return {"contribution": (contribution / n).cpu().numpy(), "effect": (effect / n).cpu().numpy()}
 
 
 def top_k_keep(scores: np.ndarray, k: int) -> dict[int, torch.Tensor]:

@@ -38,7 +38,7 @@ def ffn_batches(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size
     try:
         for start in progress(range(0, len(data.ids), batch_size), desc=desc):
             rows = list(range(start, min(start + batch_size, len(data.ids))))
-            batch = data.batch(rows, pad_id)
+            batch = data.batch(rows, pad_id, clf.device)
             captured.clear()
             with torch.set_grad_enabled(objective is not None):
                 logits = clf(**batch)

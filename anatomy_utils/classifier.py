@@ -42,7 +42,12 @@ class SentimentClassifier(nn.Module):
     def head(self, states: torch.Tensor) -> torch.Tensor:
         return self.dense(self.dropout(states)).squeeze(-1)
 
+    @property
+    def device(self) -> torch.device:
+        return self.dense.weight.device
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
         hidden = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.head(self.target_states(hidden, attention_mask))
 
@@ -54,15 +59,15 @@ class Encoded:
     ids: list[list[int]]
     labels: np.ndarray
 
-    def batch(self, rows, pad_id: int) -> dict[str, torch.Tensor]:
-        """Dynamic padding (right side) of the chosen rows."""
+    def batch(self, rows, pad_id: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """Dynamic padding (right side) of the chosen rows, on ``device``."""
         longest = max(len(self.ids[r]) for r in rows)
         input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), longest), dtype=torch.long)
         for i, r in enumerate(rows):
             input_ids[i, : len(self.ids[r])] = torch.tensor(self.ids[r])
             mask[i, : len(self.ids[r])] = 1
-        return {"input_ids": input_ids, "attention_mask": mask}
+        return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, texts, labels, max_tokens: int, truncation: str = "right") -> Encoded:
@@ -89,7 +94,8 @@ def set_trainable(clf: SentimentClassifier, top_layers: int | None) -> None:
 
 
 def train(clf: SentimentClassifier, data: Encoded, cfg: ModelConfig, pad_id: int, seed: int) -> list[dict]:
-    """AdamW, linear warm-up then linear decay, gradient clipping, seeded shuffling. Returns the loss history."""
+    """AdamW, linear warm-up then linear decay, gradient clipping, seeded shuffling; bf16 autocast on CUDA. Returns
+    the loss history."""
     set_trainable(clf, cfg.train_top_layers)
     params = [p for p in clf.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -107,8 +113,9 @@ def train(clf: SentimentClassifier, data: Encoded, cfg: ModelConfig, pad_id: int
         order = rng.permutation(len(data.ids))
         for start in range(0, len(order), cfg.batch_size):
             rows = order[start : start + cfg.batch_size]
-            labels = torch.tensor(data.labels[rows], dtype=torch.float32)
-            logits = clf(**data.batch(rows, pad_id))
+            labels = torch.tensor(data.labels[rows], dtype=torch.float32, device=clf.device)
+            with torch.autocast(clf.device.type, dtype=torch.bfloat16, enabled=clf.device.type == "cuda"):
+                logits = clf(**data.batch(rows, pad_id, clf.device)).float()
             loss = loss_fn(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -134,7 +141,7 @@ def predict(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: in
     logits = np.empty(len(order), dtype=np.float32)
     for start in progress(range(0, len(order), batch_size), desc="predicting"):
         rows = order[start : start + batch_size]
-        logits[rows] = clf(**data.batch(rows, pad_id)).float().numpy()
+        logits[rows] = clf(**data.batch(rows, pad_id, clf.device)).float().cpu().numpy()
     return logits
 
 
@@ -165,8 +172,8 @@ def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase
     tmp.rename(folder)
 
 
-def load_classifier(folder: Path) -> tuple[SentimentClassifier, PreTrainedTokenizerBase, dict]:
-    """Load what ``save_classifier`` wrote; needs nothing but this package."""
+def load_classifier(folder: Path, device: torch.device | str = "cpu") -> tuple[SentimentClassifier, PreTrainedTokenizerBase, dict]:
+    """Load what ``save_classifier`` wrote (onto ``device``); needs nothing but this package."""
     folder = Path(folder)
     meta = json.loads((folder / "meta.json").read_text())
     config = AutoConfig.from_pretrained(folder / "body")
@@ -177,7 +184,7 @@ def load_classifier(folder: Path) -> tuple[SentimentClassifier, PreTrainedTokeni
     body.load_state_dict(load_file(folder / "body" / "model.safetensors"))
     clf = SentimentClassifier(body, meta["dropout"])
     clf.dense.load_state_dict(load_file(folder / "head.safetensors"))
-    clf.eval()
+    clf.to(device).eval()
     return clf, AutoTokenizer.from_pretrained(folder / "tokenizer"), meta
 
 

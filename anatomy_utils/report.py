@@ -59,11 +59,17 @@ def results_markdown(profile: str) -> str:
     s = summary.read(profile)
     get = s.get
     stale = get("run.code_fingerprint") not in (None, code_fingerprint(*TRAINING_CODE))
+    cold = (f"`make cold` measured **{_fmt(get('run.wall_minutes'), 1)} minutes** of wall clock on this 2-core machine "
+            f"({_fmt(get('run.setup_minutes'), 1)} for the venv and wheels, {_fmt(get('run.study_minutes'), 1)} for the "
+            f"study, from an empty cache; commit {get('run.cold_commit')}); its summary.json "
+            + ("reproduces every committed value, timing keys aside" if get("run.cold_reproduces_committed") else
+               "did not reproduce the committed values (see the note of the run)") + "."
+            if get("run.wall_minutes") is not None else
+            f"A cold `make` takes about **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
+            f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "
+            f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached; not a `make cold`).")
     lines = [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
-             f"{get('env.torch')}, transformers {get('env.transformers')}); a cold `make` takes "
-             f"**{_fmt(get('runtime.minutes'), 1)} minutes** on this machine ({_fmt(get('runtime.notebook_minutes'), 1)} "
-             f"of notebook execution in the last run, plus {_fmt(get('runtime.cached_training_minutes'), 1)} of "
-             f"fine-tuning that run found cached)." + (" **These results were made by training code that differs from "
+             f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}). " + cold + (" **These results were made by training code that differs from "
                                                      "the current code: rerun `make`.**" if stale else ""), "",
              "| notebook | minutes |", "|---|---|"]
     lines += [f"| {k.split('.')[2]} | {v:.1f} |" for k, v in sorted(s.items())
@@ -135,13 +141,67 @@ def results_markdown(profile: str) -> str:
     return "\n".join(lines)
 
 
+def _pt(get, key: str) -> str:
+    """A paired difference in points with its interval, from ``key``.delta / .ci_low / .ci_high (or .accuracy_drop)."""
+    delta = get(f"{key}.delta")
+    return "–" if delta is None else f"{100 * delta:+.1f} pt{_interval(get, key, 100, 1)}"
+
+
+# Questions asked of both datasets: (label, cell from a summary's getter for a role, the qualitative answer compared)
+QUESTIONS = [
+    ("test accuracy (published reference)", lambda g, m: f"{_fmt(g(f'finetune.{m}.test_accuracy'))} "
+     f"(n = {g('data.test')}; {_fmt(g(f'reference.{m}'))})", None),
+    ("decision layer of the lens", lambda g, m: f"{g(f'anatomy.{m}.decision_layer')}", None),
+    ("same neurons above 0.35 for every input (mean Jaccard)", lambda g, m: _fmt(g(f"anatomy.{m}.mean_jaccard_across_inputs"), 2),
+     lambda g, m: g(f"anatomy.{m}.mean_jaccard_across_inputs") >= 0.9),
+    ("masking the top-1% by cosine, masked − dense", lambda g, m: _pt(lambda k: g(k.replace("delta", "delta_accuracy")),
+                                                                      f"anatomy.{m}.ablation.top_cosine"),
+     lambda g, m: g(f"anatomy.{m}.ablation.top_cosine.ci_low") <= 0 <= g(f"anatomy.{m}.ablation.top_cosine.ci_high")),
+    ("50% pruned, paper rule − random: verdict", lambda g, m: f"{_pt(g, f'prune.{m}.p50.rule_vs_random')}: "
+     f"{g(f'prune.{m}.p50.rule_vs_random.verdict')}", lambda g, m: g(f"prune.{m}.p50.rule_vs_random.verdict")),
+    ("best score at 50%, chosen on validation", lambda g, m: f"{g(f'scores.{m}.best_p50.score')} "
+     f"({g(f'scores.{m}.' + str(g(f'scores.{m}.best_p50.score')) + '.p50.setting')})",
+     lambda g, m: g(f"scores.{m}.best_p50.score")),
+    ("best score at 50%: drop vs dense", lambda g, m: _pt(lambda k: g(k.replace(".delta", ".accuracy_drop")
+                                                                        .replace(".ci_", ".drop_ci_")), f"scores.{m}.best_p50"),
+     None),
+    ("best score − paper's cosine at 50%: verdict", lambda g, m: f"{_pt(g, f'scores.{m}.compare.best_vs_cosine.p50')}: "
+     f"{g(f'scores.{m}.compare.best_vs_cosine.p50.verdict')}",
+     lambda g, m: g(f"scores.{m}.compare.best_vs_cosine.p50.verdict")),
+]
+
+
+def comparison_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
+    """The same questions answered on two profiles' data, side by side, and whether the qualitative answer is the same
+    (a verdict, the chosen score, a Jaccard of at least 0.9, an interval that spans zero)."""
+    a, b = summary.read(first).get, summary.read(second).get
+    if b("finetune.encoder.test_accuracy") is None or a("finetune.encoder.test_accuracy") is None:
+        return f"(Run `make PROFILE={second}` and `make` to fill this table.)"
+    lines = [f"| question | role | {first}: {a('data.source')} | {second}: {b('data.source')} | same answer on both? |",
+             "|---|---|---|---|---|"]
+    for label, cell, answer in QUESTIONS:
+        for m in ROLES:
+            try:
+                same = "–" if answer is None or answer(a, m) is None else ("yes" if answer(a, m) == answer(b, m) else "**no**")
+                lines.append(f"| {label} | {m} | {cell(a, m)} | {cell(b, m)} | {same} |")
+            except TypeError:  # a key missing from one summary
+                lines.append(f"| {label} | {m} | – | – | – |")
+    lines += ["", "Published references: " + "; ".join(f"{p}: {g('reference.source')}" for p, g in ((first, a), (second, b)))
+              + "."]
+    return "\n".join(lines)
+
+
 def _replace(text: str, name: str, body: str) -> str:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}\n{end}", text, flags=re.S)
 
 
+README_PROFILES = ("default", "rotten_tomatoes")  # the profiles whose summaries the README quotes
+
+
 def update_readme(profile: str = "default") -> None:
-    """Replace the Findings section and the results block of README.md with the profile's current numbers."""
+    """Replace the Findings section, the results block and the two-dataset table of README.md with current numbers."""
     readme = ROOT / "README.md"
     text = _replace(readme.read_text(), "findings", findings_markdown(profile))
+    text = _replace(text, "datasets", comparison_markdown(*README_PROFILES))
     readme.write_text(_replace(text, "results", results_markdown(profile)))

@@ -33,6 +33,21 @@ def setup(seed: int, threads: int) -> None:
         transformers.utils.logging.set_verbosity_error()
 
 
+def device(setting: str = "auto") -> torch.device:
+    """The device of a profile's ``device``: ``auto`` takes CUDA when torch sees a GPU, else the CPU."""
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("The profile asks for `device: cuda`, but torch sees no CUDA GPU here (torch.cuda.is_available()"
+                           " is False). Set `device: auto` or `device: cpu` in the profile, or run on a machine with a GPU "
+                           "and a CUDA build of torch.")
+    return torch.device("cuda" if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def synchronize() -> None:
+    """Wait for queued GPU work (a no-op on the CPU), so a timer measures the work and not its launch."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def progress_enabled() -> bool:
     """Progress bars are for people; ANATOMY_PROGRESS=0 (set by the Makefile for papermill and nbval) turns them off."""
     return os.environ.get("ANATOMY_PROGRESS", "1") != "0"

@@ -43,10 +43,13 @@ def calibration(profile: Profile, role: str, tokenizer) -> Encoded:
     return encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
 
 
-def compute(profile: Profile, role: str, clf: SentimentClassifier, tokenizer) -> Scored:
-    """Run every score of ``importance.SCORES`` on the model (``random`` once per seed), timing each."""
+def compute(profile: Profile, role: str, clf: SentimentClassifier, tokenizer,
+            similarity: np.ndarray | None = None) -> Scored:
+    """Run every score of ``importance.SCORES`` on the model (``random`` once per seed), timing each. ``similarity``
+    is the paper's per-neuron probe cosine; by default the one 03 saved."""
+    similarity = saved_inputs(profile, role)["similarity"] if similarity is None else similarity
     base = importance.ScoreInputs(clf, calibration(profile, role, tokenizer), tokenizer.pad_token_id,
-                                  getattr(profile, role).eval_batch_size, saved_inputs(profile, role)["similarity"])
+                                  getattr(profile, role).eval_batch_size, similarity)
     scores, seconds = {}, {}
     for name, score in importance.SCORES.items():
         seeds = range(profile.scores.random_seeds) if name == "random" else [0]

@@ -61,6 +61,6 @@ def commit() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", "anatomy_utils", "notebooks/*.ipynb", "params")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "anatomy_utils", ":(glob)notebooks/*.ipynb", "params")
     return head + ("+changes" if changed else "")
 

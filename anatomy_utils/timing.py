@@ -11,6 +11,7 @@ from transformers.pytorch_utils import Conv1D
 
 from .classifier import Encoded
 from .families import family_of
+from .runtime import synchronize
 
 
 def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.Tensor]:
@@ -28,11 +29,13 @@ def interleaved_medians(variants: dict[str, Callable[[], object]], repeats: int,
     for _ in range(warmup):
         for name in names:
             variants[name]()
+    synchronize()
     seconds = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order every repeat
             start = time.perf_counter()
             variants[name]()
+            synchronize()
             seconds[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in seconds.items()}
 

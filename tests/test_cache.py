@@ -58,5 +58,7 @@ def test_cold_run_compares_results_and_ignores_timing_and_run_keys():
     fresh = committed | {"runtime.minutes": 75.0, "run.commit": "b", "prune.encoder.p30.removed.speedup": 1.1,
                          "finetune.encoder.cached": False, "scores.x.seconds": 4.0}
     assert differences(fresh, committed) == {}
-    assert differences(fresh | {"prune.encoder.p30.paper_rule.accuracy": 0.83, "new.key": 1}, committed) == {
-        "new.key": (None, 1), "prune.encoder.p30.paper_rule.accuracy": (0.84, 0.83)}
+    changed = fresh | {"prune.encoder.p30.paper_rule.accuracy": 0.83, "new.key": 1, "findings.x": "reworded"}
+    assert differences(changed, committed | {"findings.x": "said"}) == {"prune.encoder.p30.paper_rule.accuracy": (0.84, 0.83)}
+    missing = {k: v for k, v in fresh.items() if k != "prune.encoder.p30.paper_rule.accuracy"}
+    assert differences(missing, committed) == {"prune.encoder.p30.paper_rule.accuracy": (0.84, None)}

@@ -27,7 +27,7 @@ def test_split_is_disjoint_balanced_seeded_and_test_stable():
 
 
 def test_split_too_large_fails_clearly():
-    with pytest.raises(ValueError, match="only 100 remain"):
+    with pytest.raises(data.DataError, match=r"only 10 of them remain \(100 rows after cleaning\)"):
         data.stratified_split(pool(), {"test": 80, "train": 40}, seed=0)
 
 

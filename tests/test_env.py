@@ -1,7 +1,10 @@
-"""The conda and pip descriptions of the environment must not drift apart."""
+"""The conda and pip descriptions of the environment must not drift apart, nor the hash lock from the pins."""
+import re
 from pathlib import Path
 
 import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,3 +21,35 @@ def test_environment_yml_equals_requirements():
 
 def test_torch_is_pinned_to_the_build_on_disk():
     assert "torch==2.13.0" in pins((ROOT / "requirements.txt").read_text().splitlines())
+
+
+def lock_lines():
+    """requirements.lock as (name, version, hashes), one per package line (name==version --hash=sha256:...)."""
+    rows = []
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        spec, *opts = line.split()
+        name, _, version = spec.partition("==")
+        rows.append((canonicalize_name(name), version, [o for o in opts if o.startswith("--hash=sha256:")]))
+    return rows
+
+
+def test_lock_holds_every_direct_pin_at_its_version():
+    locked = {name: version for name, version, _ in lock_lines()}
+    for pin in pins((ROOT / "requirements.txt").read_text().splitlines()):
+        name, _, version = pin.partition("==")
+        assert canonicalize_name(name) in locked, pin
+        # `==2.13.0` also admits a local build: the lock holds torch 2.13.0+cpu, the wheel in /opt/wheels.
+        assert locked[canonicalize_name(name)] in SpecifierSet(f"=={version}"), (pin, locked[canonicalize_name(name)])
+
+
+def test_every_lock_line_is_pinned_and_hashed():
+    for name, version, hashes in lock_lines():
+        assert version, name
+        assert hashes and all(re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", h) for h in hashes), name
+
+
+def test_lock_has_no_duplicate_names():
+    names = [name for name, _, _ in lock_lines()]
+    assert len(names) == len(set(names)) > len(pins((ROOT / "requirements.txt").read_text().splitlines()))

@@ -5,8 +5,8 @@ from anatomy_utils.families import family_of, ffn_width
 
 
 def test_unknown_model_names_the_registry():
-    with pytest.raises(ValueError, match="registry knows"):
-        models.load_body("bert-huge")
+    with pytest.raises(models.SourceError, match="neither a registry name"):
+        models.load_body("./no/such/model")
 
 
 def test_hub_failure_explains_what_works_offline(monkeypatch):

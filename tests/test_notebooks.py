@@ -31,10 +31,19 @@ def test_notebook_has_a_parameters_cell_first(source):
     assert "parameters" in first_code.metadata.get("tags", [])
 
 
-EXECUTED = sorted((ROOT / "notebooks" / "executed" / "default").glob("*.ipynb"))
+COMMITTED = ("default", "rotten_tomatoes")  # profiles whose executed notebooks are committed
+EXECUTED = sorted(p for profile in COMMITTED for p in (ROOT / "notebooks" / "executed" / profile).glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("profile", COMMITTED)
+def test_committed_runs_are_complete_and_run_the_current_sources(profile):
+    executed = ROOT / "notebooks" / "executed" / profile
+    assert [p.name for p in sorted(executed.glob("*.ipynb"))] == [p.name for p in SOURCES], f"run `make PROFILE={profile}`"
+    for source in SOURCES:
+        assert code_cells(executed / source.name) == code_cells(source), f"{profile}/{source.name}: rerun make"
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_saved_figure_is_shown_in_its_executed_notebook(path):
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "code" and "au.plots.save(" in cell.source:

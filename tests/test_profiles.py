@@ -4,7 +4,7 @@ import yaml
 from anatomy_utils import profiles
 
 
-@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+@pytest.mark.parametrize("name", ["smoke", "default", "rotten_tomatoes", "paper"])
 def test_shipped_profiles_load(name):
     assert profiles.load_profile(name).name == name
 
@@ -29,6 +29,13 @@ def write(tmp_path, monkeypatch, mutate):
     (lambda r: r["decoder"].update(dropout=1.5), r"broken\.decoder\.dropout: 1\.5 must be in \[0, 1\)"),
     (lambda r: r["prune"].update(fractions=[-0.1]), r"prune\.fractions: -0\.1 is not in"),
     (lambda r: r["prune"].update(encoder_grid_examples=10**4), "encoder_grid_examples .* must be in 1..encoder_eval"),
+    (lambda r: r.update(device="tpu"), r"broken\.device: 'tpu' is not one of \['auto', 'cpu', 'cuda'\]"),
+    (lambda r: r.update(reference={"encoder": 86.2, "decoder": 0.8, "source": "x"}),
+     r"broken\.reference\.encoder: 86\.2 must be an accuracy in \[0, 1\]"),
+    (lambda r: r.update(reference={"encoder": 0.8, "source": "x"}), r"broken\.reference: missing key\(s\) \['decoder'\]"),
+    (lambda r: r["data"].update(source="file"), r"\.data\.name: a file source needs the path"),
+    (lambda r: r["data"].update(labels={"pos": 1, "neg": -1}), r"\.data\.labels: .* must map raw labels to 0 or 1"),
+    (lambda r: r["data"].update(text_colum="review"), r"broken\.data: unknown key\(s\) \['text_colum'\]"),
 ])
 def test_bad_parameter_files_name_the_key(tmp_path, monkeypatch, mutate, message):
     write(tmp_path, monkeypatch, mutate)
