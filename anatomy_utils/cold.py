@@ -15,7 +15,8 @@ from pathlib import Path
 from . import report, summary
 from .runtime import ROOT
 
-MACHINE_DEPENDENT = re.compile(r"minutes|seconds|speedup|per_s$|\.cached$|^run\.|^runtime\.|^env\.device$")
+# Timing, provenance (which commit and code made a result: a code change changes them by design) and the device.
+MACHINE_DEPENDENT = re.compile(r"minutes|seconds|speedup|per_s$|\.cached$|code_fingerprint$|^run\.|^runtime\.|^env\.device$")
 WORDING = re.compile(r"^findings\.")  # sentences built from the compared numbers: a changed one is reported, not failed
 
 

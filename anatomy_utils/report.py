@@ -179,15 +179,22 @@ def comparison_markdown(first: str = "default", second: str = "rotten_tomatoes")
         return f"(Run `make PROFILE={second}` and `make` to fill this table.)"
     lines = [f"| question | role | {first}: {a('data.source')} | {second}: {b('data.source')} | same answer on both? |",
              "|---|---|---|---|---|"]
+    agree = {"yes": [], "**no**": []}
     for label, cell, answer in QUESTIONS:
         for m in ROLES:
             try:
                 same = "–" if answer is None or answer(a, m) is None else ("yes" if answer(a, m) == answer(b, m) else "**no**")
                 lines.append(f"| {label} | {m} | {cell(a, m)} | {cell(b, m)} | {same} |")
             except TypeError:  # a key missing from one summary
+                same = "–"
                 lines.append(f"| {label} | {m} | – | – | – |")
+            agree.get(same, []).append(f"{label} ({m})")
+    lines += ["", f"**Same answer on both datasets:** {'; '.join(agree['yes']) or 'none'}. "
+                  f"**Different answers:** {'; '.join(agree['**no**']) or 'none'}."]
     lines += ["", "Published references: " + "; ".join(f"{p}: {g('reference.source')}" for p, g in ((first, a), (second, b)))
-              + "."]
+              + ". Cold run time (`make cold PROFILE=…`, set-up + study, this 2-core machine): " + "; ".join(
+                  f"{p}: {_fmt(g('run.wall_minutes'), 1)} min ({_fmt(g('run.setup_minutes'), 1)} + "
+                  f"{_fmt(g('run.study_minutes'), 1)})" for p, g in ((first, a), (second, b))) + "."]
     return "\n".join(lines)
 
 

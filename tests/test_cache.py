@@ -54,9 +54,11 @@ def test_cold_run_compares_results_and_ignores_timing_and_run_keys():
     from anatomy_utils.cold import differences
 
     committed = {"prune.encoder.p30.paper_rule.accuracy": 0.84, "runtime.minutes": 60.0, "run.commit": "a",
-                 "prune.encoder.p30.removed.speedup": 1.2, "finetune.encoder.cached": True, "scores.x.seconds": 3.0}
+                 "prune.encoder.p30.removed.speedup": 1.2, "finetune.encoder.cached": True, "scores.x.seconds": 3.0,
+                 "finetune.encoder.code_fingerprint": "0ld"}
     fresh = committed | {"runtime.minutes": 75.0, "run.commit": "b", "prune.encoder.p30.removed.speedup": 1.1,
-                         "finetune.encoder.cached": False, "scores.x.seconds": 4.0}
+                         "finetune.encoder.cached": False, "scores.x.seconds": 4.0,
+                         "finetune.encoder.code_fingerprint": "n3w"}
     assert differences(fresh, committed) == {}
     changed = fresh | {"prune.encoder.p30.paper_rule.accuracy": 0.83, "new.key": 1, "findings.x": "reworded"}
     assert differences(changed, committed | {"findings.x": "said"}) == {"prune.encoder.p30.paper_rule.accuracy": (0.84, 0.83)}

