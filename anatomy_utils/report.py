@@ -141,10 +141,12 @@ def results_markdown(profile: str) -> str:
     return "\n".join(lines)
 
 
-def _pt(get, key: str) -> str:
-    """A paired difference in points with its interval, from ``key``.delta / .ci_low / .ci_high (or .accuracy_drop)."""
-    delta = get(f"{key}.delta")
-    return "–" if delta is None else f"{100 * delta:+.1f} pt{_interval(get, key, 100, 1)}"
+def _pt(get, key: str, delta: str = "delta", low: str = "ci_low", high: str = "ci_high", n: str | None = None) -> str:
+    """A paired difference in points with its 95% interval and n, from the keys ``key``.{delta, low, high} and ``n``
+    (default ``key``.n; no n when the summary records none)."""
+    value, count = get(f"{key}.{delta}"), get(n or f"{key}.n")
+    return "–" if value is None else (f"{100 * value:+.1f} pt [{100 * get(f'{key}.{low}'):.1f}, "
+                                      f"{100 * get(f'{key}.{high}'):.1f}]" + ("" if count is None else f", n = {count}"))
 
 
 # Questions asked of both datasets: (label, cell from a summary's getter for a role, the qualitative answer compared)
@@ -154,17 +156,16 @@ QUESTIONS = [
     ("decision layer of the lens", lambda g, m: f"{g(f'anatomy.{m}.decision_layer')}", None),
     ("same neurons above 0.35 for every input (mean Jaccard)", lambda g, m: _fmt(g(f"anatomy.{m}.mean_jaccard_across_inputs"), 2),
      lambda g, m: g(f"anatomy.{m}.mean_jaccard_across_inputs") >= 0.9),
-    ("masking the top-1% by cosine, masked − dense", lambda g, m: _pt(lambda k: g(k.replace("delta", "delta_accuracy")),
-                                                                      f"anatomy.{m}.ablation.top_cosine"),
+    ("masking the top-1% by cosine, masked − dense", lambda g, m: _pt(g, f"anatomy.{m}.ablation.top_cosine",
+                                                                      "delta_accuracy"),
      lambda g, m: g(f"anatomy.{m}.ablation.top_cosine.ci_low") <= 0 <= g(f"anatomy.{m}.ablation.top_cosine.ci_high")),
     ("50% pruned, paper rule − random: verdict", lambda g, m: f"{_pt(g, f'prune.{m}.p50.rule_vs_random')}: "
      f"{g(f'prune.{m}.p50.rule_vs_random.verdict')}", lambda g, m: g(f"prune.{m}.p50.rule_vs_random.verdict")),
     ("best score at 50%, chosen on validation", lambda g, m: f"{g(f'scores.{m}.best_p50.score')} "
      f"({g(f'scores.{m}.' + str(g(f'scores.{m}.best_p50.score')) + '.p50.setting')})",
      lambda g, m: g(f"scores.{m}.best_p50.score")),
-    ("best score at 50%: drop vs dense", lambda g, m: _pt(lambda k: g(k.replace(".delta", ".accuracy_drop")
-                                                                        .replace(".ci_", ".drop_ci_")), f"scores.{m}.best_p50"),
-     None),
+    ("best score at 50%: drop vs dense", lambda g, m: _pt(g, f"scores.{m}.best_p50", "accuracy_drop", "drop_ci_low",
+                                                           "drop_ci_high", f"eval.{m}.test_reviews"), None),
     ("best score − paper's cosine at 50%: verdict", lambda g, m: f"{_pt(g, f'scores.{m}.compare.best_vs_cosine.p50')}: "
      f"{g(f'scores.{m}.compare.best_vs_cosine.p50.verdict')}",
      lambda g, m: g(f"scores.{m}.compare.best_vs_cosine.p50.verdict")),
