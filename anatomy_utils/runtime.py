@@ -1,6 +1,7 @@
 """Determinism, thread count, progress bars and repository paths."""
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -74,14 +75,26 @@ def artifact(profile: str, name: str) -> Path:
 
 
 def code_fingerprint(*modules: str) -> str:
-    """Digest of the source of the named ``anatomy_utils`` modules and of the torch and transformers versions: part
-    of the key of every cached artifact those modules compute, so no cache outlives the code that made it."""
+    """Digest of the named ``anatomy_utils`` modules' code (comments and docstrings left out, so rewording them
+    forces no rebuild) and of the torch and transformers versions: part of the key of every cached artifact those
+    modules compute, so no cache outlives the code that made it."""
     import transformers
 
     h = hashlib.sha256(f"{torch.__version__} {transformers.__version__}".encode())
     for module in sorted(modules):
-        h.update((Path(__file__).parent / f"{module}.py").read_bytes())
+        h.update(code_only((Path(__file__).parent / f"{module}.py").read_text()).encode())
     return h.hexdigest()[:12]
+
+
+def code_only(source: str) -> str:
+    """A module's code without comments or docstrings: the AST dumped after dropping every docstring expression."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def sha256(path: Path) -> str:
