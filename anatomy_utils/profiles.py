@@ -57,6 +57,7 @@ class AnatomyConfig:
     neuron_threshold: float  # the paper's 0.35
     lens_reviews: int  # test reviews for the layer lens, neuron attribution and ablations
     ablation_fraction: float  # k of the ablations, as a fraction of all FFN neurons
+    top_k_fraction: float = 0.01  # per input and layer, the top share of neurons by cosine: sets large enough to test
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,18 @@ class PruneConfig:
     encoder_grid_examples: int  # the first test reviews of those for the paper's grid (Figure 5a), a reproduction
     decoder_grid_examples: int  # the same for the decoder
     fractions: list  # sparsities (fraction of FFN neurons pruned) of the threshold-scale sweep
-    random_seeds: int  # seeds of the random baseline
+    headline_fractions: list  # sparsities of the paper's claims (a subset of ``fractions``): many random masks there
+    random_masks: int  # random masks (the rule's layer counts) at each headline sparsity: the baseline's distribution
+    curve_masks: int  # random masks at the other sweep sparsities (the curve of Figures 4/5)
+    encoder_mask_examples: int  # the first test reviews of the sweep on which every random mask is evaluated
+    decoder_mask_examples: int  # the same for the decoder
     neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron
     encoder_grid: list  # the paper's Figure 5a for BERT: [{alpha, beta, focusing}] (focusing: layers of a 12-layer model)
     decoder_grid: list  # the same for GPT-2 (beta unused)
     timing_fractions: list  # sparsities timed dense / zeroed / removed
     timing_batch: int  # reviews per timed batch
     timing_tokens: int  # tokens per timed review (only reviews at least this long are used)
-    timing_repeats: int  # interleaved repeats; the median is reported
+    timing_rounds: int  # timing rounds, each in a fresh random order of the variants
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,19 @@ class ScoresConfig:
     floor: float  # the least fraction of its neurons a layer keeps under a global budget
     round_to: int  # the width multiple of the rounding option
     timing_batch: int  # reviews per timed batch for the rounding option (tokens: prune.timing_tokens)
+    encoder_confirm_examples: int = 0  # test reviews after 04/05's that 02-06 never read: 06's choice confirmed there
+    decoder_confirm_examples: int = 0  # the same for the decoder (0: no confirmatory check)
+
+
+@dataclass(frozen=True)
+class ClaimsConfig:
+    """The margins and nulls of the claims ledger (07), fixed before any test number is read."""
+
+    accuracy_margin: float = 0.02  # accuracy differences within +-2 pt count as equivalent; "keeps accuracy" means
+    #                                losing less than this (non-inferiority)
+    speed_margin: float = 0.03  # speed ratios within 1 +- 0.03 count as equivalent
+    same_neurons_jaccard: float = 0.5  # "the same neurons for every input": mean Jaccard above this
+    late_depth: float = 0.667  # "a late decision": the lens settles after this share of the depth (8 of 12)
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,7 @@ class Profile:
     scores: ScoresConfig
     device: typing.Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else the CPU
     reference: ReferenceConfig = PAPER_REFERENCE  # published accuracies printed next to the fine-tuned models'
+    claims: ClaimsConfig = ClaimsConfig()
 
     def models(self) -> dict[str, ModelConfig]:
         """The two models of the study by role."""
@@ -147,11 +166,13 @@ def _check(value, kind, where: str):
 POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm", "max_tokens",
             "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "encoder_eval_examples",
             "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
-            "timing_tokens", "timing_repeats", "calibration_examples", "encoder_validation_examples",
+            "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
+            "decoder_mask_examples", "accuracy_margin", "speed_margin", "calibration_examples", "encoder_validation_examples",
             "decoder_validation_examples", "round_to"}
-FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_at"}
+FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_at",
+            "top_k_fraction", "same_neurons_jaccard", "late_depth"}
 ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
-NON_NEGATIVE = {"seed", "weight_decay"}
+NON_NEGATIVE = {"seed", "weight_decay", "encoder_confirm_examples", "decoder_confirm_examples"}
 
 
 def _in_range(key: str, value, where: str):
@@ -194,6 +215,15 @@ def _validate(p: Profile) -> Profile:
         grid, sweep = getattr(p.prune, f"{role}_grid_examples"), getattr(p.prune, f"{role}_eval_examples")
         if not 0 < grid <= sweep:
             raise ProfileError(f"{p.name}.prune.{role}_grid_examples ({grid}) must be in 1..{role}_eval_examples ({sweep}).")
+        masks = getattr(p.prune, f"{role}_mask_examples")
+        if not 0 < masks <= sweep:
+            raise ProfileError(f"{p.name}.prune.{role}_mask_examples ({masks}) must be in 1..{role}_eval_examples ({sweep}).")
+        confirm = getattr(p.scores, f"{role}_confirm_examples")
+        if sweep + confirm > p.data.test:
+            raise ProfileError(f"{p.name}.scores.{role}_confirm_examples ({confirm}) plus prune.{role}_eval_examples "
+                               f"({sweep}) exceed data.test ({p.data.test}): the confirmation needs unused test reviews.")
+    if not set(p.prune.headline_fractions) <= set(p.prune.fractions):
+        raise ProfileError(f"{p.name}.prune.headline_fractions {p.prune.headline_fractions} must be among prune.fractions.")
     if p.data.source == "file" and not p.data.name:
         raise ProfileError(f"{p.name}.data.name: a file source needs the path of a .csv, .parquet or .jsonl file.")
     if p.data.labels is not None and (not p.data.labels or set(p.data.labels.values()) - {0, 1}):
