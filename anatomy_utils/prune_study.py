@@ -59,22 +59,34 @@ def paper_keep(profile: Profile, role: str, clf: SentimentClassifier, target: fl
 GRID, RULE, RANDOM = "paper grid", "paper rule (scaled)", "random (rule's layer counts)"
 
 
-def _row(method: str, setting: str, prediction, dense, widths: list[int], keep: dict | None, target=None, seed=None):
+def random_name(target: float, mask: int) -> str:
+    return f"{RANDOM} {target:.0%} mask {mask}"
+
+
+def mask_count(profile: Profile, target: float) -> int:
+    """Many random masks at the paper's headline sparsities, a few for the rest of the curve."""
+    p = profile.prune
+    return p.random_masks if any(abs(target - h) < 1e-9 for h in p.headline_fractions) else p.curve_masks
+
+
+def _row(method: str, setting: str, prediction, dense, widths: list[int], keep: dict | None, target=None, mask=None):
     low, high = stats.wilson(prediction.correct)
-    return {"method": method, "setting": setting, "target": target, "seed": seed,
+    return {"method": method, "setting": setting, "target": target, "mask": mask,
             "pruned_fraction": 0.0 if keep is None else pruning.pruned_fraction(keep, widths), "n": len(prediction.logits),
             "accuracy": prediction.accuracy, "ci_low": low, "ci_high": high} | prediction.moved(dense)
 
 
-def run(profile: Profile, role: str, store: Store, data, grid_data) -> tuple[pd.DataFrame, dict]:
+def run(profile: Profile, role: str, store: Store, data, grid_data, mask_data) -> tuple[pd.DataFrame, dict]:
     """The paper's grid (on ``grid_data``, a smaller reproduction) and its first rule scaled to each sweep sparsity
-    against the random baseline (on ``data``): one row per variant with its accuracy, Wilson 95% interval, agreement
-    with the dense predictions and mean |logit change|. Also returns the predictions by variant name."""
+    (on ``data``) against a distribution of random masks with the rule's layer counts (each on ``mask_data``, the first
+    reviews of ``data``): one row per variant with its accuracy, Wilson 95% interval, agreement with the dense
+    predictions and mean |logit change|. Also returns the predictions by variant name."""
     saved = inputs(profile, role)
     clf = store.clf
     widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
     dense = store.run("dense", "test", data)
     grid_dense = store.run("dense (grid subset)", "test", grid_data)
+    mask_dense = store.run("dense (mask subset)", "test", mask_data)
     rows = [_row("dense", "-", dense, dense, widths, None)]
     grid = rules(profile, role, len(widths))
     for rule in grid:
@@ -88,72 +100,81 @@ def run(profile: Profile, role: str, store: Store, data, grid_data) -> tuple[pd.
         rows.append(_row(RULE, f"scale {scale:.3g}", store.run(f"{RULE} {target:.0%}", "test", data, keep), dense, widths,
                          keep, target))
         counts = [w - len(keep[l]) for l, w in enumerate(widths)]
-        for seed in range(profile.prune.random_seeds):
-            random_keep = pruning.keep_random(widths, counts, saved["protected"], seed)
-            prediction = store.run(f"{RANDOM} {target:.0%} seed {seed}", "test", data, random_keep)
-            rows.append(_row(RANDOM, f"seed {seed}", prediction, dense, widths, random_keep, target, seed))
+        for mask in range(mask_count(profile, target)):
+            random_keep = pruning.keep_random(widths, counts, saved["protected"], mask)
+            prediction = store.run(random_name(target, mask), "test", mask_data, random_keep)
+            rows.append(_row(RANDOM, f"mask {mask}", prediction, mask_dense, widths, random_keep, target, mask))
     return pd.DataFrame(rows), {r.name: r for r in store.records}
 
 
-def comparisons(results: pd.DataFrame, predictions: dict) -> pd.DataFrame:
-    """The paper's claim, paired on the same reviews: rule minus random at every sparsity, against the mean of the
-    seeds and against each seed; p-values Holm-adjusted across the sparsities of each comparison."""
+def masks_of(predictions: dict, target: float) -> np.ndarray:
+    """The random masks' 0/1 outcomes at ``target``: ``(masks, reviews)``."""
+    names = sorted((k for k in predictions if k.startswith(f"{RANDOM} {target:.0%} mask ")), key=lambda k: int(k.split()[-1]))
+    return np.stack([predictions[k].correct for k in names])
+
+
+def comparisons(results: pd.DataFrame, predictions: dict, margin: float) -> pd.DataFrame:
+    """Paired on the same reviews, one family per question across the sweep's sparsities (intervals simultaneous at
+    95%, verdicts read off them): the rule minus the random masks (two-level bootstrap over masks and reviews, on the
+    masks' reviews) and the rule minus dense (Agresti-Min)."""
+    targets = list(results.loc[results["method"] == RULE, "target"])
+    level = stats.family_level(len(targets))
     rows = []
-    targets = results.loc[results["method"] == RULE, "target"]
-    seeds = sorted(results.loc[results["method"] == RANDOM, "seed"].dropna().astype(int).unique())
-    for against, chosen in [("mean of seeds", seeds), *[(f"seed {s}", [s]) for s in seeds]]:
+    for against in ("random masks", "dense"):
         family = []
         for target in targets:
             rule = predictions[f"{RULE} {target:.0%}"].correct
-            random = np.mean([predictions[f"{RANDOM} {target:.0%} seed {s}"].correct for s in chosen], axis=0)
-            family.append({"target": target, "against": against} | stats.paired(rule, random))
-        for row, p in zip(family, stats.holm([r["p"] for r in family])):
-            rows.append(row | {"p_holm": p, "verdict": stats.word(row | {"p_holm": p})})
+            if against == "dense":
+                found = stats.matched_pairs(rule, predictions["dense"].correct, level)
+            else:
+                masks = masks_of(predictions, target)
+                found = stats.two_level(rule[: masks.shape[1]], masks, level)
+            family.append({"target": target, "against": against} | found)
+        rows += [r for r in stats.family(family, margin)]
     return pd.DataFrame(rows)
 
 
 def sweep_table(results: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
-    """Per sweep sparsity: the rule's accuracy and interval, the random seeds' mean and spread, and the paired
-    difference rule minus random (mean of seeds) with its 95% interval and Holm-adjusted p-value."""
+    """Per sweep sparsity: the rule's accuracy and interval, the random masks' mean and spread (SD between masks),
+    and the paired difference rule minus random with its simultaneous interval and verdict."""
     rule = results[results["method"] == RULE].set_index("target")
-    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"].agg(["mean", "std"])
-    paired = comparison[comparison["against"] == "mean of seeds"].set_index("target")
+    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"].agg(["mean", "std", "count"])
+    paired = comparison[comparison["against"] == "random masks"].set_index("target")
     return pd.DataFrame({"pruned_fraction": rule["pruned_fraction"], "n": rule["n"], "paper_rule": rule["accuracy"],
-                         "rule_ci_low": rule["ci_low"], "rule_ci_high": rule["ci_high"], "random_mean": rand["mean"],
-                         "random_std": rand["std"], "delta": paired["delta"], "delta_ci_low": paired["ci_low"],
-                         "delta_ci_high": paired["ci_high"], "p_holm": paired["p_holm"]}).round(4)
+                         "rule_ci_low": rule["ci_low"], "rule_ci_high": rule["ci_high"], "random_masks": rand["count"],
+                         "random_n": paired["n"], "random_mean": rand["mean"], "random_spread": rand["std"],
+                         "delta": paired["delta"], "delta_ci_low": paired["ci_low"], "delta_ci_high": paired["ci_high"],
+                         "level": paired["level"], "verdict": paired["verdict"]}).round(4)
 
 
-def verdict(comparison: pd.DataFrame) -> list[str]:
-    """One sentence per sparsity: the rule minus random (mean of seeds), its interval, Holm p and n, in words."""
-    words = {"higher": "the rule beats random", "lower": "the rule loses to random",
-             "not resolved at this n": "not resolved at this n"}
-    return [f"{row['target']:.0%} pruned: rule minus random = {stats.describe(row)} -> {words[row['verdict']]}"
-            for _, row in comparison[comparison["against"] == "mean of seeds"].iterrows()]
+def verdict(comparison: pd.DataFrame, unit: str = "reviews") -> list[str]:
+    """One sentence per question and sparsity, in words, with the interval the verdict was read from."""
+    what = {"random masks": "rule minus random masks", "dense": "rule minus dense"}
+    return [f"{row['target']:.0%} pruned, {what[row['against']]}: {stats.describe(row)} {unit}"
+            + (f" x {int(row['masks'])} masks" if row["against"] == "random masks" else "") + f" -> {row['verdict']}"
+            for _, row in comparison.iterrows()]
 
 
-def summary_values(profile: Profile, role: str, results: pd.DataFrame, comparison: pd.DataFrame, speed: pd.DataFrame,
-                   max_diff: float) -> dict:
-    """04/05's keys of ``summary.json`` for one model."""
+def summary_values(profile: Profile, role: str, results: pd.DataFrame, comparison: pd.DataFrame, unit: str) -> dict:
+    """04/05's keys of ``summary.json`` for one model (no NaN: a missing spread is left out)."""
     dense = results[results["method"] == "dense"].iloc[0]
     values = {f"prune.{role}.dense.accuracy": dense["accuracy"], f"eval.{role}.test_reviews": int(dense["n"])}
     rule = results[results["method"] == RULE].set_index("target")
-    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"].agg(["mean", "std"])
+    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"]
     for target, row in rule.iterrows():
         key = f"prune.{role}.p{round(100 * target)}"
         values |= {f"{key}.paper_rule.accuracy": row["accuracy"], f"{key}.paper_rule.ci_low": row["ci_low"],
-                   f"{key}.paper_rule.ci_high": row["ci_high"], f"{key}.random.accuracy_mean": rand.loc[target, "mean"],
-                   f"{key}.random.accuracy_std": rand.loc[target, "std"], f"{key}.pruned_fraction": row["pruned_fraction"]}
-    for _, row in comparison[comparison["against"] == "mean of seeds"].iterrows():
-        key = f"prune.{role}.p{round(100 * row['target'])}.rule_vs_random"
-        values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "p_holm", "n", "verdict")}
-    for _, row in speed[speed["variant"] != "dense"].iterrows():
-        key = f"prune.{role}.p{round(100 * row['pruned_fraction'])}"
-        values |= {f"{key}.{row['variant']}.speedup": row["speedup"], f"{key}.ceiling.speedup": row["ceiling"]}
-    values[f"findings.prune.{role}"] = "; ".join(verdict(comparison))
-    return values | {f"prune.{role}.logit_max_abs_diff_removed_vs_zeroed": max_diff,
-                     "prune.timing.batch_size": profile.prune.timing_batch,
-                     "prune.timing.max_tokens": profile.prune.timing_tokens}
+                   f"{key}.paper_rule.ci_high": row["ci_high"], f"{key}.random.accuracy_mean": rand.mean()[target],
+                   f"{key}.random_masks": int(rand.count()[target]), f"{key}.pruned_fraction": row["pruned_fraction"]}
+        if rand.count()[target] > 1:
+            values[f"{key}.random_spread"] = rand.std()[target]
+    names = {"random masks": "rule_vs_random", "dense": "rule_vs_dense"}
+    for _, row in comparison.iterrows():
+        key = f"prune.{role}.p{round(100 * row['target'])}.{names[row['against']]}"
+        values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "level", "n", "verdict", "mde")
+                   if k in row and pd.notna(row[k])}
+    values[f"findings.prune.{role}"] = "; ".join(verdict(comparison, unit))
+    return values
 
 
 @torch.no_grad()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
-from . import summary
+from . import claims, summary
 from .finetune import TRAINING_CODE
 from .runtime import ROOT, code_fingerprint
 
 ROLES = ("encoder", "decoder")
 SCORES = ("cosine", "random", "magnitude", "activation", "taylor", "contribution")
-TARGETS = {30: (0.005, 0.02), 50: (0.015, 0.03)}  # the best score's encoder drop and the upper end of its 95% CI
 FIGURES = {  # Findings: (heading, summary keys of the sentences, figures)
     "Fine-tuning (paper §3.1)": (["findings.01_finetune.{m}"], []),
     "Layer anatomy (paper §3.1, Figure 1)": (["findings.02_layer_anatomy.{m}"],
@@ -21,12 +20,15 @@ FIGURES = {  # Findings: (heading, summary keys of the sentences, figures)
     "The paper's rule against random pruning (paper §3.4, Figures 4 and 5)": (["findings.prune.{m}"],
                                                                              ["figure4_accuracy", "figure5_accuracy"]),
     "The best retraining-free score (beyond the paper)": (["findings.scores.{m}"], ["scores_accuracy"]),
+    "Controls (beyond the paper)": (["findings.scores.{m}.controls"], []),
 }
 
 
 def _fmt(value, digits=3):
     if value is None:
         return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return value if isinstance(value, str) else f"{value:.{digits}f}"
 
 
@@ -45,11 +47,15 @@ def findings_markdown(profile: str) -> str:
         lines.append("")
         if figures:
             lines += [" ".join(f"![{name}](figures/{profile}/{name}.png)" for name in figures), ""]
-    speed = [f"{m}: {_fmt(get(f'prune.{m}.p{p}.removed.speedup'), 2)}x measured against a {_fmt(get(f'prune.{m}.p{p}.ceiling.speedup'), 2)}x "
-             f"FLOP ceiling at {p}% removed (zeroed weights: {_fmt(get(f'prune.{m}.p{p}.zeroed.speedup'), 2)}x)"
-             for m in ROLES for p in (30, 50) if get(f"prune.{m}.p{p}.removed.speedup") is not None]
+    speed = [f"{m}: removed {_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}x "
+             f"[{_fmt(get(f'timing.{m}.p{p}.removed_ci_low'), 2)}, {_fmt(get(f'timing.{m}.p{p}.removed_ci_high'), 2)}] "
+             f"against a {_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)}x FLOP bound at {p}% removed; zeroed weights "
+             f"{_fmt(get(f'timing.{m}.zeroed_ratio'), 2)}x; A/A check {_fmt(get(f'timing.{m}.aa_ratio'), 3)}x "
+             f"[{_fmt(get(f'timing.{m}.aa_ci_low'), 3)}, {_fmt(get(f'timing.{m}.aa_ci_high'), 3)}]"
+             + ("" if get(f"timing.{m}.gate_passed") else " (timing noise exceeds tolerance: no speed verdict)")
+             for m in ROLES for p in (30, 50) if get(f"timing.{m}.p{p}.removed_ratio") is not None]
     if speed:
-        lines += ["**Real speed-up against the ceiling (paper §5.3, Figures 4-1 and 5-1).** " + "; ".join(speed) + ".", "",
+        lines += ["**Real speed-up against the bound (paper §5.3, Figures 4-1 and 5-1; CPU).** " + "; ".join(speed) + ".", "",
                   f"![figure4-1_inference_time](figures/{profile}/figure4-1_inference_time.png) "
                   f"![figure5-1_inference_time](figures/{profile}/figure5-1_inference_time.png)", ""]
     return "\n".join(lines).rstrip()
@@ -75,8 +81,9 @@ def results_markdown(profile: str) -> str:
     lines += [f"| {k.split('.')[2]} | {v:.1f} |" for k, v in sorted(s.items())
               if k.startswith("runtime.notebooks.") and k.endswith(".minutes")]
     lines += ["", "Accuracy changes: \"drop\" is dense minus pruned (positive: worse); \"rule − random\" is the rule's "
-              "accuracy minus the random seeds' mean, paired on the same reviews; intervals are 95%, p-values exact "
-              "sign tests Holm-corrected across the sparsities.", "",
+              "accuracy minus the distribution of random masks, paired on the same reviews (two-level bootstrap); "
+              "intervals are simultaneous across the sparsities of each question (level shown in the notebooks), and "
+              "each verdict is read off its own interval.", "",
               "| | encoder | decoder | paper (BERT / GPT-2) |", "|---|---|---|---|"]
 
     def row(label, key, digits=3, paper=""):
@@ -88,9 +95,13 @@ def results_markdown(profile: str) -> str:
     row("fine-tuning minutes", "finetune.{m}.train_minutes", 1)
     row("validation accuracy", "finetune.{m}.validation_accuracy")
     row("test accuracy", "finetune.{m}.test_accuracy", paper="0.862 / 0.849")
-    row("decision layer (lens)", "anatomy.{m}.decision_layer", 0)
+    row("decision layer of the lens (above chance)", "anatomy.{m}.decision_layer", 0)
     row("neurons above 0.35 (probe mean)", "anatomy.{m}.neurons_above_0.35", 1)
-    row("mean Jaccard across inputs", "anatomy.{m}.mean_jaccard_across_inputs")
+    row("Jaccard across inputs, layer pairs with a non-empty set", "anatomy.{m}.jaccard_nonempty")
+    row("… the same for random sets of those sizes (chance)", "anatomy.{m}.jaccard_chance")
+    row("… non-empty layer pairs", "anatomy.{m}.nonempty_pairs", 0)
+    row("Jaccard across inputs of the top-k sets per layer", "anatomy.{m}.topk.jaccard")
+    row("… the same for random top-k sets (chance)", "anatomy.{m}.topk.jaccard_chance")
     for key, label in (("top_cosine", "top-k by cosine"), ("top_contribution", "top-k by contribution"),
                        ("random", "k random")):
         lines.append(f"| accuracy change, {label} masked (masked − dense, 03) | " + " | ".join(
@@ -104,99 +115,99 @@ def results_markdown(profile: str) -> str:
         if get(f"prune.encoder.p{p}.paper_rule.accuracy") is None:
             continue
         paper = {30: "0.851 vs –", 50: "– vs 0.582", 70: "0.78 vs –"}.get(p, "– vs –")
-        lines.append(f"| {p}% pruned: paper rule vs random (rule's layer counts), accuracy | " + " | ".join(
+        lines.append(f"| {p}% pruned: paper rule vs random masks (mean ± SD between masks, masks) | " + " | ".join(
             f"{_fmt(get(f'prune.{m}.p{p}.paper_rule.accuracy'))} vs {_fmt(get(f'prune.{m}.p{p}.random.accuracy_mean'))}"
+            f" ± {_fmt(get(f'prune.{m}.p{p}.random_spread'))} ({get(f'prune.{m}.p{p}.random_masks')})"
             for m in ROLES) + f" | {paper} (BERT) |")
-        lines.append(f"| {p}% pruned: rule − random, paired (pt) [95% CI], Holm p: verdict | " + " | ".join(
-            f"{_fmt(100 * get(f'{k}.delta'), 1) if get(f'{k}.delta') is not None else '–'}"
-            f"{_interval(get, k, 100, 1)}, p = {_fmt(get(f'{k}.p_holm'), 3)}: {_fmt(get(f'{k}.verdict'))}"
-            for k in (f"prune.{m}.p{p}.rule_vs_random" for m in ROLES)) + " |  |")
+        for what, label in (("rule_vs_random", "rule − random masks"), ("rule_vs_dense", "rule − dense")):
+            lines.append(f"| {p}% pruned: {label} (pt) [simultaneous CI], n: verdict | " + " | ".join(
+                f"{_pt(get, k)}: {_fmt(get(f'{k}.verdict'))}" for k in (f"prune.{m}.p{p}.{what}" for m in ROLES)) + " |  |")
     for p in (30, 50):
-        if get(f"prune.encoder.p{p}.removed.speedup") is None:
+        if get(f"timing.encoder.p{p}.removed_ratio") is None:
             continue
-        lines.append(f"| {p}% pruned: speed-up removed / zeroed / ceiling | " + " | ".join(
-            f"{_fmt(get(f'prune.{m}.p{p}.removed.speedup'), 2)} / {_fmt(get(f'prune.{m}.p{p}.zeroed.speedup'), 2)} / "
-            f"{_fmt(get(f'prune.{m}.p{p}.ceiling.speedup'), 2)}" for m in ROLES) + " | 1.33 (zeroed, 10%) |")
-    row("max abs logit difference, removed vs zeroed", "prune.{m}.logit_max_abs_diff_removed_vs_zeroed", 7)
-    row("best score, chosen on validation (06)", "scores.{m}.best_p50.score")
-    lines.append("| its budget and repair, chosen on validation (06) | " + " | ".join(
-        _fmt(get(f"scores.{m}.{get(f'scores.{m}.best_p50.score')}.p50.setting")) for m in ROLES) + " |  |")
+        lines.append(f"| {p}% pruned: speed-up removed [95% CI] / FLOP bound / measured-time bound | " + " | ".join(
+            f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}{_interval(get, f'timing.{m}.p{p}.removed', 1, 2)} / "
+            f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)} / {_fmt(get(f'timing.{m}.p{p}.ceiling_time'), 2)}"
+            for m in ROLES) + " | 1.33 (zeroed, 10%) |")
+    row("speed-up of zeroed weights (same FLOPs; A/A control beside it)", "timing.{m}.zeroed_ratio", 3)
+    row("A/A ratio, two dense copies (gate: 95% CI inside 1 ± 0.02)", "timing.{m}.aa_ratio", 3)
+    row("dense seconds per 1,000 reviews (timed shape, CPU)", "timing.{m}.dense_seconds_per_1000", 1)
+    row("best score, chosen on validation (06)", "scores.{m}.best.score")
+    row("its budget and repair, chosen on validation (06)", "scores.{m}.best.setting")
     row("share of validation bootstraps choosing the same best score", "scores.{m}.selection.best_score_stability", 2)
     for p in (30, 50):
-        if get(f"scores.encoder.best_p{p}.accuracy_drop") is None:
+        if get(f"scores.encoder.best.p{p}.accuracy_drop") is None:
             continue
-        target, ceiling = TARGETS[p]
-        lines.append(f"| {p}% removed, best score: drop vs dense (pt) [95% CI] (encoder target: ≤ {100 * target:.1f}, "
-                     f"upper end ≤ {100 * ceiling:.0f}) | " + " | ".join(
-                         f"{_fmt(100 * get(f'scores.{m}.best_p{p}.accuracy_drop'), 1)} "
-                         f"[{_fmt(100 * get(f'scores.{m}.best_p{p}.drop_ci_low'), 1)}, "
-                         f"{_fmt(100 * get(f'scores.{m}.best_p{p}.drop_ci_high'), 1)}]"
-                         if get(f"scores.{m}.best_p{p}.drop_ci_high") is not None else "–" for m in ROLES) + " |  |")
+        lines.append(f"| {p}% removed, best score: drop vs dense (pt) [simultaneous CI] | " + " | ".join(
+            _pt(get, f"scores.{m}.best.p{p}", "accuracy_drop", "drop_ci_low", "drop_ci_high", f"eval.{m}.test_reviews")
+            for m in ROLES) + " |  |")
         for score in SCORES:
             key = f"scores.{{m}}.{score}.p{p}"
             lines.append(f"| {p}% removed, {score} score at its setting: accuracy [95% CI] | " + " | ".join(
                 _fmt(get(f"{key.format(m=m)}.accuracy")) + _interval(get, key.format(m=m)) for m in ROLES) + " |  |")
+    lines.append("| confirmation: best score's drop on unseen test reviews (pt) [95% CI], n | " + " | ".join(
+        _pt(get, f"scores.{m}.confirm.p50", "accuracy_drop") for m in ROLES) + " |  |")
     for score in SCORES:
         row(f"seconds to compute the {score} score (06)", f"scores.{{m}}.{score}.seconds", 1)
     return "\n".join(lines)
 
 
 def _pt(get, key: str, delta: str = "delta", low: str = "ci_low", high: str = "ci_high", n: str | None = None) -> str:
-    """A paired difference in points with its 95% interval and n, from the keys ``key``.{delta, low, high} and ``n``
+    """A paired difference in points with its interval and n, from the keys ``key``.{delta, low, high} and ``n``
     (default ``key``.n; no n when the summary records none)."""
     value, count = get(f"{key}.{delta}"), get(n or f"{key}.n")
-    return "–" if value is None else (f"{100 * value:+.1f} pt [{100 * get(f'{key}.{low}'):.1f}, "
-                                      f"{100 * get(f'{key}.{high}'):.1f}]" + ("" if count is None else f", n = {count}"))
+    return "–" if value is None else (f"{100 * value:+.1f} pt [{100 * get(f'{key}.{low}'):+.1f}, "
+                                      f"{100 * get(f'{key}.{high}'):+.1f}]" + ("" if count is None else f", n = {count}"))
 
 
-# Questions asked of both datasets: (label, cell from a summary's getter for a role, the qualitative answer compared)
-QUESTIONS = [
-    ("test accuracy (published reference)", lambda g, m: f"{_fmt(g(f'finetune.{m}.test_accuracy'))} "
-     f"(n = {g('data.test')}; {_fmt(g(f'reference.{m}'))})", None),
-    ("decision layer of the lens", lambda g, m: f"{g(f'anatomy.{m}.decision_layer')}", None),
-    ("same neurons above 0.35 for every input (mean Jaccard)", lambda g, m: _fmt(g(f"anatomy.{m}.mean_jaccard_across_inputs"), 2),
-     lambda g, m: g(f"anatomy.{m}.mean_jaccard_across_inputs") >= 0.9),
-    ("masking the top-1% by cosine, masked − dense", lambda g, m: _pt(g, f"anatomy.{m}.ablation.top_cosine",
-                                                                      "delta_accuracy"),
-     lambda g, m: g(f"anatomy.{m}.ablation.top_cosine.ci_low") <= 0 <= g(f"anatomy.{m}.ablation.top_cosine.ci_high")),
-    ("50% pruned, paper rule − random: verdict", lambda g, m: f"{_pt(g, f'prune.{m}.p50.rule_vs_random')}: "
-     f"{g(f'prune.{m}.p50.rule_vs_random.verdict')}", lambda g, m: g(f"prune.{m}.p50.rule_vs_random.verdict")),
-    ("best score at 50%, chosen on validation", lambda g, m: f"{g(f'scores.{m}.best_p50.score')} "
-     f"({g(f'scores.{m}.' + str(g(f'scores.{m}.best_p50.score')) + '.p50.setting')})",
-     lambda g, m: g(f"scores.{m}.best_p50.score")),
-    ("best score at 50%: drop vs dense", lambda g, m: _pt(g, f"scores.{m}.best_p50", "accuracy_drop", "drop_ci_low",
-                                                           "drop_ci_high", f"eval.{m}.test_reviews"), None),
-    ("best score − paper's cosine at 50%: verdict", lambda g, m: f"{_pt(g, f'scores.{m}.compare.best_vs_cosine.p50')}: "
-     f"{g(f'scores.{m}.compare.best_vs_cosine.p50.verdict')}",
-     lambda g, m: g(f"scores.{m}.compare.best_vs_cosine.p50.verdict")),
-]
+def _claim_cell(get, claim: str, role: str) -> str:
+    key = f"claims.{claim}.{role}"
+    verdict = get(f"{key}.verdict")
+    if verdict is None:
+        return "–"
+    if verdict == "not testable":
+        return "not testable"
+    scale = 100 if claim in claims.ACCURACY_CLAIMS else 1
+    unit, digits = (" pt", 1) if scale == 100 else ("", 2)
+    text = (f"**{verdict}**: {scale * get(f'{key}.effect'):+.{digits}f}{unit} [{scale * get(f'{key}.ci_low'):+.{digits}f}, "
+            f"{scale * get(f'{key}.ci_high'):+.{digits}f}] vs {scale * get(f'{key}.null'):+.{digits}f}, n = {get(f'{key}.n')}")
+    if verdict == "inconclusive" and get(f"{key}.mde") is not None:
+        text += f"; MDE {scale * get(f'{key}.mde'):.{digits}f}{unit}"
+    return text
 
 
-def comparison_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
-    """The same questions answered on two profiles' data, side by side, and whether the qualitative answer is the same
-    (a verdict, the chosen score, a Jaccard of at least 0.9, an interval that spans zero)."""
-    a, b = summary.read(first).get, summary.read(second).get
-    if b("finetune.encoder.test_accuracy") is None or a("finetune.encoder.test_accuracy") is None:
-        return f"(Run `make PROFILE={second}` and `make` to fill this table.)"
-    lines = [f"| question | role | {first}: {a('data.source')} | {second}: {b('data.source')} | same answer on both? |",
-             "|---|---|---|---|---|"]
-    agree = {"yes": [], "**no**": []}
-    for label, cell, answer in QUESTIONS:
+def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
+    """The claims ledger of two profiles side by side, and whether each claim gets the same answer on both (decided
+    from the two intervals, not from the verdict strings: ``claims.across``)."""
+    a, b = summary.read(first), summary.read(second)
+    if not any(k.startswith("claims.") for k in a):
+        return f"(Run `make` and `make PROFILE={second}` to fill this table.)"
+    lines = [f"| claim (paper) | model | {first}: {a.get('data.source')} | {second}: {b.get('data.source', '–')} | "
+             f"same answer on both? |", "|---|---|---|---|---|"]
+    for claim, said in claims.PAPER.items():
         for m in ROLES:
-            try:
-                same = "–" if answer is None or answer(a, m) is None else ("yes" if answer(a, m) == answer(b, m) else "**no**")
-                lines.append(f"| {label} | {m} | {cell(a, m)} | {cell(b, m)} | {same} |")
-            except TypeError:  # a key missing from one summary
-                same = "–"
-                lines.append(f"| {label} | {m} | – | – | – |")
-            agree.get(same, []).append(f"{label} ({m})")
-    lines += ["", f"**Same answer on both datasets:** {'; '.join(agree['yes']) or 'none'}. "
-                  f"**Different answers:** {'; '.join(agree['**no**']) or 'none'}."]
-    lines += ["", "Published references: " + "; ".join(f"{p}: {g('reference.source')}" for p, g in ((first, a), (second, b)))
-              + ". Cold run time (`make cold PROFILE=…`, set-up + study, this 2-core machine): " + "; ".join(
-                  f"{p}: {_fmt(g('run.wall_minutes'), 1)} min ({_fmt(g('run.setup_minutes'), 1)} + "
-                  f"{_fmt(g('run.study_minutes'), 1)})" for p, g in ((first, a), (second, b))) + "."]
+            lines.append(f"| `{claim}` ({said}) | {m} | {_claim_cell(a.get, claim, m)} | {_claim_cell(b.get, claim, m)} | "
+                         f"{claims.across(a, b, claim, m)} |")
+    lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and in "
+              "their own unit otherwise (a share of the depth, a share of a layer, a Jaccard, a correlation, a speed "
+              "ratio); each row's interval is 95% and its verdict is read off that interval (notebook 07 explains the "
+              "rule; `make claims` prints a profile's ledger in seconds). \"Same answer\" is *yes* when both verdicts "
+              "are decisive and equal, **different** when the interval of the difference of the two effects excludes "
+              "zero, *not comparable* when either side is inconclusive or not testable. Published references: "
+              + "; ".join(f"{p}: {g.get('reference.source')}" for p, g in ((first, a), (second, b))) + "."]
     return "\n".join(lines)
+
+
+def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
+    """Sizes and cold-run times of the two datasets' runs."""
+    a, b = summary.read(first).get, summary.read(second).get
+    return ("| | " + " | ".join(f"{p}: {g('data.source')}" for p, g in ((first, a), (second, b))) + " |\n|---|---|---|\n"
+            + "\n".join(f"| {label} | " + " | ".join(_fmt(g(key), digits) for g in (a, b)) + " |" for label, key, digits in (
+                ("test examples", "data.test", 0), ("encoder test accuracy", "finetune.encoder.test_accuracy", 3),
+                ("decoder test accuracy", "finetune.decoder.test_accuracy", 3),
+                ("encoder pruning comparisons: test examples", "eval.encoder.test_reviews", 0),
+                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0), ("cold run, minutes (set-up + study)", "run.wall_minutes", 1),
+                ("reproduced the committed summary (`make cold`)", "run.cold_reproduces_committed", 0))))
 
 
 def _replace(text: str, name: str, body: str) -> str:
@@ -211,5 +222,6 @@ def update_readme(profile: str = "default") -> None:
     """Replace the Findings section, the results block and the two-dataset table of README.md with current numbers."""
     readme = ROOT / "README.md"
     text = _replace(readme.read_text(), "findings", findings_markdown(profile))
-    text = _replace(text, "datasets", comparison_markdown(*README_PROFILES))
+    text = _replace(text, "datasets", datasets_markdown(*README_PROFILES))
+    text = _replace(text, "ledger", ledger_markdown(*README_PROFILES))
     readme.write_text(_replace(text, "results", results_markdown(profile)))

@@ -105,7 +105,7 @@ def sign_check(profile: Profile, store: Store, scored: Scored, setting: str, dat
     unsigned = run_pruned(profile, store, magnitude, "|contribution|", 0, fraction, setting, "validation", data)
     return {"setting": setting, "signed_loss": signed.loss, "magnitude_loss": unsigned.loss,
             "signed_accuracy": signed.accuracy, "magnitude_accuracy": unsigned.accuracy} | {
-        f"signed_minus_magnitude_{k}": v for k, v in stats.paired(signed.correct, unsigned.correct).items()}
+        f"signed_minus_magnitude_{k}": v for k, v in stats.matched_pairs(signed.correct, unsigned.correct).items()}
 
 
 def ranked(selection: pd.DataFrame) -> pd.DataFrame:
@@ -171,48 +171,88 @@ def test(profile: Profile, store: Store, scored: Scored, chosen: dict[str, str],
     return pd.DataFrame(rows), predictions | {"dense": dense}
 
 
-def outcome(predictions: dict, name: str, setting: str, fraction: float) -> np.ndarray:
-    """Per-review correctness of a score's variant, averaged over its seeds."""
-    return np.mean([p.correct for k, p in predictions.items() if k[:3] == (name, setting, fraction)], axis=0)
+def outcomes(predictions: dict, name: str, setting: str, fraction: float) -> np.ndarray:
+    """Per-review correctness of a score's variant, one row per seed: ``(seeds, reviews)``."""
+    return np.stack([p.correct for k, p in predictions.items() if k[:3] == (name, setting, fraction)])
 
 
-def budget_table(results: pd.DataFrame, predictions: dict) -> pd.DataFrame:
+def budget_table(results: pd.DataFrame, predictions: dict, margin: float) -> pd.DataFrame:
     """Per score, setting and budget: accuracy (mean over seeds) with its 95% interval (Wilson for one model, a
-    bootstrap over reviews for a seed mean), the drop from dense (dense minus pruned, paired, with its interval and
-    Holm-adjusted p across the budgets), agreement with the dense predictions and mean |logit change|."""
+    bootstrap over reviews for a seed mean), the drop from dense (dense minus pruned, paired, simultaneous across the
+    budgets, with its verdict), agreement with the dense predictions and mean |logit change|."""
     dense = predictions["dense"].correct
     rows = []
     for (name, setting), group in results.groupby(["score", "setting"], sort=False):
-        family = []
+        family, level = [], stats.family_level(group["budget"].nunique())
         for fraction, at in group.groupby("budget"):
-            correct = outcome(predictions, name, setting, fraction)
-            low, high = stats.wilson(correct) if len(at) == 1 else stats.bootstrap_interval(correct)
-            drop = stats.paired(dense, correct)
+            correct = outcomes(predictions, name, setting, fraction)
+            low, high = stats.wilson(correct[0]) if len(correct) == 1 else stats.bootstrap_interval(correct.mean(0))
+            drop = stats.compare(dense, correct, level)
             family.append({"score": name, "setting": setting, "budget": fraction, "n": drop["n"],
-                           "accuracy": correct.mean(), "ci_low": low, "ci_high": high, "drop": drop["delta"],
-                           "drop_ci_low": drop["ci_low"], "drop_ci_high": drop["ci_high"], "p": drop["p"],
-                           "agreement": at["agreement"].mean(), "mean_abs_dlogit": at["mean_abs_dlogit"].mean()})
-        rows += [r | {"p_holm": p} for r, p in zip(family, stats.holm([r["p"] for r in family]))]
+                           "accuracy": correct.mean(), "ci_low": low, "ci_high": high} | {
+                f"drop_{k}" if k in ("ci_low", "ci_high") else k: v for k, v in drop.items() if k != "delta"} | {
+                "drop": drop["delta"], "agreement": at["agreement"].mean(), "mean_abs_dlogit": at["mean_abs_dlogit"].mean()})
+        for row, judged in zip(family, stats.family([{"delta": r["drop"], "ci_low": r["drop_ci_low"],
+                                                      "ci_high": r["drop_ci_high"], "n": r["n"], "level": r["level"]}
+                                                     for r in family], margin)):
+            rows.append(row | {"verdict": judged["verdict"], "mde": judged.get("mde")})
     return pd.DataFrame(rows)
 
 
-def comparisons(predictions: dict, chosen: dict[str, str], winner: str, runner_up: str) -> pd.DataFrame:
-    """The questions of 06, each paired on the same test reviews, Holm-adjusted across the budgets of each claim:
-    the best score against the runner-up (each at its chosen setting), against the paper's cosine and the paper's
-    cosine against random (all three at the best score's setting)."""
+def comparisons(predictions: dict, chosen: dict[str, str], winner: str, runner_up: str, margin: float) -> pd.DataFrame:
+    """The questions of 06, each paired on the same test reviews, one family across the budgets of each question
+    (simultaneous intervals, verdicts read off them): the best score against the runner-up (each at its chosen
+    setting), against the paper's cosine, the paper's cosine against random (both at the best score's setting), and the
+    mirror control against random (both uniform; expected: the mirror is no better than random)."""
     at = chosen[winner]
     claims = {"best_vs_runner_up": (f"{winner} ({at}) minus {runner_up} ({chosen[runner_up]})", (winner, at),
                                     (runner_up, chosen[runner_up])),
               "best_vs_cosine": (f"{winner} minus cosine, both {at}", (winner, at), ("cosine", at)),
-              "cosine_vs_random": (f"cosine minus random, both {at}", ("cosine", at), ("random", at))}
+              "cosine_vs_random": (f"cosine minus random, both {at}", ("cosine", at), ("random", at)),
+              "mirror_vs_random": (f"control: mirror minus random, both {CONTROL_SETTING} (expected <= 0)",
+                                   ("mirror", CONTROL_SETTING), ("random", CONTROL_SETTING))}
     fractions = sorted({k[2] for k in predictions if k != "dense"})
+    level = stats.family_level(len(fractions))
     rows = []
     for key, (claim, a, b) in claims.items():
         family = [{"key": key, "claim": claim, "budget": f}
-                  | stats.paired(outcome(predictions, *a, f), outcome(predictions, *b, f)) for f in fractions]
-        for row, p in zip(family, stats.holm([r["p"] for r in family])):
-            rows.append(row | {"p_holm": p, "verdict": stats.word(row | {"p_holm": p})})
+                  | stats.compare(outcomes(predictions, *a, f), outcomes(predictions, *b, f), level) for f in fractions]
+        rows += stats.family(family, margin)
     return pd.DataFrame(rows)
+
+
+def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, fraction: float) -> list[str]:
+    """Every control against its stated expectation: the mirror should do no better than random, and two scores'
+    kept sets overlap by chance as two random sets of the same size do (Jaccard k / (2 - k), k the kept share)."""
+    lines = []
+    for _, row in compared[compared["key"] == "mirror_vs_random"].iterrows():
+        ok = row["verdict"] != "higher"
+        lines.append(f"control at {row['budget']:.0%}: mirror minus random = {stats.describe(row)} -> "
+                     + ("as expected (the mirror is no better than random)" if ok else
+                        "MISBEHAVES: the mirror beats random, so keeping the lowest-cosine neurons is not the worst "
+                        "choice and the cosine carries little of what matters"))
+    chance = (1 - fraction) / (1 + fraction)
+    pairs = [(a, b) for i, a in enumerate(overlap.index) for b in overlap.index[i + 1:]]
+    near = [f"{a}/{b}" for a, b in pairs if abs(overlap.loc[a, b] - chance) < 0.03]
+    lines.append(f"kept-set overlap at {fraction:.0%}: two random kept sets of this size overlap by {chance:.3f} "
+                 f"(Jaccard); {len(near)} of {len(pairs)} score pairs are within 0.03 of that"
+                 + (f" ({', '.join(near)}): their choices are unrelated" if near else ""))
+    return lines
+
+
+def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: str, setting: str, tokenizer) -> dict:
+    """06's choice confirmed on test reviews that 02-06 never read (those after 04/05's): dense minus the chosen
+    score at ``scores.select_at``, paired (Agresti-Min, 95%); None when the profile sets no confirmation reviews."""
+    start = getattr(profile.prune, f"{role}_eval_examples")
+    count = getattr(profile.scores, f"{role}_confirm_examples")
+    if count == 0:
+        return None
+    rows = load_splits(profile.data, profile.seed)["test"].select(range(start, start + count))
+    cfg = getattr(profile, role)
+    data = encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
+    dense = store.run("dense (confirmation reviews)", "confirm", data)
+    pruned = run_pruned(profile, store, scored, winner, 0, profile.scores.select_at, setting, "confirm", data)
+    return {"score": winner, "setting": setting, "first_review": start} | stats.matched_pairs(dense.correct, pruned.correct)
 
 
 def agreement(profile: Profile, scored: Scored, fraction: float) -> pd.DataFrame:
@@ -258,8 +298,9 @@ def paper_curves(profile: Profile, role: str) -> pd.DataFrame:
     return results[results["method"].isin(["dense", RULE, RANDOM])]
 
 
-def summary_values(role: str, table: pd.DataFrame, scored: Scored, selection: pd.DataFrame, stable: dict,
-                   chosen: dict[str, str], compared: pd.DataFrame, dense: Prediction, n_validation: int) -> dict:
+def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Scored, selection: pd.DataFrame,
+                   stable: dict, chosen: dict[str, str], compared: pd.DataFrame, dense: Prediction, n_validation: int,
+                   confirmed: dict | None) -> dict:
     """This notebook's keys of ``summary.json`` for one model."""
     values = {}
     for _, row in table.iterrows():
@@ -271,14 +312,19 @@ def summary_values(role: str, table: pd.DataFrame, scored: Scored, selection: pd
     values[f"scores.{role}.repair_statistics.seconds"] = scored.seconds["repair statistics"]
     winner = best(selection)
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
-        key = f"scores.{role}.best_p{round(100 * row['budget'])}"
+        key = f"scores.{role}.best.p{round(100 * row['budget'])}"
         values |= {f"{key}.accuracy_drop": row["drop"], f"{key}.drop_ci_low": row["drop_ci_low"],
-                   f"{key}.drop_ci_high": row["drop_ci_high"], f"{key}.p_holm": row["p_holm"]}
+                   f"{key}.drop_ci_high": row["drop_ci_high"], f"{key}.level": row["level"]}
     for _, row in compared.iterrows():
         key = f"scores.{role}.compare.{row['key']}.p{round(100 * row['budget'])}"
-        values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "p_holm", "n", "verdict")}
+        values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "level", "n", "verdict", "mde")
+                   if k in row and pd.notna(row[k])}
+    if confirmed is not None:
+        key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_at)}"
+        values |= {f"{key}.accuracy_drop": confirmed["delta"], f"{key}.ci_low": confirmed["ci_low"],
+                   f"{key}.ci_high": confirmed["ci_high"], f"{key}.n": confirmed["n"], f"{key}.score": confirmed["score"]}
     values[f"findings.scores.{role}"] = "; ".join(conclusion(role, table, selection, stable, chosen, compared))
-    return values | {f"scores.{role}.best_p50.score": winner, f"scores.{role}.runner_up": best(selection, 1),
+    return values | {f"scores.{role}.best.score": winner, f"scores.{role}.best.setting": chosen[winner], f"scores.{role}.runner_up": best(selection, 1),
                      f"scores.{role}.dense.accuracy": dense.accuracy, f"eval.{role}.validation_reviews": n_validation,
                      f"scores.{role}.selection.best_score_stability": stable["best score"],
                      f"scores.{role}.selection.setting_stability": stable[winner]}
@@ -294,7 +340,7 @@ def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: 
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
         lines.append(f"  {row['budget']:.0%} removed: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, "
                      f"{row['ci_high']:.3f}]; drop vs dense {100 * row['drop']:+.1f} pt [{100 * row['drop_ci_low']:+.1f}, "
-                     f"{100 * row['drop_ci_high']:+.1f}], p(Holm) = {row['p_holm']:.3g}, n = {row['n']}")
+                     f"{100 * row['drop_ci_high']:+.1f}] ({100 * row['level']:.4g}% simultaneous), n = {row['n']}")
     for _, row in compared.iterrows():
         lines.append(f"  {row['budget']:.0%} removed, {row['claim']}: {stats.describe(row)} -> {row['verdict']}")
     return lines

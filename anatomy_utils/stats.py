@@ -72,17 +72,35 @@ def two_level(a: np.ndarray, masks: np.ndarray, level: float = LEVEL, resamples:
     if masks.shape[1] != len(a):
         raise ValueError(f"Paired outcomes need the same reviews; got {len(a)} and {masks.shape[1]}.")
     diff = a[None, :] - masks
+    # Agresti-Min's idea carried over: one pseudo-pair of discordant reviews (+1 and -1) beside the real ones, so that
+    # identical outcomes do not yield a zero-width interval; the estimate itself is the plain mean.
+    padded = np.hstack([diff, np.ones((len(masks), 1)), -np.ones((len(masks), 1))])
     rng = np.random.default_rng(seed)
     means = np.empty(resamples)
     for r in range(resamples):
-        per_review = diff[rng.integers(0, len(masks), len(masks))].mean(axis=0)
-        means[r] = per_review[rng.integers(0, len(a), len(a))].mean()
+        per_review = padded[rng.integers(0, len(masks), len(masks))].mean(axis=0)
+        means[r] = per_review[rng.integers(0, padded.shape[1], padded.shape[1])].mean()
     tail = 100 * (1 - level) / 2
     accuracies = masks.mean(axis=1)
     return {"delta": float(diff.mean()), "ci_low": float(np.percentile(means, tail)),
             "ci_high": float(np.percentile(means, 100 - tail)), "n": len(a), "masks": len(masks), "level": level,
             "mask_spread": float(accuracies.std(ddof=1)) if len(masks) > 1 else None,
             "beats_share": float(np.mean(a.mean() > accuracies))}
+
+
+def compare(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> dict:
+    """``a - b`` whatever each side is: one model's 0/1 outcomes ``(n,)`` or a distribution of masks or seeds
+    ``(masks, n)``; two single models use ``matched_pairs``, a model against masks ``two_level``."""
+    a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    if len(a) == 1 and len(b) == 1:
+        return matched_pairs(a[0], b[0], level)
+    if len(a) == 1:
+        return two_level(a[0], b, level)
+    if len(b) == 1:
+        flipped = two_level(b[0], a, level)
+        return flipped | {"delta": -flipped["delta"], "ci_low": -flipped["ci_high"], "ci_high": -flipped["ci_low"],
+                          "beats_share": 1 - flipped["beats_share"]}
+    raise ValueError("compare takes at most one side with several masks or seeds.")
 
 
 def bootstrap_interval(values: np.ndarray, level: float = LEVEL, resamples: int = 4000, seed: int = 0) -> tuple[float, float]:

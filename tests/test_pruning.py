@@ -106,35 +106,41 @@ def test_pruned_model_saves_and_loads_with_its_widths(body, batch, tmp_path, wor
     assert size["parameters"] < dense_parameters and size["bytes_on_disk"] > 0
 
 
-def test_rule_against_random_is_paired_per_review_and_holm_corrected():
+def test_rule_against_random_masks_is_paired_per_review_and_simultaneous():
     import pandas as pd
 
     from anatomy_utils.predictions import Prediction
-    from anatomy_utils.prune_study import RANDOM, RULE, comparisons, sweep_table, verdict
+    from anatomy_utils.prune_study import RANDOM, RULE, comparisons, random_name, sweep_table, verdict
 
     labels = np.ones(200, dtype=np.int64)
 
-    def variant(n_correct, offset=0):
-        correct = np.zeros(200)
-        correct[offset:offset + n_correct] = 1
-        return Prediction("x", "test", np.where(correct == 1, 1.0, -1.0), labels)
+    def variant(n_correct, n=200):
+        correct = np.zeros(n)
+        correct[:n_correct] = 1
+        return Prediction("x", "test", np.where(correct == 1, 1.0, -1.0), labels[:n])
 
-    predictions = {f"{RULE} 30%": variant(150), f"{RANDOM} 30% seed 0": variant(146), f"{RANDOM} 30% seed 1": variant(146),
-                   f"{RULE} 50%": variant(180), f"{RANDOM} 50% seed 0": variant(120), f"{RANDOM} 50% seed 1": variant(100),
-                   f"{RULE} 70%": variant(60), f"{RANDOM} 70% seed 0": variant(120), f"{RANDOM} 70% seed 1": variant(120)}
-    rows = [{"method": "dense", "target": None, "seed": None, "accuracy": 1.0, "n": 200, "pruned_fraction": 0.0,
-             "ci_low": 0.98, "ci_high": 1.0}]
-    for t in (0.3, 0.5, 0.7):
-        rows.append({"method": RULE, "target": t, "seed": None, "accuracy": predictions[f"{RULE} {t:.0%}"].accuracy,
+    predictions = {"dense": variant(190), f"{RULE} 30%": variant(150), f"{RULE} 50%": variant(180),
+                   f"{RULE} 70%": variant(60)}
+    masks = {0.3: (73, 75, 77), 0.5: (55, 60, 65), 0.7: (60, 60, 60)}  # of the first 100 reviews
+    rows = [{"method": "dense", "target": None, "mask": None, "accuracy": 0.95, "n": 200, "pruned_fraction": 0.0,
+             "ci_low": 0.9, "ci_high": 1.0}]
+    for t, counts in masks.items():
+        rows.append({"method": RULE, "target": t, "mask": None, "accuracy": predictions[f"{RULE} {t:.0%}"].accuracy,
                      "n": 200, "pruned_fraction": t, "ci_low": 0.0, "ci_high": 1.0})
-        rows += [{"method": RANDOM, "target": t, "seed": s, "accuracy": predictions[f"{RANDOM} {t:.0%} seed {s}"].accuracy,
-                  "n": 200, "pruned_fraction": t, "ci_low": 0.0, "ci_high": 1.0} for s in (0, 1)]
-    compared = comparisons(pd.DataFrame(rows), predictions)
-    mean = compared[compared["against"] == "mean of seeds"].set_index("target")
-    assert mean.loc[0.5, "delta"] == pytest.approx(0.9 - 0.55) and mean.loc[0.5, "n"] == 200
-    assert list(mean["verdict"]) == ["not resolved at this n", "higher", "lower"]  # +2 pt on 200 reviews: unresolved
-    assert (mean["p_holm"] >= mean["p"]).all()
-    assert set(compared["against"]) == {"mean of seeds", "seed 0", "seed 1"}
+        for m, count in enumerate(counts):
+            predictions[random_name(t, m)] = variant(count, 100)
+            rows.append({"method": RANDOM, "target": t, "mask": m, "accuracy": count / 100, "n": 100,
+                         "pruned_fraction": t, "ci_low": 0.0, "ci_high": 1.0})
+    compared = comparisons(pd.DataFrame(rows), predictions, margin=0.02)
+    random = compared[compared["against"] == "random masks"].set_index("target")
+    # the rule is right on the first 150 / 180 / 60 reviews: on the masks' 100 reviews 1.0 / 1.0 / 0.6
+    assert random.loc[0.5, "delta"] == pytest.approx(1.0 - 0.6) and random.loc[0.5, "n"] == 100
+    assert random.loc[0.5, "masks"] == 3 and random.loc[0.5, "level"] == pytest.approx(1 - 0.05 / 3)
+    assert list(random["verdict"])[:2] == ["higher", "higher"]
+    assert random.loc[0.7, "delta"] == 0 and random.loc[0.7, "ci_low"] < -0.01  # identical outcomes: not a point
+    dense = compared[compared["against"] == "dense"].set_index("target")
+    assert dense.loc[0.7, "verdict"] == "lower" and dense.loc[0.7, "n"] == 200
     lines = verdict(compared)
-    assert "the rule beats random" in lines[1] and "loses to random" in lines[2] and "not resolved" in lines[0]
-    assert sweep_table(pd.DataFrame(rows), compared).loc[0.7, "random_mean"] == pytest.approx(0.6)
+    assert "rule minus random masks" in lines[0] and "x 3 masks -> higher" in lines[0]
+    table = sweep_table(pd.DataFrame(rows), compared)
+    assert table.loc[0.5, "random_mean"] == pytest.approx(0.6) and table.loc[0.5, "random_spread"] == pytest.approx(0.05)

@@ -2,24 +2,26 @@ from anatomy_utils import report
 from anatomy_utils.finetune import TRAINING_CODE
 from anatomy_utils.runtime import code_fingerprint
 
-VALUES = {"scores.encoder.best_p30.accuracy_drop": 0.01, "scores.encoder.best_p30.drop_ci_low": -0.004,
-          "scores.encoder.best_p30.drop_ci_high": 0.024, "scores.encoder.best_p50.score": "taylor",
-          "scores.encoder.taylor.p50.setting": "uniform + repair", "scores.decoder.best_p50.score": "activation",
-          "scores.decoder.activation.p50.setting": "global", "prune.encoder.p30.paper_rule.accuracy": 0.84,
-          "prune.encoder.p30.random.accuracy_mean": 0.80, "prune.encoder.p30.rule_vs_random.delta": 0.04,
+VALUES = {"scores.encoder.best.p30.accuracy_drop": 0.01, "scores.encoder.best.p30.drop_ci_low": -0.004,
+          "scores.encoder.best.p30.drop_ci_high": 0.024, "scores.encoder.best.score": "taylor",
+          "scores.encoder.best.setting": "uniform + repair", "scores.decoder.best.score": "activation",
+          "scores.decoder.best.setting": "global", "prune.encoder.p30.paper_rule.accuracy": 0.84,
+          "prune.encoder.p30.random.accuracy_mean": 0.80, "prune.encoder.p30.random_spread": 0.02,
+          "prune.encoder.p30.random_masks": 10, "prune.encoder.p30.rule_vs_random.delta": 0.04,
           "prune.encoder.p30.rule_vs_random.ci_low": 0.01, "prune.encoder.p30.rule_vs_random.ci_high": 0.07,
-          "prune.encoder.p30.rule_vs_random.p_holm": 0.012, "prune.encoder.p30.rule_vs_random.verdict": "higher",
+          "prune.encoder.p30.rule_vs_random.n": 200, "prune.encoder.p30.rule_vs_random.verdict": "higher",
           "findings.prune.encoder": "30% pruned: the rule beats random", "run.code_fingerprint": "0ld"}
 
 
 def test_results_block_gives_intervals_verdicts_and_the_chosen_setting(monkeypatch):
     monkeypatch.setattr(report.summary, "read", lambda profile: VALUES)
     lines = report.results_markdown("any").splitlines()
-    assert ("| 30% removed, best score: drop vs dense (pt) [95% CI] (encoder target: ≤ 0.5, upper end ≤ 2) "
-            "| 1.0 [-0.4, 2.4] | – |  |") in lines
+    assert "| 30% removed, best score: drop vs dense (pt) [simultaneous CI] | +1.0 pt [-0.4, +2.4] | – |  |" in lines
     assert "| its budget and repair, chosen on validation (06) | uniform + repair | global |  |" in lines
-    assert any(line.startswith("| 30% pruned: rule − random, paired (pt) [95% CI], Holm p: verdict | 4.0 [1.0, 7.0], "
-                               "p = 0.012: higher |") for line in lines)
+    assert any(line.startswith("| 30% pruned: rule − random masks (pt) [simultaneous CI], n: verdict | "
+                               "+4.0 pt [+1.0, +7.0], n = 200: higher |") for line in lines)
+    assert any(line.startswith("| 30% pruned: paper rule vs random masks (mean ± SD between masks, masks) | "
+                               "0.840 vs 0.800 ± 0.020 (10) |") for line in lines)
     assert "| 10% pruned: paper rule vs random" not in "\n".join(lines)  # absent keys: no row
     assert "differs from the current code" in lines[0]  # results of other training code are flagged
 
@@ -37,19 +39,18 @@ def test_findings_quote_the_recorded_sentences_with_their_figures(monkeypatch):
     assert "![figure4_accuracy](figures/default/figure4_accuracy.png)" in text
 
 
-def test_two_datasets_table_says_where_the_answers_agree(monkeypatch):
-    first = VALUES | {"finetune.encoder.test_accuracy": 0.86, "data.source": "wheel, imdb", "data.test": 1000,
-                      "prune.encoder.p50.rule_vs_random.verdict": "not resolved at this n",
-                      "anatomy.encoder.mean_jaccard_across_inputs": 0.95}
-    second = first | {"data.source": "wheel, rotten_tomatoes", "scores.encoder.best_p50.score": "magnitude",
-                      "scores.encoder.magnitude.p50.setting": "global",
-                      "anatomy.encoder.mean_jaccard_across_inputs": 0.91}
+def test_the_ledger_table_puts_both_datasets_side_by_side(monkeypatch):
+    key = "claims.rule_beats_random.decoder"
+    first = {"data.source": "wheel, imdb", f"{key}.verdict": "refuted", f"{key}.effect": -0.133,
+             f"{key}.ci_low": -0.227, f"{key}.ci_high": -0.039, f"{key}.null": 0.0, f"{key}.level": 0.95, f"{key}.n": 64}
+    second = {"data.source": "wheel, rotten_tomatoes", f"{key}.verdict": "inconclusive", f"{key}.effect": 0.032,
+              f"{key}.ci_low": -0.007, f"{key}.ci_high": 0.072, f"{key}.null": 0.0, f"{key}.level": 0.95, f"{key}.n": 200,
+              f"{key}.mde": 0.05}
     monkeypatch.setattr(report.summary, "read", lambda profile: {"a": first, "b": second}[profile])
-    lines = report.comparison_markdown("a", "b").splitlines()
-    assert any(l.startswith("| best score at 50%, chosen on validation | encoder | taylor (uniform + repair) | "
-                            "magnitude (global) | **no** |") for l in lines)
-    assert any(l.startswith("| 50% pruned, paper rule − random: verdict | encoder |") and l.endswith("| yes |")
-               for l in lines)
-    assert any(l.startswith("| same neurons above 0.35") and l.endswith("| yes |") for l in lines)
+    row = [l for l in report.ledger_markdown("a", "b").splitlines() if l.startswith("| `rule_beats_random`")
+           and "| decoder |" in l][0]
+    assert "**refuted**: -13.3 pt [-22.7, -3.9] vs +0.0, n = 64" in row
+    assert "**inconclusive**: +3.2 pt [-0.7, +7.2] vs +0.0, n = 200; MDE 5.0 pt" in row
+    assert row.endswith("|") and "**different**" in row  # the intervals of the two effects are apart
     monkeypatch.setattr(report.summary, "read", lambda profile: {})
-    assert "make PROFILE=b" in report.comparison_markdown("a", "b")
+    assert "make PROFILE=b" in report.ledger_markdown("a", "b")

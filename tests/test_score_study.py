@@ -58,13 +58,21 @@ def test_budget_table_and_comparisons_are_paired_on_the_same_reviews():
             "dense": dense}
     results = pd.DataFrame([{"score": k[0], "setting": k[1], "budget": k[2], "seed": k[3], "accuracy": p.accuracy}
                             | p.moved(dense) for k, p in runs.items() if k != "dense"])
-    table = score_study.budget_table(results, runs).set_index("score")
+    table = score_study.budget_table(results, runs, 0.02).set_index("score")
     assert table.loc["taylor", "drop"] == pytest.approx(0.05) and table.loc["taylor", "n"] == 100
     assert table.loc["taylor", "drop_ci_low"] >= 0 and table.loc["taylor", "agreement"] == pytest.approx(0.95)
     assert table.loc["random", "accuracy"] == pytest.approx(0.65)  # the seed mean
+    runs |= {("mirror", "uniform", 0.5, 0): prediction(np.r_[np.ones(90), np.zeros(10)], labels),
+             ("random", "uniform", 0.5, 0): prediction(np.r_[np.zeros(40), np.ones(60)], labels)}
     chosen = {"taylor": "global", "cosine": "global"}
-    compared = score_study.comparisons(runs, chosen, "taylor", "cosine").set_index("key")
+    compared = score_study.comparisons(runs, chosen, "taylor", "cosine", 0.02).set_index("key")
     assert compared.loc["best_vs_cosine", "delta"] == pytest.approx(0.25)
     assert compared.loc["best_vs_cosine", "verdict"] == "higher"
     assert compared.loc["cosine_vs_random", "delta"] == pytest.approx(0.05)  # 0.70 vs the seeds' mean 0.65
-    assert compared.loc["cosine_vs_random", "verdict"] == "not resolved at this n"
+    assert compared.loc["cosine_vs_random", "verdict"] == "inconclusive"  # two seeds 10 pt apart: no verdict
+    assert compared.loc["cosine_vs_random", "masks"] == 2 and compared.loc["cosine_vs_random", "mde"] > 0
+    assert compared.loc["mirror_vs_random", "verdict"] == "higher"  # the control beats random here
+    agreement = pd.DataFrame([[1.0, 0.34], [0.34, 1.0]], index=["a", "b"], columns=["a", "b"])
+    lines = score_study.control_findings(compared.reset_index(), agreement, 0.5)
+    assert "MISBEHAVES" in lines[0]
+    assert "overlap by 0.333" in lines[1] and "1 of 1 score pairs" in lines[1]

@@ -12,39 +12,89 @@ def test_wilson_matches_the_closed_form():
     np.testing.assert_allclose(stats.wilson(correct), (centre - half, centre + half), atol=1e-5)
 
 
-def test_sign_test_is_exact_mcnemar_on_discordant_pairs():
-    a = np.array([1, 1, 1, 1, 1, 1, 0, 0, 1, 0])
-    b = np.array([0, 0, 0, 0, 0, 1, 0, 0, 1, 1])  # a wins 5 discordant pairs, loses 1
-    assert stats.sign_test(a, b) == pytest.approx(2 * (1 + 6) / 64)  # two-sided: 2 P(X <= 1), X ~ Bin(6, 1/2)
-    assert stats.sign_test(a, a) == 1.0  # no discordant pair: no evidence either way
-
-
-def test_paired_difference_and_its_interval():
+def test_matched_pairs_is_agresti_min():
     a = np.array([1.0] * 60 + [0.0] * 40)
-    b = np.array([1.0] * 50 + [0.0] * 50)  # a is right on 10 more reviews, never wrong where b is right
-    result = stats.paired(a, b, seed=1)
+    b = np.array([1.0] * 50 + [0.0] * 50)  # a right on 10 more reviews, never wrong where b is right
+    result = stats.matched_pairs(a, b)
+    up, down, m = 10.5, 0.5, 102  # half a count added to every cell
+    se = np.sqrt(up + down - (up - down) ** 2 / m) / m
+    centre = (up - down) / m
     assert result["delta"] == pytest.approx(0.10) and result["n"] == 100
-    assert 0 < result["ci_low"] < 0.10 < result["ci_high"] < 0.2
-    assert result["p"] == pytest.approx(2 * 0.5**10)
-    assert stats.paired(a, b, seed=1) == result  # seeded: the same interval every time
+    assert result["ci_low"] == pytest.approx(centre - 1.959964 * se, abs=1e-5)
+    assert result["ci_high"] == pytest.approx(centre + 1.959964 * se, abs=1e-5)
     with pytest.raises(ValueError, match="same reviews"):
-        stats.paired(a, b[:50])
+        stats.matched_pairs(a, b[:50])
+    with pytest.raises(ValueError, match="0/1"):
+        stats.matched_pairs(a * 0.5, b)
 
 
-def test_identical_variants_give_a_zero_width_interval():
-    a = np.array([1.0, 0.0, 1.0, 1.0])
-    assert stats.paired(a, a) | {"n": 0} == {"delta": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p": 1.0, "n": 0}
+def test_identical_variants_do_not_give_a_point_interval():
+    a = np.array([1.0, 0.0, 1.0, 1.0] * 16)  # 64 reviews, no discordant pair
+    result = stats.matched_pairs(a, a)
+    assert result["delta"] == 0.0
+    assert result["ci_low"] < -0.02 and result["ci_high"] > 0.02  # about +-3 pt: certainty that is not there is not claimed
 
 
-def test_holm_step_down():
-    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
-    np.testing.assert_allclose(stats.holm([0.5, 0.9]), [1.0, 1.0])
+def test_a_wider_family_widens_every_interval():
+    a = np.array([1.0] * 60 + [0.0] * 40)
+    b = np.array([1.0] * 50 + [0.0] * 50)
+    one, four = stats.matched_pairs(a, b), stats.matched_pairs(a, b, stats.family_level(4))
+    assert stats.family_level(4) == pytest.approx(0.9875)
+    assert four["ci_low"] < one["ci_low"] and four["ci_high"] > one["ci_high"]
 
 
-def test_words_follow_the_corrected_p_and_the_interval():
-    resolved = {"delta": -0.05, "ci_low": -0.08, "ci_high": -0.02, "p": 0.001, "p_holm": 0.004, "n": 500}
-    assert stats.word(resolved) == "lower"
-    assert stats.word(resolved | {"p_holm": 0.2}) == "not resolved at this n"
-    assert stats.word(resolved | {"ci_high": 0.01}) == "not resolved at this n"
-    assert stats.describe(resolved) == "-5.0 pt [-8.0, -2.0], p(Holm) = 0.004, n = 500"
+def test_two_level_carries_the_spread_between_masks():
+    rng = np.random.default_rng(0)
+    rule = (rng.random(200) < 0.8).astype(float)
+    alike = np.stack([(rng.random(200) < 0.7).astype(float) for _ in range(10)])
+    spread = np.stack([(rng.random(200) < p).astype(float) for p in np.linspace(0.55, 0.85, 10)])
+    calm, wild = stats.two_level(rule, alike), stats.two_level(rule, spread)
+    assert wild["ci_high"] - wild["ci_low"] > calm["ci_high"] - calm["ci_low"]
+    assert wild["masks"] == 10 and wild["mask_spread"] > calm["mask_spread"]
+    assert 0 <= wild["beats_share"] <= 1
+    assert stats.two_level(rule, alike) == calm  # seeded
+
+
+def test_compare_picks_the_procedure_and_keeps_the_sign():
+    rng = np.random.default_rng(1)
+    model = (rng.random(100) < 0.8).astype(float)
+    masks = np.stack([(rng.random(100) < 0.6).astype(float) for _ in range(5)])
+    forward, backward = stats.compare(model, masks), stats.compare(masks, model)
+    assert forward["delta"] == pytest.approx(-backward["delta"])
+    assert forward["ci_low"] == pytest.approx(-backward["ci_high"])
+    assert stats.compare(model, masks[0]) == stats.matched_pairs(model, masks[0])
+
+
+@pytest.mark.parametrize("low, high, null, margin, direction, expected", [
+    (0.01, 0.05, 0.0, 0.02, "+", "confirmed"),
+    (0.01, 0.05, 0.0, 0.02, "-", "refuted"),
+    (-0.05, -0.01, 0.0, None, "+", "refuted"),
+    (-0.01, 0.015, 0.0, 0.02, "+", "equivalent"),
+    (-0.01, 0.03, 0.0, 0.02, "+", "inconclusive"),
+    (-0.01, 0.03, -0.02, None, "+", "confirmed"),  # non-inferiority: above a loss of 2 pt
+])
+def test_verdicts_follow_the_interval(low, high, null, margin, direction, expected):
+    assert stats.verdict(low, high, null, margin, direction) == expected
+
+
+def test_an_inconclusive_verdict_says_what_would_resolve_it():
+    judged = stats.judge({"delta": 0.01, "ci_low": -0.02, "ci_high": 0.04, "n": 500, "level": 0.95}, 0.0, 0.005)
+    assert judged["verdict"] == "inconclusive"
+    se = 0.06 / (2 * 1.959964)
+    assert judged["mde"] == pytest.approx((1.959964 + 0.841621) * se, rel=1e-4)
+    assert judged["n_to_resolve"] == pytest.approx(500 * (judged["mde"] / 0.01) ** 2, rel=1e-3)
+    assert "detectable at 80% power" in stats.describe(judged)
+
+
+def test_family_words_and_description():
+    rows = stats.family([{"delta": -0.05, "ci_low": -0.08, "ci_high": -0.02, "n": 500, "level": 0.975},
+                         {"delta": 0.0, "ci_low": -0.01, "ci_high": 0.01, "n": 500, "level": 0.975}], margin=0.02)
+    assert [r["verdict"] for r in rows] == ["lower", "equivalent"]
+    assert stats.describe(rows[0]) == "-5.0 pt [-8.0, -2.0] (97.5% simultaneous), n = 500"
     assert stats.describe({"delta": 0.01, "ci_low": 0.0, "ci_high": 0.02, "n": 64}) == "+1.0 pt [+0.0, +2.0], n = 64"
+
+
+def test_two_level_is_not_a_point_when_every_mask_agrees_with_the_model():
+    a = np.array([1.0, 0.0] * 50)
+    result = stats.two_level(a, np.stack([a] * 5))
+    assert result["delta"] == 0 and result["ci_low"] < -0.01 and result["ci_high"] > 0.01

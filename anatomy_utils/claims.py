@@ -1,0 +1,428 @@
+"""The claims ledger (notebook 07): what each of the paper's claims came to, for each model, from stored outputs only.
+
+Every row is one claim for one model, judged by one interval (95%, the level stated beside it) and the verdict read off
+that same interval (``stats.verdict``): ``confirmed`` / ``refuted`` when it excludes the null on the claimed side or the
+other, ``equivalent`` when it lies within the stated margin of the null, ``inconclusive`` otherwise (with the minimum
+detectable effect at 80% power and the n that would resolve the observed effect), or ``not testable`` with the reason.
+Nothing here loads a model: the inputs are what 01-06 wrote under ``figures/<profile>/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import stats, summary
+from .profiles import Profile
+from .prune_study import GRID, RANDOM, RULE, random_name, rules
+from .runtime import FIGURES
+
+# The paper's own figures (sections in brackets), quoted in the ledger beside our estimates.
+PAPER = {
+    "finetune_accuracy": "§5.3: BERT 86.2%, GPT-2 84.9% on IMDB",
+    "late_decision": "§5.1: BERT's cosine surges after layer 8 of 12; GPT-2's shoots to 1 at the last layer",
+    "sparse_neurons": "§5.2: few neurons above 0.35, under 5% of any layer",
+    "neurons_by_depth": "§5.2: BERT's counts fall with depth; GPT-2's neurons appear only in the last layers",
+    "same_neurons": "§3.3: the same neurons light up for every input",
+    "high_cosine_neurons_matter": "implicit in the rule: the neurons it protects carry the decision",
+    "rule_keeps_accuracy": "§5.3: 85.2% -> 85.1% at 30% pruned (78% at 70%)",
+    "rule_beats_random": "§5.3: random pruning falls to 58.2% at 50%; the rule 'significantly beats' it",
+    "lower_layers_raise_accuracy": "§5.3 (GPT-2): pruning lower layers too, accuracy 'went up rather than down'",
+    "zeroing_speeds_up": "§5.3: 13.71 s -> 10.3 s per 1,000 reviews after zeroing 10% (1.33x)",
+    "best_score_keeps_accuracy": "beyond the paper: 06's chosen score at 50% on unseen test reviews",
+    "removal_speeds_up": "beyond the paper: physically removed neurons, measured against the FLOP ceiling",
+}
+# The paper's points drawn in Figures 4/5 (BERT only; it gives no GPT-2 accuracies): (sparsity, accuracy, what).
+PAPER_POINTS = {"encoder": [(0.3, 0.851, "paper rule 85.1"), (0.7, 0.78, "paper rule 78"), (0.5, 0.582, "paper random 58.2")],
+                "decoder": []}
+ROLES = ("encoder", "decoder")
+VERDICTS = ("confirmed", "refuted", "equivalent", "inconclusive", "not testable")
+
+
+class LedgerInputsMissing(FileNotFoundError):
+    """A stored output the ledger reads is not there: the notebook that writes it has not run for this profile."""
+
+
+@dataclass
+class Outputs:
+    """What 01-06 stored for one profile."""
+
+    profile: Profile
+    values: dict
+    predictions: pd.DataFrame
+
+    def get(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    def need(self, key: str, notebook: str):
+        if key not in self.values:
+            raise LedgerInputsMissing(f"{key} is not in figures/{self.profile.name}/summary.json: run {notebook} "
+                                      f"(`make PROFILE={self.profile.name}`) first.")
+        return self.values[key]
+
+    def correct(self, role: str, variant: str, split: str = "test") -> np.ndarray:
+        """0/1 correctness of a stored variant, in review order."""
+        rows = self.predictions[(self.predictions["role"] == role) & (self.predictions["variant"] == variant)
+                                & (self.predictions["split"] == split)].sort_values("review")
+        if rows.empty:
+            raise LedgerInputsMissing(f"No stored predictions of {role} {variant!r} ({split}) for profile "
+                                      f"{self.profile.name!r}: run 04-06 (`make PROFILE={self.profile.name}`).")
+        return ((rows["logit"].to_numpy() > 0) == rows["label"].to_numpy()).astype(float)
+
+    def table(self, name: str, notebook: str) -> pd.DataFrame:
+        path = FIGURES / self.profile.name / name
+        if not path.exists():
+            raise LedgerInputsMissing(f"{path} is missing: run {notebook} (`make PROFILE={self.profile.name}`) first.")
+        return pd.read_csv(path)
+
+
+def load(profile: Profile) -> Outputs:
+    """The stored outputs of ``profile``; a clear one-line error names the notebook to run when something is missing."""
+    path = FIGURES / profile.name / "predictions.csv.gz"
+    if not summary.path(profile.name).exists() or not path.exists():
+        raise LedgerInputsMissing(f"No stored results for profile {profile.name!r}: run `make PROFILE={profile.name}` "
+                                  f"(notebooks 01-06) before the claims ledger.")
+    return Outputs(profile, summary.read(profile.name), pd.read_csv(path, dtype={"notebook": str}))
+
+
+def _row(claim: str, role: str, comparison: dict | None, null=None, margin=None, direction="+", evidence="",
+         reason: str = "") -> dict:
+    base = {"claim": claim, "role": role, "paper": PAPER[claim], "evidence": evidence}
+    if comparison is None:
+        return base | {"verdict": "not testable", "reason": reason}
+    return base | stats.judge(comparison, null, margin, direction) | {"direction": direction, "reason": reason}
+
+
+def finetune_accuracy(out: Outputs, role: str) -> dict:
+    """Test accuracy against the published reference, non-inferiority: at least the reference minus the margin."""
+    n, acc = int(out.need("data.test", "01_finetune")), out.need(f"finetune.{role}.test_accuracy", "01_finetune")
+    correct = np.r_[np.ones(round(acc * n)), np.zeros(n - round(acc * n))]
+    reference, margin = out.need(f"reference.{role}", "01_finetune"), out.profile.claims.accuracy_margin
+    return _row("finetune_accuracy", role, stats.accuracy_vs(correct, reference), -margin, None, "+",
+                "01_finetune, finetune_confusion_test.png",
+                f"test accuracy minus the reference {reference:.3f} ({out.get('reference.source')}); null: a shortfall "
+                f"of {100 * margin:.0f} pt")
+
+
+def decision_depth(logits: np.ndarray) -> float:
+    """First layer (as a share of the depth) from which the lens (``(reviews, layers + 1)`` logits) agrees with the
+    final prediction above chance (the share of the commoner final prediction) at every later layer."""
+    final = logits[:, -1] > 0
+    above = ((logits > 0) == final[:, None]).mean(axis=0) > max(final.mean(), 1 - final.mean())
+    layers = logits.shape[1] - 1
+    settled = [l for l in range(layers + 1) if above[l:].all()]
+    return (settled[0] if settled else layers) / layers
+
+
+def late_decision(out: Outputs, role: str, resamples: int = 2000) -> dict:
+    """The relative-depth form of "the decision comes late": the lens settles after ``claims.late_depth`` of the
+    depth (8 of 12). Interval: the decision depth over bootstrap resamples of the reviews."""
+    lens = out.table(f"lens_{role}.csv.gz", "02_layer_anatomy")
+    logits = lens.pivot(index="review", columns="layer", values="logit").to_numpy()
+    rng = np.random.default_rng(0)
+    depths = [decision_depth(logits[rng.integers(0, len(logits), len(logits))]) for _ in range(resamples)]
+    low, high = np.percentile(depths, [2.5, 97.5])
+    found = {"delta": decision_depth(logits), "ci_low": float(low), "ci_high": float(high), "n": len(logits),
+             "level": stats.LEVEL}
+    return _row("late_decision", role, found, out.profile.claims.late_depth, None, "+",
+                "02_layer_anatomy, lens_decision_layer.png", "the lens's decision layer as a share of the depth")
+
+
+def _sets(out: Outputs, role: str) -> tuple[np.ndarray, int]:
+    """Neurons above the threshold per input and layer: ``(inputs, layers)`` counts, and the layer width."""
+    table = out.table(f"neurons_above_threshold_{role}.csv", "03_ffn_neurons")
+    counts = table.assign(count=table["neurons"].fillna("").astype(str).str.split().str.len())
+    return counts.pivot(index="input", columns="layer", values="count").to_numpy(), int(
+        out.need(f"anatomy.{role}.ffn_width", "03_ffn_neurons"))
+
+
+def _input_bootstrap(counts: np.ndarray, statistic, resamples: int = 2000) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    values = [statistic(counts[rng.integers(0, len(counts), len(counts))]) for _ in range(resamples)]
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return tuple(float(v) for v in np.percentile(values, [2.5, 97.5]))
+
+
+def sparse_neurons(out: Outputs, role: str) -> dict:
+    """The largest share of any layer's neurons above the threshold (probe mean) is below 5%."""
+    counts, width = _sets(out, role)
+    share = lambda c: (c.mean(axis=0) / width).max()  # noqa: E731
+    low, high = _input_bootstrap(counts, share)
+    found = {"delta": share(counts), "ci_low": low, "ci_high": high, "n": len(counts), "level": stats.LEVEL}
+    return _row("sparse_neurons", role, found, 0.05, None, "-", "03_ffn_neurons, neurons_above_threshold_<role>.csv",
+                "largest share of a layer above the threshold, over the probe inputs")
+
+
+def neurons_by_depth(out: Outputs, role: str) -> dict:
+    """Encoder: counts fall with depth (Spearman of layer and count below 0). Decoder: the neurons sit in the last
+    third of the layers (their share there above the third a uniform spread gives)."""
+    counts, _ = _sets(out, role)
+    if counts.sum() == 0:
+        return _row("neurons_by_depth", role, None, reason="no neuron above the threshold in any layer")
+    layers = counts.shape[1]
+    if role == "encoder":
+        from scipy.stats import spearmanr
+
+        statistic = lambda c: spearmanr(np.arange(layers), c.mean(axis=0)).statistic  # noqa: E731
+        null, direction, what = 0.0, "-", "Spearman correlation of layer and count"
+    else:
+        last = np.arange(layers) >= layers - max(1, layers // 3)
+        statistic = lambda c: c[:, last].sum() / max(c.sum(), 1)  # noqa: E731
+        null, direction, what = float(last.mean()), "+", "share of the neurons in the last third of the layers"
+    value = statistic(counts)
+    if not np.isfinite(value):
+        return _row("neurons_by_depth", role, None, reason="the counts do not vary across layers")
+    low, high = _input_bootstrap(counts, statistic)
+    found = {"delta": float(value), "ci_low": low, "ci_high": high, "n": len(counts), "level": stats.LEVEL}
+    return _row("neurons_by_depth", role, found, null, None, direction, "03_ffn_neurons, figure2_3_neuron_graph_input0.png",
+                what)
+
+
+def same_neurons(out: Outputs, role: str) -> dict:
+    """Mean Jaccard of the inputs' sets over layer pairs where one is non-empty, above ``claims.same_neurons_jaccard``;
+    sets at 0.35 too few to judge (under 10 non-empty pairs) are replaced by each input's top-k neurons per layer."""
+    pairs = out.need(f"anatomy.{role}.nonempty_pairs", "03_ffn_neurons")
+    prefix, what = (f"anatomy.{role}.jaccard_nonempty", "sets above the threshold") if pairs >= 10 else (
+        f"anatomy.{role}.topk.jaccard", f"top-{out.get(f'anatomy.{role}.topk.k')} sets per layer (too few above the "
+                                        f"threshold: {pairs} non-empty pairs)")
+    low = out.get(f"{prefix}_ci_low") if pairs >= 10 else out.get(f"anatomy.{role}.topk.ci_low")
+    high = out.get(f"{prefix}_ci_high") if pairs >= 10 else out.get(f"anatomy.{role}.topk.ci_high")
+    chance = out.get(f"anatomy.{role}.jaccard_chance" if pairs >= 10 else f"anatomy.{role}.topk.jaccard_chance")
+    found = {"delta": out.need(prefix, "03_ffn_neurons"), "ci_low": low, "ci_high": high, "n": 10, "level": stats.LEVEL}
+    return _row("same_neurons", role, found, out.profile.claims.same_neurons_jaccard, None, "+",
+                "03_ffn_neurons, section3_3_jaccard_<role>.png", f"{what}; random sets of these sizes overlap {chance:.2f}"
+                if chance is not None else what)
+
+
+def high_cosine_neurons_matter(out: Outputs, role: str) -> dict:
+    """Masking the top 1% by cosine costs more accuracy than masking as many random neurons (paired, 03's reviews)."""
+    table = out.table(f"ablation_{role}.csv.gz", "03_ffn_neurons")
+    correct = {v: ((g.sort_values("review")["logit"].to_numpy() > 0) == g.sort_values("review")["label"].to_numpy())
+               .astype(float) for v, g in table.groupby("variant")}
+    found = stats.matched_pairs(correct["top_cosine"], correct["random"])
+    return _row("high_cosine_neurons_matter", role, found, 0.0, out.profile.claims.accuracy_margin, "-",
+                "03_ffn_neurons (masking check)", "top-1% by cosine masked minus as many random neurons masked")
+
+
+def rule_keeps_accuracy(out: Outputs, role: str, fraction: float = 0.3) -> dict:
+    """At 30% pruned, the rule loses less than the margin against dense (non-inferiority, paired)."""
+    if fraction not in out.profile.prune.fractions:
+        return _row("rule_keeps_accuracy", role, None, reason=f"{fraction:.0%} is not a sweep sparsity of this profile")
+    found = stats.matched_pairs(out.correct(role, f"{RULE} {fraction:.0%}"), out.correct(role, "dense"))
+    margin = out.profile.claims.accuracy_margin
+    return _row("rule_keeps_accuracy", role, found, -margin, None, "+", f"04/05, figure{4 if role == 'encoder' else 5}"
+                "_accuracy.png", f"rule minus dense at {fraction:.0%}; null: a loss of {100 * margin:.0f} pt")
+
+
+def rule_beats_random(out: Outputs, role: str, fraction: float = 0.5) -> dict:
+    """At 50% pruned, the rule beats the distribution of random masks (two-level bootstrap over masks and reviews)."""
+    masks = [n for n in out.predictions.loc[out.predictions["role"] == role, "variant"].unique()
+             if n.startswith(f"{RANDOM} {fraction:.0%} mask ")]
+    if not masks:
+        return _row("rule_beats_random", role, None, reason=f"no random masks at {fraction:.0%}")
+    outcomes = np.stack([out.correct(role, random_name(fraction, m)) for m in range(len(masks))])
+    rule = out.correct(role, f"{RULE} {fraction:.0%}")[: outcomes.shape[1]]
+    found = stats.two_level(rule, outcomes)
+    return _row("rule_beats_random", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
+                f"04/05, figure{4 if role == 'encoder' else 5}_accuracy.png",
+                f"rule minus {len(masks)} random masks at {fraction:.0%}; the rule beats {found['beats_share']:.0%} of them")
+
+
+def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
+    """Decoder: the grid row that also focuses lower layers against the one that focuses the last layer only, at the
+    same alpha (Figure 5a), paired on the grid's reviews."""
+    if role == "encoder":
+        return _row("lower_layers_raise_accuracy", role, None, reason="the paper states it for GPT-2 only")
+    grid = rules(out.profile, role, int(out.need(f"anatomy.{role}.layers", "03_ffn_neurons")))
+    widest = grid[-1]
+    narrow = [r for r in grid if r.alpha == widest.alpha and len(r.focusing) < len(widest.focusing)]
+    if not narrow:
+        return _row("lower_layers_raise_accuracy", role, None, reason="the grid has no pair of rows to compare")
+    name = lambda r: f"{GRID}: alpha={r.alpha} beta={r.beta} focus={list(r.focusing)}"  # noqa: E731
+    found = stats.matched_pairs(out.correct(role, name(widest)), out.correct(role, name(narrow[0])))
+    return _row("lower_layers_raise_accuracy", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
+                "05_prune_gpt2, figure5_accuracy.png (grid stars)",
+                f"focusing layers {list(widest.focusing)} minus {list(narrow[0].focusing)} at alpha {widest.alpha}")
+
+
+def _timing(out: Outputs, claim: str, role: str, key: str, what: str) -> dict:
+    ratio = out.get(f"{key}_ratio")
+    if ratio is None:
+        return _row(claim, role, None, reason="no timing recorded (run 04/05)")
+    if out.get(f"timing.{role}.gate_passed") is False:
+        return _row(claim, role, None, reason=f"the A/A timing check failed (dense/dense {out.get(f'timing.{role}.aa_ratio'):.3f} "
+                                              f"[{out.get(f'timing.{role}.aa_ci_low'):.3f}, {out.get(f'timing.{role}.aa_ci_high'):.3f}]): "
+                                              f"timing noise exceeds tolerance")
+    found = {"delta": ratio, "ci_low": out.get(f"{key}_ci_low"), "ci_high": out.get(f"{key}_ci_high"),
+             "n": out.profile.prune.timing_rounds, "level": stats.LEVEL}
+    return _row(claim, role, found, 1.0, out.profile.claims.speed_margin, "+",
+                f"04/05, figure{4 if role == 'encoder' else 5}-1_inference_time.png", what)
+
+
+def zeroing_speeds_up(out: Outputs, role: str) -> dict:
+    return _timing(out, "zeroing_speeds_up", role, f"timing.{role}.zeroed",
+                   "dense time / zeroed time (same FLOPs: no speed-up expected)")
+
+
+def removal_speeds_up(out: Outputs, role: str, fraction: float = 0.5) -> dict:
+    key = f"timing.{role}.p{round(100 * fraction)}"
+    ceiling = out.get(f"{key}.ceiling_flops")
+    return _timing(out, "removal_speeds_up", role, f"{key}.removed",
+                   f"dense time / removed time at {fraction:.0%}" + (f"; FLOP ceiling {ceiling:.2f}x" if ceiling else ""))
+
+
+def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
+    """06's chosen score at the selection budget, on test reviews 02-06 never read: it loses less than the margin."""
+    key = f"scores.{role}.confirm.p{round(100 * out.profile.scores.select_at)}"
+    if out.get(f"{key}.n") is None:
+        return _row("best_score_keeps_accuracy", role, None, reason="the profile sets no confirmation reviews")
+    found = {"delta": -out.get(f"{key}.accuracy_drop"), "ci_low": -out.get(f"{key}.ci_high"),
+             "ci_high": -out.get(f"{key}.ci_low"), "n": out.get(f"{key}.n"), "level": stats.LEVEL}
+    margin = out.profile.claims.accuracy_margin
+    return _row("best_score_keeps_accuracy", role, found, -margin, None, "+", "06_importance_scores (confirmation)",
+                f"{out.get(f'{key}.score')} at {out.profile.scores.select_at:.0%} minus dense; null: a loss of "
+                f"{100 * margin:.0f} pt")
+
+
+CLAIMS = {f.__name__: f for f in (finetune_accuracy, late_decision, sparse_neurons, neurons_by_depth, same_neurons,
+                                  high_cosine_neurons_matter, rule_keeps_accuracy, rule_beats_random,
+                                  lower_layers_raise_accuracy, zeroing_speeds_up, best_score_keeps_accuracy,
+                                  removal_speeds_up)}
+ACCURACY_CLAIMS = {"finetune_accuracy", "high_cosine_neurons_matter", "rule_keeps_accuracy", "rule_beats_random",
+                   "lower_layers_raise_accuracy", "best_score_keeps_accuracy"}  # effects in accuracy points
+
+
+def ledger(profile: Profile) -> pd.DataFrame:
+    """Every claim for both models: one row each, with its verdict, effect, interval, null, margin, n and sentence."""
+    out = load(profile)
+    rows = [claim(out, role) for claim in CLAIMS.values() for role in ROLES]
+    table = pd.DataFrame(rows)
+    table["sentence"] = [sentence(row, out.profile) for _, row in table.iterrows()]
+    return table
+
+
+def _number(claim: str, value: float) -> str:
+    return f"{100 * value:+.1f} pt" if claim in ACCURACY_CLAIMS else f"{value:.3f}"
+
+
+def interval_text(row) -> str:
+    if row["verdict"] == "not testable":
+        return "–"
+    return (f"{_number(row['claim'], row['delta'])} [{_number(row['claim'], row['ci_low'])}, "
+            f"{_number(row['claim'], row['ci_high'])}]")
+
+
+def sentence(row, profile: Profile) -> str:
+    """One sentence per claim and model, from its own numbers."""
+    unit = "sentences" if profile.data.name == "rotten_tomatoes" else "reviews"
+    if row["verdict"] == "not testable":
+        return f"{row['role']}: not testable: {row['reason']}."
+    text = (f"{row['role']}: {row['reason']}: {interval_text(row)} ({100 * row['level']:.4g}% interval, n = {int(row['n'])}"
+            f"{' ' + unit if row['claim'] in ACCURACY_CLAIMS else ''}), judged against {_number(row['claim'], row['null'])}")
+    if pd.notna(row.get("margin")) and row.get("margin") is not None:
+        text += f" (margin +-{_number(row['claim'], row['margin']).lstrip('+')})"
+    text += f" -> {row['verdict']}"
+    if row["verdict"] == "inconclusive":
+        needed = row.get("n_to_resolve")
+        text += (f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}"
+                 + (f"; about {int(needed):,} would resolve the observed effect" if pd.notna(needed) else ""))
+    return text + "."
+
+
+def summary_values(table: pd.DataFrame) -> dict:
+    """``claims.<id>.<role>.{verdict, effect, ci_low, ci_high, null, margin, level, n, mde, paper, evidence}``."""
+    values = {}
+    for _, row in table.iterrows():
+        key = f"claims.{row['claim']}.{row['role']}"
+        values |= {f"{key}.verdict": row["verdict"], f"{key}.paper": row["paper"], f"{key}.evidence": row["evidence"],
+                   f"{key}.sentence": row["sentence"]}
+        if row["verdict"] == "not testable":
+            continue
+        values |= {f"{key}.effect": row["delta"], f"{key}.ci_low": row["ci_low"], f"{key}.ci_high": row["ci_high"],
+                   f"{key}.null": row["null"], f"{key}.level": row["level"], f"{key}.n": int(row["n"])}
+        for extra in ("margin", "mde", "n_to_resolve"):
+            if extra in row and pd.notna(row[extra]):
+                values[f"{key}.{extra}"] = row[extra]
+    return values
+
+
+def consistent(values: dict) -> list[str]:
+    """The ledger's own rule checked on a summary: confirmed/refuted iff the null lies outside the interval;
+    inconclusive has an MDE; equivalent has a margin and an interval inside it. Returns the violations."""
+    problems = []
+    keys = {k.rsplit(".", 1)[0] for k in values if k.startswith("claims.") and k.endswith(".verdict")}
+    for key in sorted(keys):
+        verdict = values[f"{key}.verdict"]
+        if verdict == "not testable":
+            continue
+        low, high, null = values[f"{key}.ci_low"], values[f"{key}.ci_high"], values[f"{key}.null"]
+        outside = null < low or null > high
+        if (verdict in ("confirmed", "refuted")) != outside:
+            problems.append(f"{key}: {verdict} but null {null} {'outside' if outside else 'inside'} [{low}, {high}]")
+        if verdict == "inconclusive" and values.get(f"{key}.mde") is None:
+            problems.append(f"{key}: inconclusive without an MDE")
+        if verdict == "equivalent":
+            margin = values.get(f"{key}.margin")
+            if margin is None or not (null - margin <= low and high <= null + margin):
+                problems.append(f"{key}: equivalent but the interval is not inside the margin")
+    return problems
+
+
+def across(first: dict, second: dict, claim: str, role: str) -> str:
+    """Whether two profiles give the same answer to a claim: "yes" when both verdicts are decisive and equal,
+    "different" when the interval of the difference of the two effects excludes zero, "not comparable" when either
+    side is inconclusive or not testable, else "different verdicts, effects not distinguishable"."""
+    key = f"claims.{claim}.{role}"
+    a, b = first.get(f"{key}.verdict"), second.get(f"{key}.verdict")
+    if a is None or b is None or "not testable" in (a, b):
+        return "not comparable"
+    decisive = {"confirmed", "refuted", "equivalent"}
+    if a == b and a in decisive:
+        return "yes"
+    se = [(v[f"{key}.ci_high"] - v[f"{key}.ci_low"]) / (2 * stats.z_value(v[f"{key}.level"])) for v in (first, second)]
+    gap = first[f"{key}.effect"] - second[f"{key}.effect"]
+    half = stats.z_value(stats.LEVEL) * float(np.hypot(*se))
+    if abs(gap) > half:
+        return f"**different** (effects differ by {_number(claim, gap)} +- {_number(claim, half).lstrip('+')})"
+    if "inconclusive" in (a, b):
+        return "not comparable"
+    return "different verdicts, effects not distinguishable"
+
+
+def table_text(table: pd.DataFrame) -> str:
+    """The ledger as a fixed-width table: claim, model, verdict, effect [interval], null, n."""
+    rows = pd.DataFrame({"claim": table["claim"], "model": table["role"], "verdict": table["verdict"],
+                         "effect [95% interval]": [interval_text(r) for _, r in table.iterrows()],
+                         "null": ["–" if r["verdict"] == "not testable" else _number(r["claim"], r["null"])
+                                  for _, r in table.iterrows()],
+                         "n": ["–" if r["verdict"] == "not testable" else int(r["n"]) for _, r in table.iterrows()]})
+    return rows.to_string(index=False)
+
+
+def sentences_text(table: pd.DataFrame) -> str:
+    """Per claim: what the paper said, then one sentence per model."""
+    blocks = []
+    for claim, rows in table.groupby("claim", sort=False):
+        blocks.append("\n".join([f"{claim} ({PAPER[claim]})", *[f"  {s}" for s in rows["sentence"]]]))
+    return "\n\n".join(blocks)
+
+
+def main(profile_name: str) -> int:
+    """``python -m anatomy_utils.claims PROFILE``: print the ledger, or in one line what to run first."""
+    from .profiles import load_profile
+
+    try:
+        table = ledger(load_profile(profile_name))
+    except (LedgerInputsMissing, ValueError) as error:
+        print(error)
+        return 2
+    print(table_text(table), sentences_text(table), sep="\n\n")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "default"))

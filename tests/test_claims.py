@@ -1,0 +1,122 @@
+"""The claims ledger on synthetic stored outputs: every claim gets a verdict, every verdict follows from its interval."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anatomy_utils import claims, summary
+from anatomy_utils.profiles import load_profile
+from anatomy_utils.prune_study import GRID, RULE, random_name, rules
+
+N, LAYERS, WIDTH = 120, 4, 64
+
+
+def _predictions(rng, profile) -> pd.DataFrame:
+    labels = rng.integers(0, 2, N)
+
+    def variant(role, name, accuracy, n=N, split="test"):
+        right = rng.random(n) < accuracy
+        logits = np.where(right == labels[:n].astype(bool), 1.0, -1.0) * rng.uniform(0.5, 2, n)
+        return pd.DataFrame({"role": role, "variant": name, "split": split, "review": np.arange(n), "label": labels[:n],
+                             "logit": logits, "notebook": "04"})
+
+    frames = []
+    for role in ("encoder", "decoder"):
+        frames += [variant(role, "dense", 0.86), variant(role, f"{RULE} 30%", 0.85), variant(role, f"{RULE} 50%", 0.84)]
+        frames += [variant(role, random_name(f, m), 0.6 + 0.05 * m, 50) for f in (0.3, 0.5) for m in range(3)]
+    for rule in rules(profile, "decoder", LAYERS):
+        frames.append(variant("decoder", f"{GRID}: alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}", 0.7))
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["role", "variant", "split", "review"])
+
+
+def _write_outputs(folder, profile, gate=True):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    _predictions(rng, profile).to_csv(folder / "predictions.csv.gz", index=False)
+    values = {"data.test": 1000, "reference.source": "the paper", "data.source": "synthetic"}
+    for role in ("encoder", "decoder"):
+        values |= {f"finetune.{role}.test_accuracy": 0.85, f"reference.{role}": 0.862, f"anatomy.{role}.ffn_width": WIDTH,
+                   f"anatomy.{role}.layers": LAYERS, f"anatomy.{role}.nonempty_pairs": 4,
+                   f"anatomy.{role}.jaccard_nonempty": 0.3, f"anatomy.{role}.topk.k": 1,
+                   f"anatomy.{role}.topk.jaccard": 0.6, f"anatomy.{role}.topk.ci_low": 0.45,
+                   f"anatomy.{role}.topk.ci_high": 0.75, f"anatomy.{role}.topk.jaccard_chance": 0.01,
+                   f"scores.{role}.confirm.p50.accuracy_drop": 0.01, f"scores.{role}.confirm.p50.ci_low": -0.01,
+                   f"scores.{role}.confirm.p50.ci_high": 0.03, f"scores.{role}.confirm.p50.n": 50,
+                   f"scores.{role}.confirm.p50.score": "taylor",
+                   f"timing.{role}.gate_passed": gate if role == "encoder" else False, f"timing.{role}.aa_ratio": 1.0,
+                   f"timing.{role}.aa_ci_low": 0.9, f"timing.{role}.aa_ci_high": 1.1,
+                   f"timing.{role}.zeroed_ratio": 1.0, f"timing.{role}.zeroed_ci_low": 0.99,
+                   f"timing.{role}.zeroed_ci_high": 1.01, f"timing.{role}.p50.removed_ratio": 1.3,
+                   f"timing.{role}.p50.removed_ci_low": 1.25, f"timing.{role}.p50.removed_ci_high": 1.35,
+                   f"timing.{role}.p50.ceiling_flops": 1.43}
+        lens = rng.normal(size=(50, LAYERS + 1)) + np.linspace(0, 3, LAYERS + 1) * np.sign(rng.normal(size=(50, 1)))
+        pd.DataFrame([{"review": r, "label": 1, "layer": l, "logit": lens[r, l]} for r in range(50)
+                      for l in range(LAYERS + 1)]).to_csv(folder / f"lens_{role}.csv.gz", index=False)
+        pd.DataFrame([{"review": r, "label": r % 2, "variant": v, "logit": rng.normal()} for v in
+                      ("dense", "top_cosine", "top_contribution", "random") for r in range(50)]).to_csv(
+            folder / f"ablation_{role}.csv.gz", index=False)
+        pd.DataFrame([{"input": i, "layer": l, "neurons": " ".join(map(str, range(LAYERS - l)))} for i in range(10)
+                      for l in range(LAYERS)]).to_csv(folder / f"neurons_above_threshold_{role}.csv", index=False)
+    (folder / "summary.json").write_text(json.dumps(values))
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    monkeypatch.setattr(claims, "FIGURES", tmp_path)
+    monkeypatch.setattr(summary, "FIGURES", tmp_path)
+    profile = load_profile("smoke")
+    _write_outputs(tmp_path / profile.name, profile)
+    return profile
+
+
+def test_every_claim_gets_a_verdict_that_follows_from_its_interval(outputs):
+    ledger = claims.ledger(outputs)
+    assert set(ledger["claim"]) == set(claims.PAPER) and len(ledger) == 2 * len(claims.PAPER)
+    assert set(ledger["verdict"]) <= set(claims.VERDICTS)
+    values = claims.summary_values(ledger)
+    assert claims.consistent(values) == []
+    by = ledger.set_index(["claim", "role"])
+    assert by.loc[("lower_layers_raise_accuracy", "encoder"), "verdict"] == "not testable"
+    assert by.loc[("zeroing_speeds_up", "decoder"), "verdict"] == "not testable"  # the A/A gate failed there
+    assert "A/A timing check failed" in by.loc[("zeroing_speeds_up", "decoder"), "sentence"]
+    assert by.loc[("zeroing_speeds_up", "encoder"), "verdict"] == "equivalent"  # within 1 +- 0.03
+    assert by.loc[("removal_speeds_up", "encoder"), "verdict"] == "confirmed"
+    assert by.loc[("neurons_by_depth", "encoder"), "verdict"] == "confirmed"  # counts fall with depth by construction
+    assert "top-1 sets" in by.loc[("same_neurons", "encoder"), "reason"]  # 4 non-empty pairs: top-k is used
+    assert by.loc[("rule_beats_random", "encoder"), "masks"] == 3
+    for _, row in ledger[ledger["verdict"] == "inconclusive"].iterrows():
+        assert row["mde"] > 0 and "detectable at 80% power" in row["sentence"]
+
+
+def test_the_consistency_check_catches_a_verdict_its_interval_does_not_support(outputs):
+    values = claims.summary_values(claims.ledger(outputs))
+    key = "claims.rule_keeps_accuracy.encoder"
+    broken = values | {f"{key}.verdict": "confirmed", f"{key}.ci_low": values[f"{key}.null"] - 0.01,
+                       f"{key}.ci_high": values[f"{key}.null"] + 0.01}
+    assert any(key in problem for problem in claims.consistent(broken))
+    assert any("without an MDE" in p for p in claims.consistent(broken | {f"{key}.verdict": "inconclusive",
+                                                                          f"{key}.mde": None}))
+
+
+def test_same_answer_across_datasets_comes_from_the_intervals():
+    key = "claims.rule_beats_random.decoder"
+
+    def side(verdict, effect, low, high):
+        return {f"{key}.verdict": verdict, f"{key}.effect": effect, f"{key}.ci_low": low, f"{key}.ci_high": high,
+                f"{key}.level": 0.95}
+
+    imdb, rotten = side("refuted", -0.133, -0.227, -0.039), side("inconclusive", 0.032, -0.007, 0.072)
+    assert claims.across(imdb, rotten, "rule_beats_random", "decoder").startswith("**different**")
+    assert claims.across(imdb, imdb, "rule_beats_random", "decoder") == "yes"
+    near = side("inconclusive", -0.10, -0.25, 0.05)
+    assert claims.across(imdb, near, "rule_beats_random", "decoder") == "not comparable"
+    assert claims.across(imdb, {}, "rule_beats_random", "decoder") == "not comparable"
+
+
+def test_a_profile_that_has_not_run_names_what_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(claims, "FIGURES", tmp_path)
+    monkeypatch.setattr(summary, "FIGURES", tmp_path)
+    assert claims.main("smoke") == 2
+    message = capsys.readouterr().out.strip()
+    assert len(message.splitlines()) == 1 and "make PROFILE=smoke" in message
