@@ -7,7 +7,7 @@ PROFILE ?= default
 ifeq ($(wildcard params/$(PROFILE).yaml),)
 $(error No profile '$(PROFILE)': params/$(PROFILE).yaml does not exist. Profiles: $(basename $(notdir $(wildcard params/*.yaml))). Run e.g. `make PROFILE=default`)
 endif
-NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores
+NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores 07_claims
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
 # What the notebooks import: every module but the README writer, the benchmark and the cold run (they run after, not
@@ -19,7 +19,7 @@ PY := .venv/bin/python
 # Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
 RUN_ENV := ANATOMY_PROGRESS=0 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
-.PHONY: all test bench cold lab fetch lock clean distclean help
+.PHONY: all test bench claims cold lab fetch lock clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/report.py
@@ -64,6 +64,7 @@ $(EXEC)/02_layer_anatomy.ipynb: $(EXEC)/01_finetune.ipynb
 $(EXEC)/03_ffn_neurons.ipynb: $(EXEC)/02_layer_anatomy.ipynb
 $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb: $(EXEC)/03_ffn_neurons.ipynb
 $(EXEC)/06_importance_scores.ipynb: $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb
+$(EXEC)/07_claims.ipynb: $(EXEC)/06_importance_scores.ipynb
 
 test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the README's test command)
 	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax --nbval-current-env notebooks/executed/smoke
@@ -71,8 +72,12 @@ test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the RE
 bench: $(VENV) ## time dense / zeroed / removed FFNs side by side against the FLOP ceiling (after `make`)
 	$(RUN_ENV) $(PY) -m anatomy_utils.bench $(PROFILE)
 
-cold: $(VENV) ## clone the committed tree, run PROFILE there with an empty cache, time it, compare with the committed summary
-	$(PY) -m anatomy_utils.cold $(PROFILE)
+claims: $(VENV) ## print the claims ledger of PROFILE from its stored outputs (seconds; no model is loaded)
+	$(RUN_ENV) $(PY) -c 'import sys, anatomy_utils.claims as c; sys.exit(c.main("$(PROFILE)"))'
+
+COLD_PROFILES ?= $(PROFILE)
+cold: $(VENV) ## clone the committed tree, run PROFILE (or COLD_PROFILES="default rotten_tomatoes") there from an empty cache, compare with the committed summary
+	$(PY) -m anatomy_utils.cold $(COLD_PROFILES)
 
 lab: $(VENV) $(WHEELS) ## JupyterLab on the repository (open the URL it prints; notebooks default to the default profile)
 	.venv/bin/jupyter lab --no-browser --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -1,17 +1,21 @@
 """Layer and FFN-neuron anatomy: target-token states per layer, cosines to the final one, neuron cosines, graphs."""
 from __future__ import annotations
 
+import gzip
 import itertools
+import math
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from .capture import ffn_batches
 from .classifier import Encoded, SentimentClassifier
-from .families import neuron_vectors, target_index
-from .runtime import progress
+from .families import ffn_width, neuron_vectors, target_index
+from .runtime import FIGURES, atomic_write_bytes, progress
+from .stats import LEVEL, matched_pairs, wilson
 
 
 @torch.no_grad()
@@ -44,11 +48,62 @@ def lens_logits(clf: SentimentClassifier, states: torch.Tensor) -> np.ndarray:
     return clf.head(torch.cat([inner, states[:, -1:]], dim=1).to(clf.device)).cpu().numpy()
 
 
-def decision_layer(lens: np.ndarray) -> int:
-    """First layer from which the lens logit has the final sign on most reviews, and keeps it to the end."""
-    agrees = (np.sign(lens) == np.sign(lens[:, -1:])).mean(axis=0) > 0.5
-    settled = [l for l in range(lens.shape[1]) if agrees[l:].all()]
-    return settled[0]
+def lens_agreement(lens: np.ndarray, level: float = LEVEL) -> pd.DataFrame:
+    """Per layer of ``lens`` ``(reviews, L + 1)``: how often the lens's predicted class (logit > 0) is the final one.
+
+    Columns: ``agreement`` with its Wilson interval (``ci_low``, ``ci_high``, at ``level``); ``chance``, the share of
+    the more frequent final prediction, which is what a lens that predicts one class for every review gets at best;
+    ``single_class``, whether the lens predicts the same class for every review at that layer (its agreement is then
+    just the share of that class); ``n``. The last row (the head on the last layer) agrees by construction.
+    """
+    predicted = lens > 0
+    final = predicted[:, -1]
+    share = float(final.mean())
+    chance = max(share, 1 - share)
+    rows = []
+    for layer in range(lens.shape[1]):
+        agrees = (predicted[:, layer] == final).astype(int)
+        low, high = wilson(agrees, level)
+        rows.append({"agreement": float(agrees.mean()), "ci_low": low, "ci_high": high, "chance": chance,
+                     "single_class": bool(predicted[:, layer].all() or not predicted[:, layer].any()),
+                     "n": len(agrees)})
+    return pd.DataFrame(rows).rename_axis("layer")
+
+
+def decision_layer(lens: np.ndarray, level: float = LEVEL) -> int | None:
+    """First layer from which the lens agrees with the final prediction above chance at every later layer (Wilson
+    lower bound above the share of the more frequent final prediction); the last layer when no earlier one does;
+    None when not even the last one does (too few reviews, or one final class only).
+
+    Requiring every later layer is an intersection of tests, so no correction for the number of layers is needed.
+    """
+    table = lens_agreement(lens, level)
+    above = (table["ci_low"] > table["chance"]).to_numpy()
+    settled = [layer for layer in range(len(above)) if above[layer:].all()]
+    return settled[0] if settled else None
+
+
+def lens_frame(lens: np.ndarray, labels) -> pd.DataFrame:
+    """Tidy per-review lens logits: columns review, label, layer, logit (rounded to 5 decimals)."""
+    n, layers = lens.shape
+    return pd.DataFrame({"review": np.repeat(np.arange(n), layers), "label": np.repeat(np.asarray(labels), layers),
+                         "layer": np.tile(np.arange(layers), n),
+                         "logit": lens.astype(np.float64).ravel().round(5)})
+
+
+def logits_frame(labels, variants: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Tidy per-review logits of named variants: columns review, label, variant, logit (rounded to 5 decimals)."""
+    labels = np.asarray(labels)
+    return pd.concat([pd.DataFrame({"review": np.arange(len(labels)), "label": labels, "variant": name,
+                                    "logit": np.asarray(logits, dtype=np.float64).round(5)})
+                      for name, logits in variants.items()], ignore_index=True)
+
+
+def save_table(table: pd.DataFrame, profile: str, name: str):
+    """Write ``figures/<profile>/<name>.csv.gz`` (gzip without a timestamp, so reruns write the same bytes)."""
+    path = FIGURES / profile / f"{name}.csv.gz"
+    atomic_write_bytes(path, gzip.compress(table.to_csv(index=False).encode(), mtime=0))
+    return path
 
 
 @torch.no_grad()
@@ -65,22 +120,123 @@ def above_threshold(cosines: np.ndarray, threshold: float) -> list[list[list[int
     return [[np.flatnonzero(row > threshold).tolist() for row in per_input] for per_input in cosines]
 
 
+def top_k(cosines: np.ndarray, k: int) -> list[list[list[int]]]:
+    """The ``k`` neurons of highest cosine per input and layer: ``[input][layer] -> sorted neuron ids``."""
+    order = np.argsort(-cosines, axis=-1, kind="stable")[..., :k]
+    return [[sorted(row.tolist()) for row in per_input] for per_input in order]
+
+
+def top_k_count(fraction: float, width: int) -> int:
+    """k of the top-k sets: ``round(fraction * width)``, at least 1."""
+    return max(1, round(fraction * width))
+
+
 def jaccard(a: list[int], b: list[int]) -> float:
-    """Overlap of two neuron sets; two empty sets count as identical."""
+    """Overlap of two neuron sets; NaN for two empty sets (nothing to compare)."""
     union = set(a) | set(b)
-    return len(set(a) & set(b)) / len(union) if union else 1.0
+    return len(set(a) & set(b)) / len(union) if union else math.nan
 
 
 def jaccard_matrix(sets: list[list[list[int]]], layers) -> np.ndarray:
-    """Mean Jaccard overlap between every pair of inputs over the given layers: ``(n_inputs, n_inputs)``."""
+    """Mean Jaccard overlap between every pair of inputs over those of the given layers where at least one of the two
+    sets is non-empty: ``(n_inputs, n_inputs)``, NaN where both sets are empty at every one of the layers."""
     n = len(sets)
-    return np.array([[np.mean([jaccard(sets[i][l], sets[j][l]) for l in layers]) for j in range(n)] for i in range(n)])
+    out = np.full((n, n), np.nan)
+    for i in range(n):
+        for j in range(n):
+            values = [v for v in (jaccard(sets[i][l], sets[j][l]) for l in layers) if not math.isnan(v)]
+            if values:
+                out[i, j] = np.mean(values)
+    return out
 
 
-def mean_pairwise_jaccard(sets: list[list[list[int]]]) -> float:
-    """Mean Jaccard over all input pairs and layers."""
-    pairs = itertools.combinations(range(len(sets)), 2)
-    return float(np.mean([jaccard(sets[i][l], sets[j][l]) for i, j in pairs for l in range(len(sets[0]))]))
+def chance_jaccard(a: int, b: int, n: int) -> float:
+    """Expected Jaccard of two independent sets of sizes ``a`` and ``b`` drawn uniformly from ``n`` neurons (exact:
+    the intersection is hypergeometric); NaN when both are empty. For ``a = b = k`` it is close to ``k / (2n - k)``."""
+    if a == 0 and b == 0:
+        return math.nan
+    from scipy.stats import hypergeom
+
+    x = np.arange(max(0, a + b - n), min(a, b) + 1)
+    return float(np.sum(hypergeom.pmf(x, n, a, b) * x / (a + b - x)))
+
+
+def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, resamples: int = 2000,
+                    seed: int = 0) -> dict:
+    """How much the neuron sets of different inputs overlap, over the (input pair, layer) cells where at least one of
+    the two sets is non-empty (two empty sets say nothing about which neurons an input uses).
+
+    ``sets``: ``[input][layer] -> neuron ids``; ``widths``: neurons per layer (one int for all layers, or a list).
+    Returns ``jaccard_nonempty`` (mean over those cells), ``nonempty_pairs`` (how many) of ``total_pairs``,
+    ``jaccard_chance`` (the expected Jaccard of random sets of the same sizes, same cells, exact), and ``ci_low`` /
+    ``ci_high``, a percentile bootstrap over inputs (inputs resampled with replacement, pairs of an input with itself
+    left out, ``seed`` fixed). Values that do not exist (no non-empty cell) are None, never NaN.
+    """
+    n_inputs, n_layers = len(sets), len(sets[0])
+    widths = [widths] * n_layers if np.isscalar(widths) else list(widths)
+    value = np.full((n_inputs, n_inputs, n_layers), np.nan)
+    chance = np.full((n_inputs, n_inputs, n_layers), np.nan)
+    cache = {}
+    for i, j in itertools.combinations(range(n_inputs), 2):
+        for l in range(n_layers):
+            a, b = sets[i][l], sets[j][l]
+            if a or b:
+                value[i, j, l] = value[j, i, l] = jaccard(a, b)
+                key = (min(len(a), len(b)), max(len(a), len(b)), widths[l])
+                if key not in cache:
+                    cache[key] = chance_jaccard(*key)
+                chance[i, j, l] = chance[j, i, l] = cache[key]
+    upper = np.triu(np.ones((n_inputs, n_inputs), dtype=bool), 1)
+    cells = value[upper]
+    pairs = int(np.isfinite(cells).sum())
+    out = {"jaccard_nonempty": None, "ci_low": None, "ci_high": None, "jaccard_chance": None, "nonempty_pairs": pairs,
+           "total_pairs": int(upper.sum()) * n_layers, "inputs": n_inputs, "level": level}
+    if pairs == 0:
+        return out
+    total, count = np.nansum(value, axis=2), np.isfinite(value).sum(axis=2)  # per input pair, over layers
+    rng = np.random.default_rng(seed)
+    means = np.full(resamples, np.nan)
+    for r in range(resamples):
+        idx = rng.integers(0, n_inputs, n_inputs)
+        keep = upper & (idx[:, None] != idx[None, :])
+        c = count[np.ix_(idx, idx)][keep].sum()
+        if c:
+            means[r] = total[np.ix_(idx, idx)][keep].sum() / c
+    tail = 100 * (1 - level) / 2
+    means = means[np.isfinite(means)]
+    return out | {"jaccard_nonempty": float(np.nanmean(cells)), "jaccard_chance": float(np.nanmean(chance[upper])),
+                  "ci_low": float(np.percentile(means, tail)), "ci_high": float(np.percentile(means, 100 - tail))}
+
+
+OVERLAP_COLUMNS = ("nonempty_pairs", "total_pairs", "jaccard_nonempty", "ci_low", "ci_high", "jaccard_chance")
+
+
+def overlap_table(results: dict[tuple[str, str], dict]) -> pd.DataFrame:
+    """``overlap_summary`` results keyed by (model, sets) as one table, a row each."""
+    return pd.DataFrame([{"model": model, "sets": sets} | {k: r[k] for k in OVERLAP_COLUMNS}
+                         for (model, sets), r in results.items()]).set_index(["model", "sets"])
+
+
+def overlap_values(role: str, threshold_sets: dict, topk_sets: dict, k: int, width: int) -> dict:
+    """The summary keys of 03's overlap results for one role (None, never NaN, where a value does not exist)."""
+    prefix = f"anatomy.{role}"
+    return {f"{prefix}.jaccard_nonempty": threshold_sets["jaccard_nonempty"],
+            f"{prefix}.jaccard_nonempty_ci_low": threshold_sets["ci_low"],
+            f"{prefix}.jaccard_nonempty_ci_high": threshold_sets["ci_high"],
+            f"{prefix}.jaccard_chance": threshold_sets["jaccard_chance"],
+            f"{prefix}.nonempty_pairs": threshold_sets["nonempty_pairs"],
+            f"{prefix}.topk.k": k, f"{prefix}.topk.jaccard": topk_sets["jaccard_nonempty"],
+            f"{prefix}.topk.ci_low": topk_sets["ci_low"], f"{prefix}.topk.ci_high": topk_sets["ci_high"],
+            f"{prefix}.topk.jaccard_chance": topk_sets["jaccard_chance"], f"{prefix}.ffn_width": width}
+
+
+def lens_values(role: str, agreement: pd.DataFrame, decision: int | None) -> dict:
+    """The summary keys of 02's lens for one role: the decision layer and its depth (None when there is none), the
+    chance level and the number of layers."""
+    layers = len(agreement) - 1
+    return {f"anatomy.{role}.decision_layer": decision,
+            f"anatomy.{role}.decision_depth": None if decision is None else decision / layers,
+            f"anatomy.{role}.lens_chance": float(agreement["chance"].iloc[0]), f"anatomy.{role}.layers": layers}
 
 
 def neuron_graph(layer_sets: list[list[int]]) -> nx.DiGraph:
@@ -149,26 +305,32 @@ def top_k_keep(scores: np.ndarray, k: int) -> dict[int, torch.Tensor]:
     return {l: torch.from_numpy(np.flatnonzero(~row)) for l, row in enumerate(dropped)}
 
 
-def ablation(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int, drops: dict[str, dict]) -> "pd.DataFrame":
-    """Mask each named set of neurons (``drops``: name -> neurons kept); change in accuracy (ablated minus dense, paired
-    on the same reviews, with its 95% interval) and mean |change| of the positive-class logit."""
-    import pandas as pd
+ABLATIONS = ("top_cosine", "top_contribution", "random")  # the variants of 03's ablation, besides "dense"
 
+
+def ablation(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int, drops: dict[str, dict],
+             level: float = LEVEL) -> tuple["pd.DataFrame", dict[str, np.ndarray]]:
+    """Mask each named set of neurons (``drops``: name -> neurons kept per layer); per name, the change in accuracy
+    (masked minus dense, matched pairs on the same reviews, Agresti & Min's interval at ``level``), the number of
+    neurons masked and the mean |change| of the positive-class logit. Also returns the per-review logits, "dense"
+    first, then one entry per name."""
     from .classifier import predict
     from .pruning import masked
-    from .stats import paired
 
-    dense = predict(clf, data, pad_id, batch_size)
-    correct = lambda logits: ((logits > 0) == data.labels).astype(float)  # noqa: E731
+    logits = {"dense": predict(clf, data, pad_id, batch_size)}
+    correct = lambda values: ((values > 0) == data.labels).astype(int)  # noqa: E731
     rows = []
     for name, keep in drops.items():
         with masked(clf.body, keep):
-            logits = predict(clf, data, pad_id, batch_size)
-        change = paired(correct(logits), correct(dense))
-        rows.append({"ablated": name, "delta_accuracy": change["delta"], "ci_low": change["ci_low"],
-                     "ci_high": change["ci_high"], "n": change["n"],
-                     "mean_abs_delta_logit": float(np.abs(logits - dense).mean())})
-    return pd.DataFrame(rows).set_index("ablated")
+            logits[name] = predict(clf, data, pad_id, batch_size)
+        change = matched_pairs(correct(logits[name]), correct(logits["dense"]), level)
+        layers = clf.family.layers(clf.body)
+        dropped = sum(ffn_width(layers[l], clf.family) - len(kept) for l, kept in keep.items())
+        rows.append({"ablated": name, "masked": dropped,
+                     "delta_accuracy": change["delta"], "ci_low": change["ci_low"], "ci_high": change["ci_high"],
+                     "n": change["n"], "level": level,
+                     "mean_abs_delta_logit": float(np.abs(logits[name] - logits["dense"]).mean())})
+    return pd.DataFrame(rows).set_index("ablated"), logits
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,29 +1,106 @@
-"""``make bench``: dense, zeroed and removed models timed side by side, against the FLOP ceiling, for both roles.
+"""``make bench``: dense, zeroed, removed and width-rounded models timed with 04/05's protocol (``speed_study.speed``:
+deep copies, an A/A pair, rounds in random orders, per-round ratios, bootstrap intervals, the A/A gate), for both
+roles, and their speed-ups printed side by side against the two ceilings.
 
-Needs the profile's fine-tuned checkpoints and the outputs of 02/03 (run ``make PROFILE=...`` first).
+    python -m anatomy_utils.bench [PROFILE] [--threads N] [--pretrained] [--roles encoder decoder]
+
+By default it needs the profile's fine-tuned checkpoints and the outputs of 02/03 (run ``make PROFILE=...`` first) and
+times the paper rule's keep-sets. ``--pretrained`` needs neither: it times the pre-trained bodies with a fresh head and
+seeded keep-sets of uneven per-layer widths at the same sparsities (timing depends on the widths, not on which neurons
+are kept): the check that the protocol's A/A gate holds on this machine.
 """
 from __future__ import annotations
 
-import sys
+import argparse
+import dataclasses
+import time
 
-from .finetune import load_trained
+import numpy as np
+import pandas as pd
+import torch
+
+from . import speed_study
+from .classifier import SentimentClassifier
+from .families import ffn_width
 from .profiles import load_profile
-from .prune_study import speed
-from .runtime import setup
+from .runtime import device, setup
 
 
-def main(profile_name: str) -> None:
-    profile = load_profile(profile_name)
+def uneven_keeps(widths: list[int], target: float, seed: int) -> dict[int, torch.Tensor]:
+    """Seeded keep-sets removing ``target`` of all neurons, unevenly: layer shares from 0.5x to 1.5x the target."""
+    rng = np.random.default_rng(seed)
+    shares = target * np.linspace(0.5, 1.5, len(widths))
+    return {l: torch.from_numpy(np.sort(rng.choice(w, size=w - round(w * min(s, 0.95)), replace=False)))
+            for l, (w, s) in enumerate(zip(widths, rng.permutation(shares)))}
+
+
+def model_and_keeps(profile, role: str, pretrained: bool):
+    """The model of ``role``, its keep-sets per timed sparsity and the rule's survival order (None if pretrained)."""
+    cfg = getattr(profile, role)
+    if pretrained:
+        from .models import load_body
+
+        torch.manual_seed(profile.seed)
+        body, tokenizer = load_body(cfg.model, cfg.attention_dropout)
+        clf = SentimentClassifier(body, cfg.dropout).to(device(profile.device)).eval()
+        widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+        keeps = {t: uneven_keeps(widths, t, profile.seed) for t in profile.prune.timing_fractions}
+        return clf, tokenizer, keeps, None, f"{cfg.model} (pre-trained, uneven seeded keep-sets)"
+    from . import prune_study
+    from .finetune import load_trained
+
+    clf, tokenizer, meta = load_trained(profile, role)
+    keeps = {t: prune_study.paper_keep(profile, role, clf, t) for t in profile.prune.timing_fractions}
+    saved = prune_study.inputs(profile, role)
+    rule = prune_study.rules(profile, role, len(clf.family.layers(clf.body)))[0]
+    priority = speed_study.rule_priority(saved["similarity"], rule.thresholds(saved["layer_similarity"])[1])
+    return clf, tokenizer, keeps, priority, f"{meta['config']['model']} (fine-tuned, paper rule)"
+
+
+def side_by_side(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Speed-up [95% CI] and the two bounds of every timed variant, one column block per role."""
+    columns = {}
+    for role, table in tables.items():
+        t = table.set_index("variant")
+        columns[(role, "speed-up [95% CI]")] = pd.Series(
+            [f"{r.speedup:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]" for r in t.itertuples()], index=t.index)
+        columns[(role, "bound FLOPs")] = t["ceiling_flops"].round(3)
+        columns[(role, "bound time")] = t["ceiling_time"].round(3)
+        columns[(role, "s / 1,000")] = t["seconds_per_1000"].round(1)
+    return pd.DataFrame(columns).reindex(next(iter(tables.values()))["variant"])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("profile", nargs="?", default="default")
+    parser.add_argument("--threads", type=int, default=speed_study.THREADS, help="torch threads while timing")
+    parser.add_argument("--pretrained", action="store_true", help="pre-trained bodies, no checkpoints or 02/03 needed")
+    parser.add_argument("--roles", nargs="+", default=["encoder", "decoder"], choices=["encoder", "decoder"])
+    parser.add_argument("--batch", type=int, help="reviews per timed call instead of the profile's prune.timing_batch")
+    args = parser.parse_args(argv)
+    profile = load_profile(args.profile)
+    if args.batch:
+        profile = dataclasses.replace(profile, prune=dataclasses.replace(profile.prune, timing_batch=args.batch))
     setup(profile.seed, profile.threads)
     p = profile.prune
-    print(f"profile {profile.name}: batch {p.timing_batch} x {p.timing_tokens} tokens, {p.timing_repeats} interleaved "
-          f"repeats, {profile.threads} threads; medians")
-    for role in profile.models():
-        clf, tokenizer, meta = load_trained(profile, role)
-        table, max_diff = speed(profile, role, clf, tokenizer)
-        print(f"\n{role} ({meta['config']['model']}); max |logit removed - zeroed| = {max_diff:.1e}")
-        print(table.round(3).to_string(index=False))
+    print(f"profile {profile.name}: batch {p.timing_batch} reviews, {p.timing_rounds} rounds in random orders, "
+          f"{args.threads} timing thread(s) ({profile.threads} otherwise); median of per-round ratios to dense copy A, "
+          "bootstrap 95% intervals; gate: A/A interval inside 1 +- 0.02")
+    tables, values = {}, {}
+    for role in args.roles:
+        clf, tokenizer, keeps, priority, label = model_and_keeps(profile, role, args.pretrained)
+        started = time.perf_counter()
+        table, role_values, gate = speed_study.speed(profile, role, clf, tokenizer, keeps, priority=priority,
+                                                     threads=args.threads)
+        print(f"\n{role}: {label}; {time.perf_counter() - started:.0f} s")
+        print("\n".join(speed_study.describe(role_values, role)))
+        tables[role], values = table, values | role_values
+        del clf
+    print()
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(side_by_side(tables).to_string())
+    return values
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "default")
+    main()

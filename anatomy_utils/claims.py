@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import stats, summary
+from . import anatomy, stats, summary
 from .profiles import Profile
 from .prune_study import GRID, RANDOM, RULE, random_name, rules
 from .runtime import FIGURES
@@ -106,27 +106,27 @@ def finetune_accuracy(out: Outputs, role: str) -> dict:
 
 
 def decision_depth(logits: np.ndarray) -> float:
-    """First layer (as a share of the depth) from which the lens (``(reviews, layers + 1)`` logits) agrees with the
-    final prediction above chance (the share of the commoner final prediction) at every later layer."""
-    final = logits[:, -1] > 0
-    above = ((logits > 0) == final[:, None]).mean(axis=0) > max(final.mean(), 1 - final.mean())
-    layers = logits.shape[1] - 1
-    settled = [l for l in range(layers + 1) if above[l:].all()]
-    return (settled[0] if settled else layers) / layers
+    """02's decision layer (``anatomy.decision_layer``: the lens agrees with the final prediction above chance by its
+    Wilson interval from that layer on) as a share of the depth; NaN when not even the last layer qualifies."""
+    layer = anatomy.decision_layer(logits)
+    return np.nan if layer is None else layer / (logits.shape[1] - 1)
 
 
-def late_decision(out: Outputs, role: str, resamples: int = 2000) -> dict:
+def late_decision(out: Outputs, role: str, resamples: int = 1000) -> dict:
     """The relative-depth form of "the decision comes late": the lens settles after ``claims.late_depth`` of the
     depth (8 of 12). Interval: the decision depth over bootstrap resamples of the reviews."""
     lens = out.table(f"lens_{role}.csv.gz", "02_layer_anatomy")
     logits = lens.pivot(index="review", columns="layer", values="logit").to_numpy()
+    depth = decision_depth(logits)
+    if np.isnan(depth):
+        return _row("late_decision", role, None, reason="the lens never agrees with the final prediction above chance")
     rng = np.random.default_rng(0)
-    depths = [decision_depth(logits[rng.integers(0, len(logits), len(logits))]) for _ in range(resamples)]
-    low, high = np.percentile(depths, [2.5, 97.5])
-    found = {"delta": decision_depth(logits), "ci_low": float(low), "ci_high": float(high), "n": len(logits),
-             "level": stats.LEVEL}
+    depths = np.array([decision_depth(logits[rng.integers(0, len(logits), len(logits))]) for _ in range(resamples)])
+    low, high = np.percentile(depths[np.isfinite(depths)], [2.5, 97.5])
+    found = {"delta": depth, "ci_low": float(low), "ci_high": float(high), "n": len(logits), "level": stats.LEVEL}
     return _row("late_decision", role, found, out.profile.claims.late_depth, None, "+",
-                "02_layer_anatomy, lens_decision_layer.png", "the lens's decision layer as a share of the depth")
+                "02_layer_anatomy, lens_decision_layer.png", "the lens's decision layer (above chance) as a share of "
+                "the depth")
 
 
 def _sets(out: Outputs, role: str) -> tuple[np.ndarray, int]:
@@ -184,16 +184,21 @@ def same_neurons(out: Outputs, role: str) -> dict:
     """Mean Jaccard of the inputs' sets over layer pairs where one is non-empty, above ``claims.same_neurons_jaccard``;
     sets at 0.35 too few to judge (under 10 non-empty pairs) are replaced by each input's top-k neurons per layer."""
     pairs = out.need(f"anatomy.{role}.nonempty_pairs", "03_ffn_neurons")
-    prefix, what = (f"anatomy.{role}.jaccard_nonempty", "sets above the threshold") if pairs >= 10 else (
+    prefix, what = (f"anatomy.{role}.jaccard_nonempty", f"sets above the threshold ({pairs} non-empty pairs)") if pairs >= 10 else (
         f"anatomy.{role}.topk.jaccard", f"top-{out.get(f'anatomy.{role}.topk.k')} sets per layer (too few above the "
                                         f"threshold: {pairs} non-empty pairs)")
     low = out.get(f"{prefix}_ci_low") if pairs >= 10 else out.get(f"anatomy.{role}.topk.ci_low")
     high = out.get(f"{prefix}_ci_high") if pairs >= 10 else out.get(f"anatomy.{role}.topk.ci_high")
     chance = out.get(f"anatomy.{role}.jaccard_chance" if pairs >= 10 else f"anatomy.{role}.topk.jaccard_chance")
     found = {"delta": out.need(prefix, "03_ffn_neurons"), "ci_low": low, "ci_high": high, "n": 10, "level": stats.LEVEL}
+    if chance is not None:
+        what += f"; random sets of these sizes overlap {chance:.3f}"
+    if pairs >= 10 and out.get(f"anatomy.{role}.topk.jaccard") is not None:
+        what += (f"; each input's top-{out.get(f'anatomy.{role}.topk.k')} per layer overlap "
+                 f"{out.get(f'anatomy.{role}.topk.jaccard'):.2f} [{out.get(f'anatomy.{role}.topk.ci_low'):.2f}, "
+                 f"{out.get(f'anatomy.{role}.topk.ci_high'):.2f}]")
     return _row("same_neurons", role, found, out.profile.claims.same_neurons_jaccard, None, "+",
-                "03_ffn_neurons, section3_3_jaccard_<role>.png", f"{what}; random sets of these sizes overlap {chance:.2f}"
-                if chance is not None else what)
+                "03_ffn_neurons, section3_3_jaccard_<role>.png", f"mean Jaccard of the {what}")
 
 
 def high_cosine_neurons_matter(out: Outputs, role: str) -> dict:

@@ -12,38 +12,139 @@ from .profiles import ReferenceConfig
 from .stats import describe
 
 
-def layer_anatomy(role: str, model: str, mean: np.ndarray, decision: int) -> str:
-    """Paper §3.1 / Figure 1: how the target token's cosine to its final state grows with depth (probe mean)."""
+def unit(profile) -> str:
+    """What the test items are called: "sentences" for Rotten Tomatoes, "reviews" otherwise."""
+    return "sentences" if profile.data.name == "rotten_tomatoes" else "reviews"
+
+
+def dataset(profile) -> str:
+    """The data set's short name for titles: IMDB unless the profile names another."""
+    from pathlib import Path
+
+    name = profile.data.name or "imdb"
+    return Path(name).stem if profile.data.source == "file" else name
+
+
+def layer_ranges(layers) -> str:
+    """``[0, 1, 2, 4]`` -> ``"0-2 and 4"``."""
+    layers, runs = sorted(int(l) for l in layers), []
+    for l in layers:
+        if runs and l == runs[-1][1] + 1:
+            runs[-1][1] = l
+        else:
+            runs.append([l, l])
+    parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _f2(x: float) -> str:
+    """Two decimals, never "-0.00"."""
+    text = f"{x:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def layer_anatomy(role: str, model: str, mean: np.ndarray, lens: pd.DataFrame, decision: int | None,
+                  items: str = "reviews") -> str:
+    """Paper §3.1 / Figure 1: how the target token's cosine to its final state grows with depth (probe mean), and
+    where the lens (the head applied to every layer, ``anatomy.lens_agreement``) first agrees with the final
+    prediction above chance for good (``decision``, from ``anatomy.decision_layer``)."""
     n = len(mean) - 1
     steps = np.diff(mean)
-    jump = int(np.argmax(steps))
-    dip = int(np.argmin(steps))
-    above = [l for l in range(n + 1) if mean[l] >= 0.9]
-    text = (f"{role} ({model}, {n} layers): the target token's cosine to its final state is {mean[0]:.2f} after the "
-            f"embeddings and {mean[n - 1]:.2f} before the last layer; it first reaches 0.9 at layer {above[0]}. "
-            f"The largest rise is from layer {jump} to {jump + 1} ({steps[jump]:+.2f}, at {(jump + 1) / n:.0%} of the "
-            f"depth)")
-    text += (f", the largest fall from layer {dip} to {dip + 1} ({steps[dip]:+.2f})." if steps[dip] < 0
-             else "; the curve never falls.")
-    return text + (f" The head, applied to every layer (the lens), settles on the final prediction from layer "
-                   f"{decision} of {n}.")
+    jump, dip = int(np.argmax(steps)), int(np.argmin(steps))
+    text = (f"{role} ({model}, {n} layers): the target token's cosine to its final state is {_f2(mean[0])} after the "
+            f"embeddings and {_f2(mean[n - 1])} before the last layer")
+    above = [l for l in range(n) if mean[l] >= 0.9]
+    if above:
+        text += f"; it first reaches 0.9 at layer {above[0]}, before the last layer"
+    text += (f". The largest rise is from layer {jump} to {jump + 1} ({steps[jump]:+.2f}, at {(jump + 1) / n:.0%} of "
+             f"the depth)")
+    text += (f", the largest fall from layer {dip} to {dip + 1} ({steps[dip]:+.2f})." if round(steps[dip], 2) < 0
+             else ".")
+    reviews, chance = int(lens["n"].iloc[0]), float(lens["chance"].iloc[0])
+    text += (f" The head applied to every layer (the lens) is compared with the final prediction on {reviews} test "
+             f"{items}; a lens that predicts the more frequent final class for all of them agrees on {_pct(chance)} "
+             f"(chance).")
+    if chance == 1:
+        text += " The model predicts one class for all of them, so the lens cannot be told from chance."
+    elif decision is None or decision >= n:
+        text += " The lens never agrees with the final prediction above chance before the last layer"
+        text += "." if decision is not None else f", nor, with only {reviews} {items}, at it."
+    else:
+        row = lens.loc[decision]
+        text += (f" The decision layer, from which the lens agrees with the final prediction above chance at every "
+                 f"layer, is layer {decision} of {n} ({decision / n:.0%} of the depth), where it agrees on "
+                 f"{_pct(row['agreement'])} [{_pct(row['ci_low'])}, {_pct(row['ci_high'])}] (Wilson 95%).")
+    single = [l for l in lens.index[:-1] if lens.loc[l, "single_class"]]
+    if single:
+        text += (f" At layer{'s' if len(single) > 1 else ''} {layer_ranges(single)} the lens predicts one class for "
+                 f"every {items[:-1]}, so its agreement there is only the share of that class.")
+    return text
 
 
-def neuron_anatomy(role: str, model: str, above: float, widest_share: float, jaccard: float, threshold: float) -> str:
-    """Paper §3.2-3.3: how many neurons exceed the threshold, and whether the same ones do for every input."""
-    few = "so few that" if above < 10 else "and"
-    return (f"{role} ({model}): on average {above:.1f} FFN neurons per probe input have a cosine above {threshold} to "
-            f"the final target token; at most {widest_share:.1%} of any layer (the paper: under 5%). The mean Jaccard "
-            f"overlap of these sets across the ten inputs is {jaccard:.2f}: {few} the paper's \"same neurons for every "
-            f"input\" {'holds' if jaccard >= 0.8 else 'does not hold'} here.")
+def _overlap(result: dict) -> str:
+    pairs, total = result["nonempty_pairs"], result["total_pairs"]
+    where = f"all {total}" if pairs == total else f"{pairs} of {total}"
+    return (f"{result['jaccard_nonempty']:.2f} [{result['ci_low']:.2f}, {result['ci_high']:.2f}] (95% bootstrap over "
+            f"the {result['inputs']} inputs) over {where} input pairs × layers, against {result['jaccard_chance']:.3f} "
+            f"for random sets of the same sizes")
 
 
-def causal_check(role: str, model: str, table: pd.DataFrame, spearman: float) -> str:
-    """Beyond the paper: does masking the neurons the cosine ranks highest change the decisions?"""
-    rows = [f"{name}: " + describe({"delta": row["delta_accuracy"], "ci_low": row["ci_low"], "ci_high": row["ci_high"],
-                                    "n": int(row["n"])}) for name, row in table.iterrows()]
-    return (f"{role} ({model}): accuracy change when masking (masked minus dense, paired, 95% CI) — " + "; ".join(rows)
-            + f". Rank correlation of |cosine| with the measured ablation effect: {spearman:+.2f}.")
+def _same(result: dict, same: float) -> str:
+    if result["ci_low"] > same:
+        return f"the paper's \"same neurons for every input\" holds (the interval lies above {same})"
+    if result["ci_high"] < same:
+        text = f"the paper's \"same neurons for every input\" does not hold (the interval lies below {same})"
+        return text + (", although the overlap is above chance" if result["ci_low"] > result["jaccard_chance"] else "")
+    return f"whether the same neurons serve every input cannot be told (the interval contains {same})"
+
+
+def neuron_anatomy(role: str, model: str, above: float, widest_share: float, threshold: float, overlap: dict,
+                   topk: dict, k: int, width: int, same: float = 0.5) -> str:
+    """Paper §3.2-3.3: how many neurons exceed the threshold, and whether the same ones do for every input, judged
+    on the cells where at least one of two inputs has a neuron above it (``anatomy.overlap_summary``) and on the
+    top-``k`` neurons by cosine of each layer (``topk``); ``same`` is the claims ledger's bar for "the same"."""
+    text = (f"{role} ({model}): on average {above:.1f} FFN neurons per probe input have a cosine above {threshold} to "
+            f"the final target token; at most {widest_share:.1%} of any layer (the paper: under 5%).")
+    if overlap["nonempty_pairs"]:
+        text += (f" Where at least one of two inputs has such a neuron, the Jaccard overlap of their sets is "
+                 f"{_overlap(overlap)}: {_same(overlap, same)}.")
+    else:
+        text += (" No layer holds a neuron above the threshold for any input, so these sets are too small to tell "
+                 "whether the same neurons serve every input.")
+    text += (f" The top {k} neuron{'s' if k != 1 else ''} by cosine of each layer ({k / width:.1%} of {width}) "
+             f"overlap by "
+             f"{_overlap(topk)}: {_same(topk, same)}.")
+    return text
+
+
+ABLATION_LABELS = {"top_cosine": "the top {k} by cosine", "top_contribution": "the top {k} by contribution",
+                   "random": "{k} random neurons"}
+
+
+def _label(name: str, k: int) -> str:
+    label = ABLATION_LABELS.get(name, name).format(k=k)
+    return label.replace("random neurons", "random neuron") if k == 1 else label
+
+
+def causal_check(role: str, model: str, table: pd.DataFrame, spearman: float, items: str = "reviews") -> str:
+    """Beyond the paper: does masking the neurons the cosine ranks highest change the decisions? ``table`` is
+    ``anatomy.ablation``'s (index: variant; columns masked, delta_accuracy, ci_low, ci_high, n, level)."""
+    rows = []
+    for name, row in table.iterrows():
+        label = _label(name, int(row["masked"])) if "masked" in row else name
+        change = {"delta": row["delta_accuracy"], "ci_low": row["ci_low"], "ci_high": row["ci_high"],
+                  "n": int(row["n"]), "level": row.get("level", 0.95)}
+        effect = ("lowers accuracy" if row["ci_high"] < 0 else "raises accuracy" if row["ci_low"] > 0
+                  else "changes accuracy by no detectable amount")
+        rows.append(f"masking {label} {effect}, {describe(change)}")
+    n = int(table["n"].iloc[0])
+    return (f"{role} ({model}), {n} test {items}, accuracy masked minus dense (matched pairs, 95% interval): "
+            + "; ".join(rows) + f". Rank correlation of |cosine| with the measured ablation effect over all neurons: "
+            f"{spearman:+.2f}.")
 
 
 def fine_tuning(role: str, meta: dict, reference: ReferenceConfig) -> str:

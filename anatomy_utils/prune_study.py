@@ -1,17 +1,16 @@
 """The pruning experiments of notebooks 04 (encoder) and 05 (decoder): one code path for both roles."""
 from __future__ import annotations
 
-import copy
 import shutil
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import pruning, stats, timing
+from . import pruning, speed_study, stats
 from .classifier import SentimentClassifier, footprint, load_classifier, save_classifier
 from .families import ffn_width
-from .finetune import checkpoint_dir, encoded_split
+from .finetune import checkpoint_dir
 from .predictions import Store
 from .profiles import Profile
 from .runtime import FIGURES, artifact
@@ -47,13 +46,6 @@ def scaled_rule(rule: pruning.PaperRule, saved: dict, widths: list[int], target:
     thresholds, one_sided = rule.thresholds(saved["layer_similarity"])
     scale = pruning.scale_for_fraction(saved["similarity"], thresholds, one_sided, widths, target)
     return pruning.keep_by_threshold(saved["similarity"], thresholds * scale, one_sided), scale
-
-
-def paper_keep(profile: Profile, role: str, clf: SentimentClassifier, target: float) -> dict:
-    """Keep-sets of the grid's first rule, scaled to remove ``target`` of the neurons (what 04/05 time and save)."""
-    layers = clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
-    return scaled_rule(rules(profile, role, len(layers))[0], inputs(profile, role), widths, target)[0]
 
 
 GRID, RULE, RANDOM = "paper grid", "paper rule (scaled)", "random (rule's layer counts)"
@@ -177,43 +169,34 @@ def summary_values(profile: Profile, role: str, results: pd.DataFrame, compariso
     return values
 
 
-@torch.no_grad()
-def speed(profile: Profile, role: str, clf: SentimentClassifier, tokenizer) -> tuple[pd.DataFrame, float]:
-    """Dense, zeroed (the paper's zeroed weights: same shapes) and removed models timed side by side on one fixed batch,
-    against the FLOP ceiling.
+def timing_keeps(profile: Profile, role: str, clf: SentimentClassifier) -> tuple[dict, dict]:
+    """The rule's keep-sets at every ``prune.timing_fractions`` sparsity, and the same with every layer's width rounded
+    to ``scores.round_to`` by the rule's own order (``speed_study.rounded_keeps``): what 04/05 time and price."""
+    saved, layers = inputs(profile, role), clf.family.layers(clf.body)
+    widths = [ffn_width(layer, clf.family) for layer in layers]
+    rule = rules(profile, role, len(layers))[0]
+    _, one_sided = rule.thresholds(saved["layer_similarity"])
+    priority = speed_study.rule_priority(saved["similarity"], one_sided)
+    keeps = {t: scaled_rule(rule, saved, widths, t)[0] for t in profile.prune.timing_fractions}
+    return keeps, {t: speed_study.rounded_keeps(k, widths, profile.scores.round_to, priority) for t, k in keeps.items()}
 
-    Returns the table and the largest logit difference between removed and zeroed models on the timed batch.
-    """
-    p = profile.prune
-    data = encoded_split(profile, role, tokenizer, "test", max_tokens=p.timing_tokens)
-    batch = timing.fixed_batch(data, p.timing_batch, p.timing_tokens)
-    variants, ceilings, max_diff = {"dense": lambda: clf(**batch)}, {}, 0.0
-    for target in p.timing_fractions:
-        keep = paper_keep(profile, role, clf, target)
-        removed, zeroed = pruning.pruned_copy(clf, keep), pruning.zeroed_copy(clf, keep)
-        max_diff = max(max_diff, (zeroed(**batch) - removed(**batch)).abs().max().item())
-        variants[f"zeroed {target:.0%}"] = lambda zeroed=zeroed: zeroed(**batch)
-        variants[f"removed {target:.0%}"] = lambda removed=removed: removed(**batch)
-        ceilings[target] = timing.speedup_ceiling(clf.body, removed.body, p.timing_tokens)
-    medians = timing.interleaved_medians(variants, p.timing_repeats)
-    batches = -(-len(data.ids) // p.timing_batch)
-    rows = [{"variant": "dense", "pruned_fraction": 0.0, "seconds_per_batch": medians["dense"], "speedup": 1.0,
-             "ceiling": 1.0}]
-    for target, ceiling in ceilings.items():
-        for kind in ("zeroed", "removed"):
-            seconds = medians[f"{kind} {target:.0%}"]
-            rows.append({"variant": kind, "pruned_fraction": target, "seconds_per_batch": seconds,
-                         "speedup": medians["dense"] / seconds, "ceiling": ceiling})
-    table = pd.DataFrame(rows)
-    table["test_set_seconds"] = table["seconds_per_batch"] * batches  # extrapolated to the test set's batches
-    table["speedup_vs_ceiling"] = table["speedup"] / table["ceiling"]
-    return table, max_diff
+
+def rounding_cost(store: Store, data, keeps: dict, rounded: dict, margin: float) -> pd.DataFrame:
+    """What rounding the widths costs in accuracy: the rule at rounded widths minus the rule at its own widths, paired
+    on the same reviews, simultaneous across the timed sparsities, with its verdict."""
+    level = stats.family_level(len(keeps))
+    widths = [ffn_width(layer, store.clf.family) for layer in store.clf.family.layers(store.clf.body)]
+    family = [{"target": t, "rounded_fraction": pruning.pruned_fraction(rounded[t], widths)}
+              | stats.matched_pairs(store.run(f"{RULE} {t:.0%} widths rounded", "test", data, rounded[t]).correct,
+                                    store.run(f"{RULE} {t:.0%}", "test", data, keeps[t]).correct, level)
+              for t in keeps]
+    return pd.DataFrame(stats.family(family, margin))
 
 
 @torch.no_grad()
 def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer, data, target: float) -> pd.DataFrame:
     """Remove ``target`` of the neurons by the paper rule, save, load back with one call; compare size and logits."""
-    pruned = pruning.pruned_copy(clf, paper_keep(profile, role, clf, target))
+    pruned = pruning.pruned_copy(clf, timing_keeps(profile, role, clf)[0][target])
     folder = artifact(profile.name, f"pruned/{role}-p{round(100 * target)}")
     if folder.exists():
         shutil.rmtree(folder)
@@ -226,19 +209,3 @@ def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer
     pruned_size = footprint(loaded, folder)
     return pd.DataFrame({"dense": dense_size, f"removed {target:.0%}": pruned_size}).T.assign(
         reloaded_logits_identical=[None, same])
-
-
-def paper_timing_check(fraction: float = 0.1, tokens: int = 256) -> dict:
-    """The FLOP ceiling of BERT-base with ``fraction`` of its FFN neurons removed, against the paper's 13.71 s -> 10.3 s.
-
-    Built on the meta device from the default ``BertConfig`` (= bert-base): no weights are needed to count FLOPs.
-    """
-    from transformers import BertConfig, BertModel
-
-    with torch.device("meta"):
-        dense = BertModel(BertConfig())
-        pruned = copy.deepcopy(dense)
-    width = dense.config.intermediate_size
-    pruning.remove_neurons(pruned, {l: torch.arange(round(width * (1 - fraction))) for l in range(12)})
-    return {"pruned_fraction": fraction, "tokens": tokens, "ceiling": timing.speedup_ceiling(dense, pruned, tokens),
-            "paper_speedup_from_zeroing": 13.71 / 10.3}

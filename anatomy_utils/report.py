@@ -68,14 +68,16 @@ def results_markdown(profile: str) -> str:
     cold = (f"`make cold` measured **{_fmt(get('run.wall_minutes'), 1)} minutes** of wall clock on this 2-core machine "
             f"({_fmt(get('run.setup_minutes'), 1)} for the venv and wheels, {_fmt(get('run.study_minutes'), 1)} for the "
             f"study, from an empty cache; commit {get('run.cold_commit')}); its summary.json "
-            + ("reproduces every committed value, timing keys aside" if get("run.cold_reproduces_committed") else
+            + ("reproduces every committed count, accuracy and decision exactly and every continuous value within "
+               f"{get('run.cold_tolerance')} relative (timing keys aside)" if get("run.cold_reproduces_committed") else
                "did not reproduce the committed values (see the note of the run)") + "."
             if get("run.wall_minutes") is not None else
             f"A cold `make` takes about **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
             f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "
-            f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached; not a `make cold`).")
+            f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached, as recorded when it was built; "
+            f"not a `make cold`).")
     lines = [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
-             f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}). " + cold + (" **These results were made by training code that differs from "
+             f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}, CPU {get('env.cpu_model')}). " + cold + (" **These results were made by training code that differs from "
                                                      "the current code: rerun `make`.**" if stale else ""), "",
              "| notebook | minutes |", "|---|---|"]
     lines += [f"| {k.split('.')[2]} | {v:.1f} |" for k, v in sorted(s.items())

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import importance, pruning, stats, timing
+from . import importance, pruning, speed_study, stats, timing
 from .classifier import Encoded, SentimentClassifier, encode
 from .data import load_splits
 from .families import ffn_width
@@ -272,23 +272,29 @@ def emptied_layers(profile: Profile, scored: Scored, fraction: float) -> pd.Data
 def rounding(profile: Profile, role: str, store: Store, scored: Scored, name: str, repair: bool, data: Encoded,
              tokenizer) -> pd.DataFrame:
     """A global budget (uneven widths) at the selection budget, widths exact or rounded to ``scores.round_to``:
-    accuracy on ``data``, measured speed-up and FLOP ceiling."""
+    accuracy on ``data``, FLOP ceiling, and the speed-up over dense with its interval from the timing protocol of
+    04/05 (``timing.measure``: an A/A pair of dense copies, fresh random orders, medians of per-round ratios)."""
     clf, fraction, multiple = store.clf, profile.scores.select_at, profile.scores.round_to
     setting = "global + repair" if repair else "global"
-    timed = encoded_split(profile, role, tokenizer, "test", max_tokens=profile.prune.timing_tokens)
-    batch = timing.fixed_batch(timed, profile.scores.timing_batch, profile.prune.timing_tokens)
-    variants, rows = {"dense": lambda: clf(**batch)}, {}
+    tokens = speed_study.timing_tokens(profile, role)
+    timed = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
+    batch = timing.fixed_batch(timed, profile.scores.timing_batch, tokens)
+    variants, rows = {}, {}
     for label, m in (("exact widths", 1), (f"widths rounded to {multiple}", multiple)):
         keep = keep_set(profile, scored.scores[name][0], fraction, setting, m)
         pruned = pruning.pruned_copy(clf, keep, scored.mean_activation if repair else None)
-        variants[label] = lambda pruned=pruned: pruned(**batch)
+        variants[label] = pruned
         widths = [ffn_width(layer, clf.family) for layer in pruned.family.layers(pruned.body)]
         rows[label] = {"widths": f"{min(widths)}-{max(widths)}", "pruned_fraction": 1 - sum(widths) / scored.scores[name][0].size,
                        "accuracy": run_pruned(profile, store, scored, name, 0, fraction, setting, "test", data, m).accuracy,
-                       "ceiling": timing.speedup_ceiling(clf.body, pruned.body, profile.prune.timing_tokens)}
-    medians = timing.interleaved_medians(variants, profile.prune.timing_repeats)
+                       "ceiling": timing.speedup_ceiling(clf.body, pruned.body, tokens)}
+    measured = timing.measure(clf, variants, batch, profile.prune.timing_rounds, seed=profile.seed,
+                              threads=speed_study.THREADS, copy_variants=False).summary
     table = pd.DataFrame(rows).T
-    table["speedup"] = [medians["dense"] / medians[label] for label in table.index]
+    for column in ("ratio", "ci_low", "ci_high"):
+        table["speedup" if column == "ratio" else f"speedup_{column}"] = [measured["ratios"][label][column]
+                                                                          for label in table.index]
+    table["aa_gate_passed"] = measured["gate_passed"]
     return table.assign(speedup_vs_ceiling=table["speedup"] / table["ceiling"]).rename_axis(f"{name}, {setting}")
 
 

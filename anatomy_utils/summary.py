@@ -2,13 +2,24 @@
 from __future__ import annotations
 
 import json
+import math
 import numbers
+import platform
 import subprocess
 
 import nbformat
+import numpy as np
 import transformers
 
 from .runtime import FIGURES, ROOT, atomic_write_bytes
+
+DECIMALS = 6  # floats are stored rounded to this many decimals
+# Keys that describe one run (which commit, cold or not, how long): written afresh by every run, never carried over.
+RUN_PREFIXES = ("run.", "runtime.")
+# Instruction sets whose presence changes which CPU kernels torch, MKL and oneDNN pick (and so the last bits of a
+# float result).
+CPU_FLAGS = ("avx", "avx2", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx512bw", "avx512f", "amx_bf16", "amx_int8",
+             "amx_tile", "fma")
 
 
 def path(profile: str):
@@ -20,25 +31,35 @@ def read(profile: str) -> dict:
 
 
 def _plain(value):
+    """A JSON value: strings, booleans and None as they are, integers as int, other numbers as floats rounded to
+    ``DECIMALS``; NaN and infinities (a standard deviation of one seed, say) become None, so that the file is strict
+    JSON and two summaries of the same run compare equal."""
     if isinstance(value, (str, bool)) or value is None:
         return value
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, numbers.Integral):
         return int(value)
-    return round(float(value), 6)
+    value = float(value)
+    return round(value, DECIMALS) if math.isfinite(value) else None
 
 
-def record(profile: str, values: dict) -> dict:
-    """Merge ``values`` (dotted key -> number or string) into the profile's summary and write it atomically."""
-    merged = read(profile) | {"profile": profile} | {k: _plain(v) for k, v in values.items()}
-    atomic_write_bytes(path(profile), (json.dumps(dict(sorted(merged.items())), indent=1) + "\n").encode())
+def record(profile: str, values: dict, forget: tuple[str, ...] = ()) -> dict:
+    """Merge ``values`` (dotted key -> number or string) into the profile's summary and write it atomically; earlier
+    keys starting with one of ``forget`` are dropped first."""
+    kept = {k: v for k, v in read(profile).items() if not k.startswith(forget)} if forget else read(profile)
+    merged = {k: _plain(v) for k, v in (kept | {"profile": profile} | values).items()}  # old NaN too
+    atomic_write_bytes(path(profile), (json.dumps(dict(sorted(merged.items())), indent=1, allow_nan=False) + "\n").encode())
     return merged
 
 
-def record_runtime(profile: str) -> float:
-    """``runtime.minutes``: what a cold ``make`` takes, measured.
+def record_runtime(profile: str, cold: bool = False) -> float:
+    """``runtime.minutes``: what a cold ``make`` takes, measured; and this run's own ``run.*`` block.
 
     The summed papermill durations of the profile's executed notebooks, plus the fine-tuning and evaluation minutes
-    of every checkpoint that the last run of 01 found in the cache (recorded when it was built).
+    of every checkpoint that the last run of 01 found in the cache (recorded when it was built). Every ``run.*`` and
+    ``runtime.*`` key of an earlier run (a ``make cold``'s wall clock and commit, say) is dropped, not carried into this
+    one; ``make cold`` adds its keys to the run afterwards (``cold=True`` marks a run as one).
     """
     notebooks = sorted((ROOT / "notebooks" / "executed" / profile).glob("*.ipynb"))
     per = {nb.stem: nbformat.read(nb, as_version=4).metadata["papermill"]["duration"] / 60 for nb in notebooks}
@@ -49,10 +70,32 @@ def record_runtime(profile: str) -> float:
     fingerprints = {values.get(f"finetune.{role}.code_fingerprint") for role in ("encoder", "decoder")}
     record(profile, {f"runtime.notebooks.{k}.minutes": v for k, v in per.items()}
            | {"runtime.notebook_minutes": sum(per.values()), "runtime.cached_training_minutes": reused,
-              "runtime.minutes": total, "run.commit": commit(), "run.cold": reused == 0,
+              "runtime.minutes": total, "run.commit": commit(), "run.cold": cold,
               "run.code_fingerprint": fingerprints.pop() if len(fingerprints) == 1 else "mixed",
-              "env.transformers": transformers.__version__})
+              "env.transformers": transformers.__version__} | cpu(), forget=RUN_PREFIXES)
     return total
+
+
+def cpu() -> dict:
+    """``env.cpu_model``, ``env.cpu_flags`` (the instruction sets of ``CPU_FLAGS`` present, sorted),
+    ``env.cpu_capability`` (the kernels ATen dispatches to) and ``env.threads``: what decides a float's last bits."""
+    import torch
+
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                name, _, value = line.partition(":")
+                if name.strip() == "model name" and not model:
+                    model = value.strip()
+                elif name.strip() in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:  # not Linux
+        pass
+    return {"env.cpu_model": model or platform.processor() or platform.machine() or "unknown",
+            "env.cpu_flags": ",".join(sorted(flags & set(CPU_FLAGS))),
+            "env.cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "env.threads": torch.get_num_threads()}
 
 
 def commit() -> str:
@@ -63,4 +106,3 @@ def commit() -> str:
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
     changed = git("status", "--porcelain", "--untracked-files=no", "--", "anatomy_utils", ":(glob)notebooks/*.ipynb", "params")
     return head + ("+changes" if changed else "")
-

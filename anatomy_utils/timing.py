@@ -1,10 +1,25 @@
-"""Timing protocol (warm-up, interleaved variants, medians) and the analytic FLOP ceiling of FFN pruning."""
+"""Timing protocol with controls, and the two ceilings of FFN pruning (FLOPs; the FFN's measured share of time).
+
+The protocol (``measure``): every variant is its own deep copy, the dense model twice (copies A and B: the A/A
+control), each warmed up; then ``rounds`` rounds, each in a fresh seeded random order of the variants, each variant
+timed on the same fixed batch for the same number of calls. Every round gives every variant a speed-up against dense
+copy A *of the same round* (dense A seconds / variant seconds), so drift between rounds cancels; the reported speed-up
+is the median of the per-round ratios with a bootstrap 95% interval over rounds (``ratio_summary``, a pure function).
+
+The gate: dense copy B against dense copy A does the same work, so its interval must lie inside 1 +- ``TOLERANCE``;
+when it does not, the timings are too noisy for any speed-up verdict (the numbers are still reported).
+"""
 from __future__ import annotations
 
+import copy
+import gc
+import math
 import statistics
 import time
+from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
@@ -12,6 +27,13 @@ from transformers.pytorch_utils import Conv1D
 from .classifier import Encoded
 from .families import family_of
 from .runtime import synchronize
+
+DENSE_A, DENSE_B = "dense A", "dense B"  # the reference and its A/A control
+TOLERANCE = 0.02  # the A/A interval must lie inside 1 +- this for a speed-up verdict
+LEVEL = 0.95
+NOISE_MESSAGE = "timing noise exceeds tolerance"
+MIN_BLOCK = 0.5  # seconds: each variant's block of calls in a round lasts at least this (one call of a real model on
+#                  a CPU; several of a short batch or a GPU forward), so a scheduler tick or interrupt stays small
 
 
 def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.Tensor]:
@@ -24,7 +46,7 @@ def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.
 
 
 def interleaved_medians(variants: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds per call of each variant; variants alternate within every repeat so drift hits all alike."""
+    """Superseded by ``measure`` (kept until every caller moves): median seconds per call of each variant."""
     names = list(variants)
     for _ in range(warmup):
         for name in names:
@@ -39,6 +61,185 @@ def interleaved_medians(variants: dict[str, Callable[[], object]], repeats: int,
             seconds[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in seconds.items()}
 
+
+# ---------------------------------------------------------------------------------------------- ratios and the gate
+
+def bootstrap_median(values: np.ndarray, level: float = LEVEL, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the median of ``values`` (resampled with replacement)."""
+    values = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    medians = np.median(values[rng.integers(0, len(values), (resamples, len(values)))], axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(medians, tail)), float(np.percentile(medians, 100 - tail))
+
+
+def ratio_summary(seconds: dict[str, np.ndarray], reference: str = DENSE_A, control: str = DENSE_B,
+                  tolerance: float = TOLERANCE, level: float = LEVEL, resamples: int = 2000, seed: int = 0) -> dict:
+    """Speed-ups from per-round seconds (``name -> (rounds,)``, the same rounds for every name): a pure function.
+
+    Per round, speed-up = seconds of ``reference`` / seconds of the variant (above 1: faster than dense). Returns
+    ``{"ratios": {name: {"ratio", "ci_low", "ci_high", "per_round"}}, "aa": the control's entry, "gate_passed",
+    "tolerance", "level"}``: the median of the per-round ratios and its bootstrap interval over rounds. The gate
+    passes when the control's interval lies inside ``1 +- tolerance``.
+    """
+    base = np.asarray(seconds[reference], dtype=float)
+    ratios = {}
+    for name, values in seconds.items():
+        values = np.asarray(values, dtype=float)
+        if values.shape != base.shape:
+            raise ValueError(f"{name!r} has {values.shape[0]} rounds, {reference!r} {base.shape[0]}: time them together.")
+        per_round = base / values
+        low, high = bootstrap_median(per_round, level, resamples, seed)
+        ratios[name] = {"ratio": float(np.median(per_round)), "ci_low": low, "ci_high": high, "per_round": per_round}
+    aa = ratios[control]
+    passed = bool(1 - tolerance <= aa["ci_low"] and aa["ci_high"] <= 1 + tolerance)
+    return {"ratios": ratios, "aa": aa, "gate_passed": passed, "tolerance": tolerance, "level": level}
+
+
+def gate_message(summary: dict) -> str:
+    """One line on the A/A control: passed, or the refusal that every report of these timings must carry."""
+    aa, tol = summary["aa"], summary["tolerance"]
+    interval = f"A/A speed-up {aa['ratio']:.3f} [{aa['ci_low']:.3f}, {aa['ci_high']:.3f}]"
+    if summary["gate_passed"]:
+        return f"{interval} lies inside 1 +- {tol:.2f}: timings precise enough for a speed-up verdict"
+    return f"{NOISE_MESSAGE}: {interval} is not inside 1 +- {tol:.2f}; no speed-up verdict may be drawn from these timings"
+
+
+def check_gate(summary: dict) -> bool:
+    """Print the refusal when the A/A control failed (every caller of ``measure`` gets it); the gate's outcome."""
+    if not summary["gate_passed"]:
+        print(gate_message(summary))
+    return summary["gate_passed"]
+
+
+def verdict(entry: dict, gate_passed: bool, tolerance: float = TOLERANCE) -> str:
+    """A speed-up in words, read off its interval against the A/A tolerance (differences smaller than the noise
+    between two copies of one model are not claimed): ``faster`` / ``slower`` when the interval lies beyond
+    1 +- ``tolerance``, ``same speed (within +-2%)`` when it lies inside, else ``not resolved``; and no verdict at all
+    when the gate failed."""
+    if not gate_passed:
+        return "no verdict (timing noise)"
+    if entry["ci_low"] > 1 + tolerance:
+        return "faster"
+    if entry["ci_high"] < 1 - tolerance:
+        return "slower"
+    if 1 - tolerance <= entry["ci_low"] and entry["ci_high"] <= 1 + tolerance:
+        return f"same speed (within +-{tolerance:.0%})"
+    return "not resolved"
+
+
+# ---------------------------------------------------------------------------------------------------- the protocol
+
+@dataclass
+class Timing:
+    """What ``measure`` found: per-round seconds per call, the orders, and the ratio summary."""
+
+    seconds: dict[str, np.ndarray]  # name -> (rounds,) seconds per call
+    orders: list[list[str]]  # the order of the variants in every round
+    calls: int  # calls per variant per round
+    threads: int  # torch intra-op threads while timing
+    device: str
+    wall_seconds: float  # the whole protocol: copies, warm-up and rounds
+    summary: dict = field(default_factory=dict)  # ratio_summary(seconds)
+
+    @property
+    def gate_passed(self) -> bool:
+        return self.summary["gate_passed"]
+
+    def median_seconds(self, name: str) -> float:
+        return float(np.median(self.seconds[name]))
+
+    def table(self):
+        """One row per variant: median seconds per call, speed-up over dense A with its interval, verdict."""
+        import pandas as pd
+
+        return pd.DataFrame([{"variant": name, "seconds_per_call": self.median_seconds(name), "speedup": e["ratio"],
+                              "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+                              "verdict": "reference" if name == DENSE_A else verdict(e, self.gate_passed,
+                                                                                      self.summary["tolerance"])}
+                             for name, e in self.summary["ratios"].items()])
+
+
+def _call(model: nn.Module, batch: dict, calls: int) -> float:
+    """Seconds per call of ``calls`` forward passes, GPU work included."""
+    synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
+        model(**batch)
+    synchronize()
+    return (time.perf_counter() - start) / calls
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model and its count of logical cores."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import os
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model} ({os.cpu_count()} logical CPUs)"
+
+
+def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, torch.Tensor], rounds: int, *,
+            seed: int = 0, threads: int | None = None, calls: int | None = None, min_block: float = MIN_BLOCK,
+            warmup: int = 1, copy_variants: bool = True, tolerance: float = TOLERANCE) -> Timing:
+    """Time ``dense`` (as two deep copies, ``DENSE_A`` and ``DENSE_B``) and ``variants`` on one batch.
+
+    Every variant is deep-copied too unless ``copy_variants`` is False (for variants built afresh for this call,
+    e.g. by ``pruning.pruned_copy``, which copies). Each is warmed up ``warmup`` times; ``calls`` per variant per
+    round is chosen from the second warm-up of dense A so that a block lasts at least ``min_block`` seconds, the same
+    for all. ``threads`` sets torch's intra-op
+    threads while timing (restored after); ``None`` keeps the current count. CUDA is synchronised around every block.
+    """
+    started = time.perf_counter()
+    if DENSE_A in variants or DENSE_B in variants:
+        raise ValueError(f"{DENSE_A!r} and {DENSE_B!r} are the protocol's own dense copies; rename the variant.")
+    models = {DENSE_A: copy.deepcopy(dense), DENSE_B: copy.deepcopy(dense)}
+    models |= {name: copy.deepcopy(m) if copy_variants else m for name, m in variants.items()}
+    for m in models.values():
+        m.eval()
+    device = next(models[DENSE_A].parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    names = list(models)
+    rng = np.random.default_rng(seed)
+    previous = torch.get_num_threads()
+    gc_was_enabled = gc.isenabled()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        with torch.inference_mode():
+            for _ in range(warmup):
+                for name in rng.permutation(names):
+                    _call(models[name], batch, 1)
+            if calls is None:
+                calls = max(1, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
+            gc.collect()
+            gc.disable()  # no collector pauses inside a timed block
+            seconds, orders = {name: np.empty(rounds) for name in names}, []
+            for r in range(rounds):
+                order = [str(n) for n in rng.permutation(names)]  # a fresh order every round
+                orders.append(order)
+                for name in order:
+                    seconds[name][r] = _call(models[name], batch, calls)
+        used = torch.get_num_threads()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        torch.set_num_threads(previous)
+    del models
+    timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started)
+    timing.summary = ratio_summary(seconds, tolerance=tolerance, seed=seed)
+    check_gate(timing.summary)
+    return timing
+
+
+# ------------------------------------------------------------------------------------------------------- ceilings
 
 def matmul_flops(model: nn.Module, tokens: int) -> int:
     """Forward FLOPs of one sequence of ``tokens`` through a transformer body's layers.
@@ -60,5 +261,64 @@ def ffn_share(model: nn.Module, tokens: int) -> float:
 
 
 def speedup_ceiling(dense: nn.Module, pruned: nn.Module, tokens: int) -> float:
-    """The best speed-up removing neurons could give: the ratio of forward FLOPs."""
+    """The best speed-up removing neurons could give if time followed FLOPs: the ratio of forward FLOPs (FFN and
+    attention matrix products; embeddings, norms, activations and framework overhead are not counted, which is why
+    a second ceiling comes from measured time: ``time_ceiling``)."""
     return matmul_flops(dense, tokens) / matmul_flops(pruned, tokens)
+
+
+def time_ceiling(pruned_fraction: float, ffn_time_share: float) -> float:
+    """The best speed-up from removing ``pruned_fraction`` of the FFN neurons when the FFNs take ``ffn_time_share``
+    of the measured forward time and their time scales with their width: 1 / (1 - f * s)."""
+    return 1 / (1 - pruned_fraction * ffn_time_share)
+
+
+def ffn_time_share(speedup_without_ffn: float) -> float:
+    """The FFNs' share of the forward time from the speed-up of the model with every FFN bypassed: 1 - t_bypass/t."""
+    return 1 - 1 / speedup_without_ffn
+
+
+class _NoNeurons(nn.Module):
+    """Stands in for an FFN input projection: no neurons, no arithmetic (an empty view of its input)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., :0]
+
+
+class _BiasOnly(nn.Module):
+    """Stands in for an FFN output projection fed by no neurons: what it writes is its bias (zeros without one)."""
+
+    def __init__(self, out: nn.Module):
+        super().__init__()
+        self.hidden = out.nf if isinstance(out, Conv1D) else out.out_features
+        self.bias = None if out.bias is None else nn.Parameter(out.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (*x.shape[:-1], self.hidden)
+        if self.bias is None:
+            return x.new_zeros(shape)
+        return self.bias.expand(shape)
+
+
+def _swap(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    for name, module in root.named_modules():
+        if module is old and name:
+            parent, _, attribute = name.rpartition(".")
+            setattr(root.get_submodule(parent) if parent else root, attribute, new)
+            return
+    raise ValueError("module not found under its layer")
+
+
+def ffn_bypassed(clf: nn.Module) -> nn.Module:
+    """A deep copy of a classifier whose every FFN does no arithmetic: its input projections are replaced by empty
+    views and its output projection by its bias. Timed against dense, it gives the FFNs' share of the forward time
+    (the limit of removing every neuron; a hook that zeroes the FFN output would still compute it)."""
+    bypassed = copy.deepcopy(clf)
+    body = bypassed.body
+    family = family_of(body)
+    for layer in family.layers(body):
+        for module in family.ffn_in(layer):
+            _swap(layer, module, _NoNeurons())
+        out = family.ffn_out(layer)
+        _swap(layer, out, _BiasOnly(out))
+    return bypassed

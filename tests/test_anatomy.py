@@ -24,19 +24,14 @@ def test_above_threshold_lists_and_jaccard():
     cos = np.array([[[0.5, 0.1, 0.4]], [[0.5, 0.36, 0.0]]])
     sets = anatomy.above_threshold(cos, 0.35)
     assert sets == [[[0, 2]], [[0, 1]]]
-    assert anatomy.jaccard([0, 2], [0, 1]) == 1 / 3 and anatomy.jaccard([], []) == 1.0
-    assert anatomy.mean_pairwise_jaccard(sets) == 1 / 3
+    assert anatomy.jaccard([0, 2], [0, 1]) == 1 / 3
+    assert anatomy.overlap_summary(sets, 3)["jaccard_nonempty"] == 1 / 3
 
 
 def test_graph_connects_consecutive_layers_only():
     graph = anatomy.neuron_graph([[1, 2], [5], [], [7]])
     assert graph.number_of_nodes() == 4
     assert sorted(graph.edges) == [((0, 1), (1, 5)), ((0, 2), (1, 5))]  # layer 3's neuron dangles
-
-
-def test_decision_layer_is_where_the_sign_settles():
-    lens = np.array([[1.0, -1.0, 2.0, 3.0], [1.0, -1.0, -1.0, 2.0], [-1.0, -1.0, 2.0, 2.0]])
-    assert anatomy.decision_layer(lens) == 2
 
 
 def test_a_neuron_that_never_activates_contributes_nothing():
@@ -56,3 +51,135 @@ def test_a_neuron_that_never_activates_contributes_nothing():
 def test_top_k_keep_drops_the_highest_scores_across_layers():
     keep = anatomy.top_k_keep(np.array([[0.1, 0.9, 0.2], [0.8, 0.0, 0.3]]), k=2)
     assert keep[0].tolist() == [0, 2] and keep[1].tolist() == [1, 2]
+
+
+# --- Jaccard over non-empty pairs, its chance level and its interval ---------------------------------------------
+
+def test_two_empty_sets_are_not_counted():
+    assert np.isnan(anatomy.jaccard([], [])) and anatomy.jaccard([1], []) == 0.0
+    # layer 0 is empty for every input; layer 1 holds {1, 2} / {1, 2} / {1, 3}
+    sets = [[[], [1, 2]], [[], [1, 2]], [[], [1, 3]]]
+    result = anatomy.overlap_summary(sets, widths=10)
+    assert result["nonempty_pairs"] == 3 and result["total_pairs"] == 6
+    assert np.isclose(result["jaccard_nonempty"], (1 + 1 / 3 + 1 / 3) / 3)
+    matrix = anatomy.jaccard_matrix(sets, [0])
+    assert np.isnan(matrix).all()  # both sets empty everywhere: blank, not 1.0
+    np.testing.assert_allclose(anatomy.jaccard_matrix(sets, [0, 1])[0], [1.0, 1.0, 1 / 3])
+
+
+def test_no_nonempty_pair_gives_none_not_nan():
+    result = anatomy.overlap_summary([[[], []], [[], []]], widths=[5, 5])
+    assert result["nonempty_pairs"] == 0
+    assert result["jaccard_nonempty"] is None and result["ci_low"] is None and result["jaccard_chance"] is None
+
+
+def test_chance_jaccard_matches_a_hand_computation():
+    # two random 2-subsets of 4 neurons share 0, 1 or 2 with probability 1/6, 4/6, 1/6: E[J] = 4/6 * 1/3 + 1/6 * 1
+    assert np.isclose(anatomy.chance_jaccard(2, 2, 4), 7 / 18)
+    assert np.isclose(anatomy.chance_jaccard(1, 1, 3), 1 / 3)
+    assert anatomy.chance_jaccard(0, 3, 8) == 0.0 and np.isnan(anatomy.chance_jaccard(0, 0, 8))
+    # one input with one neuron, the other with none, at one layer: chance 0; with sets of 1 and 1: 1/n
+    result = anatomy.overlap_summary([[[0], [0]], [[], [1]]], widths=[4, 4])
+    assert result["nonempty_pairs"] == 2 and np.isclose(result["jaccard_chance"], (0 + 1 / 4) / 2)
+
+
+def test_chance_jaccard_agrees_with_a_simulation():
+    rng = np.random.default_rng(0)
+    sim = np.mean([anatomy.jaccard(rng.choice(50, 5, replace=False).tolist(), rng.choice(50, 5, replace=False).tolist())
+                   for _ in range(20000)])
+    assert abs(sim - anatomy.chance_jaccard(5, 5, 50)) < 0.003
+    assert 5 / 95 < anatomy.chance_jaccard(5, 5, 50) < 1.2 * 5 / 95  # near k / (2n - k), a little above (Jensen)
+
+
+def test_bootstrap_interval_over_inputs_is_seeded_and_brackets_the_estimate():
+    rng = np.random.default_rng(1)
+    sets = [[sorted(rng.choice(20, 4, replace=False).tolist()) for _ in range(3)] for _ in range(8)]
+    a, b = anatomy.overlap_summary(sets, 20, seed=3), anatomy.overlap_summary(sets, 20, seed=3)
+    assert a == b
+    assert a["ci_low"] <= a["jaccard_nonempty"] <= a["ci_high"] and a["ci_low"] < a["ci_high"]
+    same = anatomy.overlap_summary([[[1, 2], [3]]] * 5, 20)  # identical sets for every input: no spread at all
+    assert same["jaccard_nonempty"] == same["ci_low"] == same["ci_high"] == 1.0
+
+
+def test_top_k_sets_and_their_size():
+    cos = np.array([[[0.1, 0.9, 0.5, 0.2]], [[0.8, 0.0, 0.7, 0.1]]])
+    assert anatomy.top_k(cos, 2) == [[[1, 2]], [[0, 2]]]
+    assert anatomy.top_k_count(0.01, 1536) == 15 and anatomy.top_k_count(0.01, 24) == 1
+
+
+# --- the lens ----------------------------------------------------------------------------------------------------
+
+def _lens(columns):
+    return np.stack(columns, axis=1).astype(float)
+
+
+def test_decision_layer_is_where_agreement_stays_above_chance():
+    final = np.where(np.arange(200) % 2 == 0, 1.0, -1.0)
+    noisy = final.copy()
+    noisy[:30] *= -1  # 85% agreement
+    lens = _lens([np.ones(200), -final, noisy, final, final])
+    table = anatomy.lens_agreement(lens)
+    assert table["single_class"].tolist() == [True, False, False, False, False]
+    assert np.allclose(table["chance"], 0.5) and np.isclose(table.loc[2, "agreement"], 0.85)
+    assert anatomy.decision_layer(lens) == 2
+    lens[:, 3] = noisy * np.where(np.arange(200) < 100, 1, -1)  # a later layer back at chance: the decision moves
+    assert anatomy.decision_layer(lens) == 4
+
+
+def test_a_lens_that_predicts_one_class_is_at_chance_not_above_it():
+    final = np.where(np.arange(200) < 120, 1.0, -1.0)  # 60% positive: a constant lens agrees on 60%
+    lens = _lens([np.ones(200), np.ones(200), np.ones(200), final])
+    table = anatomy.lens_agreement(lens)
+    assert np.allclose(table["agreement"][:3], 0.6) and np.isclose(table["chance"].iloc[0], 0.6)
+    assert table["single_class"][:3].all()
+    assert anatomy.decision_layer(lens) == 3  # only the last layer, which agrees by construction
+    assert anatomy.decision_layer(_lens([np.ones(200), np.ones(200)])) is None  # one final class: no chance to beat
+    assert anatomy.decision_layer(_lens([final[:3], final[:3]])) is None  # 3 items: even 3/3 is not above chance
+
+
+def test_lens_at_the_last_layer_equals_the_classifier(body):
+    from anatomy_utils.classifier import Encoded, predict
+
+    torch.manual_seed(1)
+    clf = SentimentClassifier(body, dropout=0.3)  # dropout must be off in the lens, as in predict
+    data = Encoded([[5, 6, 7, 8, 9], [11, 12, 13], [14, 15, 16, 17]], np.array([1, 0, 1]))
+    states = anatomy.target_states(clf, data, pad_id=0, batch_size=2)
+    lens = anatomy.lens_logits(clf, states)
+    assert lens.shape == (3, len(clf.family.layers(clf.body)) + 1)
+    np.testing.assert_allclose(lens[:, -1], predict(clf, data, pad_id=0, batch_size=2), atol=1e-5)
+    assert not np.allclose(lens[:, 0], lens[:, -1])
+
+
+def test_lens_and_ablation_tables_are_gzipped_identically_on_rerun(tmp_path, monkeypatch):
+    import gzip
+
+    import pandas as pd
+
+    monkeypatch.setattr(anatomy, "FIGURES", tmp_path)
+    lens = np.array([[0.123456789, -1.0], [2.0, 3.0]])
+    path = anatomy.save_table(anatomy.lens_frame(lens, [1, 0]), "p", "lens_encoder")
+    first = path.read_bytes()
+    assert anatomy.save_table(anatomy.lens_frame(lens, [1, 0]), "p", "lens_encoder").read_bytes() == first
+    table = pd.read_csv(path)
+    assert list(table.columns) == ["review", "label", "layer", "logit"] and len(table) == 4
+    assert table.loc[0, "logit"] == 0.12346 and table.loc[3, "layer"] == 1 and table.loc[3, "label"] == 0
+    assert gzip.decompress(first)  # a plain gzip stream
+    frame = anatomy.logits_frame([1, 0], {"dense": np.array([1.0, -1.0]), "random": np.array([0.5, -0.5])})
+    assert list(frame.columns) == ["review", "label", "variant", "logit"] and frame["variant"].tolist()[-1] == "random"
+
+
+def test_ablation_returns_paired_changes_and_the_logits():
+    from anatomy_utils.classifier import Encoded
+
+    torch.manual_seed(0)
+    clf = SentimentClassifier(tiny_body("llama"), dropout=0.0)
+    data = Encoded([[5, 6, 7, 8], [9, 10, 11], [12, 13], [14, 15, 16]], np.array([1, 0, 1, 0]))
+    everything = {l: torch.arange(24) for l in range(2)}
+    nothing_left = {l: torch.tensor([], dtype=torch.long) for l in range(2)}
+    table, logits = anatomy.ablation(clf, data, 0, 2, {"top_cosine": everything, "random": nothing_left})
+    assert list(logits) == ["dense", "top_cosine", "random"]
+    np.testing.assert_allclose(logits["top_cosine"], logits["dense"])
+    assert table.loc["top_cosine", "masked"] == 0 and table.loc["random", "masked"] == 48
+    assert table.loc["top_cosine", "delta_accuracy"] == 0
+    assert table.loc["top_cosine", "ci_low"] < 0 < table.loc["top_cosine", "ci_high"]  # matched pairs: never a point
+    assert not np.allclose(logits["random"], logits["dense"])

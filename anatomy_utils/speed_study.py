@@ -1,0 +1,290 @@
+"""Speed of pruned models (Figures 4-1 / 5-1): dense, zeroed and removed FFN neurons timed with controls.
+
+One call, ``speed``, times on one fixed batch, with ``timing.measure``'s protocol (separate deep copies, an A/A pair of
+dense copies, warm-up, rounds in fresh random orders, per-round ratios to dense copy A, medians with bootstrap
+intervals, the A/A gate):
+
+* dense copies A and B (the A/A control: the same model, so the same time, within the noise);
+* the paper's zeroed weights at the largest sparsity (the same shapes, so the same FLOPs as dense: a second control);
+* per sparsity, the neurons removed, at the rule's own widths and at widths rounded to a multiple (``rounded_keeps``);
+* the model with every FFN bypassed (``timing.ffn_bypassed``): the FFNs' measured share of the forward time.
+
+Two ceilings per sparsity: the FLOP ratio (``timing.speedup_ceiling``) and the measured-time bound
+1 / (1 - f * s_t) (``timing.time_ceiling``), s_t the FFNs' share of the time. Times are also given in the paper's unit,
+seconds per 1,000 reviews of the timed length.
+
+Threads: timing runs on ``THREADS`` = 1 torch thread (restored after), in the notebook's own process. On the 2-vCPU
+machine of the default profile two threads leave no core for the kernel, the notebook and everything else, and one
+interruption stalls the whole matrix product; one thread leaves a core to absorb them. Measured on that machine (1
+thread, 20 rounds): the A/A interval lies inside 1 +- 0.02 for MiniLM (pre-trained, 4 x 256 tokens: 0.996 [0.987,
+1.007]; fine-tuned in 04: 0.993 [0.984, 1.019]), so no separate process is needed.
+
+Budget (default profile, 2-vCPU AMD EPYC, AVX2, 1 thread): a forward pass takes about 0.18 s per MiniLM review of 256
+tokens and about 1 s per SmolLM2 review of 128 tokens; the protocol makes 21 blocks (a warm-up and 20 rounds) of 8
+variants (dense A, dense B, zeroed, removed and rounded at two sparsities, FFNs bypassed) that average about 0.8 of a
+dense call. ``prune.timing_batch: 1`` (one review per call; blocks of at least ``timing.MIN_BLOCK`` = 0.5 s, so three
+encoder calls and one decoder call per block) keeps both roles together under 5 minutes; a review of 128-256 tokens
+already makes every matrix product 128-256 rows tall, the compute-bound regime that larger batches stay in, so the
+ratios are those of batched inference.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import pruning, timing
+from .families import ffn_width
+from .finetune import encoded_split
+from .profiles import Profile
+
+THREADS = 1  # torch intra-op threads while timing (see the module docstring)
+ZEROED, REMOVED, ROUNDED, BYPASS = "zeroed", "removed", "rounded", "FFN bypassed"
+AA = "dense B (A/A)"
+PAPER = {"encoder": {"model": "bert-base", "fraction": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
+         "decoder": {"model": "gpt2", "fraction": None, "dense_seconds": 23.0, "zeroed_seconds": 20.0}}  # per 1,000
+
+
+def timing_tokens(profile: Profile, role: str) -> int:
+    """Tokens per timed review: ``prune.timing_tokens``, but never more than the role reads (its ``max_tokens``),
+    so the timed shapes are those of the model's own test batches (the decoder reads 128 tokens in the default)."""
+    return min(profile.prune.timing_tokens, getattr(profile, role).max_tokens)
+
+
+def rule_priority(similarity: np.ndarray, one_sided: np.ndarray) -> dict[int, np.ndarray]:
+    """The paper rule's order of survival per layer, from the per-neuron similarity ``(layers, neurons)``: it prunes
+    ``|s| < t`` (two-sided layers) or ``s < t`` (one-sided), so a neuron with a larger ``|s|`` (or ``s``) is kept first.
+    ``rounded_keeps`` grows or trims a layer's keep-set in this order."""
+    return {l: (s if single else np.abs(s)) for l, (s, single) in enumerate(zip(similarity, one_sided))}
+
+
+def rounded_count(kept: int, width: int, multiple: int) -> int:
+    """``kept`` rounded to the nearest multiple (halves up), at least one multiple, at most the layer's width; an
+    emptied layer stays empty."""
+    if kept == 0 or multiple <= 1:
+        return kept
+    return min(width, max(multiple, multiple * math.floor(kept / multiple + 0.5)))
+
+
+def rounded_keeps(keep: dict[int, torch.Tensor], widths: list[int], multiple: int,
+                  priority: dict[int, np.ndarray] | None = None) -> dict[int, torch.Tensor]:
+    """A keep-set with every layer's count rounded to a multiple of ``multiple`` (``rounded_count``), by the same rule:
+    trimming drops the kept neurons of lowest ``priority`` first, growing re-admits the pruned neurons of highest
+    ``priority`` first (``rule_priority`` gives the paper rule's). Without a priority, the index order stands in
+    (trim the highest kept indices, re-admit the lowest pruned ones): the widths, all that timing needs, are the same;
+    the accuracy of such keep-sets is not the rule's. Deterministic: the lead recomputes the same sets for accuracy."""
+    rounded = {}
+    for l, kept in keep.items():
+        kept = np.sort(np.asarray(kept, dtype=np.int64))
+        width = widths[l]
+        target = rounded_count(len(kept), width, multiple)
+        pruned = np.setdiff1d(np.arange(width), kept)
+        score = np.asarray(priority[l], dtype=float) if priority is not None else -np.arange(width, dtype=float)
+        if target <= len(kept):
+            chosen = kept[np.argsort(-score[kept], kind="stable")[:target]]
+        else:
+            chosen = np.concatenate([kept, pruned[np.argsort(-score[pruned], kind="stable")[: target - len(kept)]]])
+        rounded[l] = torch.from_numpy(np.sort(chosen))
+    return rounded
+
+
+def _pct(target: float) -> str:
+    return f"p{round(100 * target)}"
+
+
+def _finite(value):
+    """A summary value: None instead of NaN or infinity."""
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@torch.no_grad()
+def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict], role: str, rounds: int, *,
+                   rounded: dict[float, dict] | None = None, multiple: int = 32, threads: int | None = THREADS,
+                   seed: int = 0, calls: int | None = None) -> tuple[pd.DataFrame, dict, bool]:
+    """``speed`` on a given batch (no profile): see ``speed``."""
+    started = time.perf_counter()
+    layers = clf.family.layers(clf.body)
+    widths = [ffn_width(layer, clf.family) for layer in layers]
+    tokens = batch["input_ids"].shape[1]
+    reviews = batch["input_ids"].shape[0]
+    targets = sorted(keeps)
+    if rounded is None:
+        rounded = {t: rounded_keeps(keeps[t], widths, multiple) for t in targets}
+    zero_at = targets[-1]
+    variants = {f"{ZEROED} {zero_at:.0%}": pruning.zeroed_copy(clf, keeps[zero_at])}
+    meta = {f"{ZEROED} {zero_at:.0%}": {"kind": ZEROED, "target": zero_at, "keep": keeps[zero_at]}}
+    same_as_removed = {}
+    for t in targets:
+        variants[f"{REMOVED} {t:.0%}"] = pruning.pruned_copy(clf, keeps[t])
+        meta[f"{REMOVED} {t:.0%}"] = {"kind": REMOVED, "target": t, "keep": keeps[t]}
+        same = all(torch.equal(torch.as_tensor(keeps[t][l]).long().sort().values,
+                                torch.as_tensor(rounded[t][l]).long().sort().values) for l in keeps[t])
+        same_as_removed[t] = same  # widths already on the multiple: the rounded model is the removed one, timed once
+        if not same:
+            variants[f"{ROUNDED} {t:.0%}"] = pruning.pruned_copy(clf, rounded[t])
+            meta[f"{ROUNDED} {t:.0%}"] = {"kind": ROUNDED, "target": t, "keep": rounded[t]}
+    variants[BYPASS] = timing.ffn_bypassed(clf)
+    clf.eval()
+    device = clf.device
+    on_device = {k: v.to(device) for k, v in batch.items()}
+    removed_logits = variants[f"{REMOVED} {zero_at:.0%}"].eval()(**on_device)
+    max_diff = (variants[f"{ZEROED} {zero_at:.0%}"].eval()(**on_device) - removed_logits).abs().max().item()
+    ceilings = {name: timing.speedup_ceiling(clf.body, variants[name].body, tokens)
+                for name, m in meta.items() if m["kind"] in (REMOVED, ROUNDED)}
+
+    result = timing.measure(clf, variants, batch, rounds, seed=seed, threads=threads, calls=calls,
+                            copy_variants=False)
+    del variants
+    summary, gate = result.summary, result.gate_passed
+    ratios = summary["ratios"]
+    share_entry = ratios[BYPASS]
+    share = {k: timing.ffn_time_share(share_entry[k]) for k in ("ratio", "ci_low", "ci_high")}
+
+    def row(name: str, label: str, kind: str, target, keep) -> dict:
+        entry, seconds = ratios[name], result.median_seconds(name)
+        body_widths = widths if keep is None else [len(keep.get(l, range(w))) for l, w in enumerate(widths)]
+        fraction = 0.0 if keep is None else pruning.pruned_fraction(keep, widths)
+        out = {"variant": label, "kind": kind, "target": target, "pruned_fraction": fraction,
+               "widths": f"{min(body_widths)}-{max(body_widths)}", "seconds_per_call": seconds,
+               "seconds_per_1000": 1000 * seconds / reviews, "speedup": entry["ratio"], "ci_low": entry["ci_low"],
+               "ci_high": entry["ci_high"], "ceiling_flops": np.nan, "ceiling_time": np.nan,
+               "ceiling_time_ci_low": np.nan, "ceiling_time_ci_high": np.nan,
+               "verdict": timing.verdict(entry, gate, summary["tolerance"])}
+        if kind in (REMOVED, ROUNDED):
+            out["ceiling_flops"] = ceilings[name]
+            out["ceiling_time"] = timing.time_ceiling(fraction, share["ratio"])
+            out["ceiling_time_ci_low"] = timing.time_ceiling(fraction, share["ci_low"])
+            out["ceiling_time_ci_high"] = timing.time_ceiling(fraction, share["ci_high"])
+        return out
+
+    rows = [row(timing.DENSE_A, "dense A (reference)", "dense", 0.0, None) | {"verdict": "reference"},
+            row(timing.DENSE_B, AA, "aa", 0.0, None),
+            row(f"{ZEROED} {zero_at:.0%}", f"{ZEROED} {zero_at:.0%}", ZEROED, zero_at, keeps[zero_at])]
+    for t in targets:
+        rows.append(row(f"{REMOVED} {t:.0%}", f"{REMOVED} {t:.0%}", REMOVED, t, keeps[t]))
+        name = f"{REMOVED} {t:.0%}" if same_as_removed[t] else f"{ROUNDED} {t:.0%}"
+        rows.append(row(name, f"{ROUNDED} {t:.0%} (x{multiple})", ROUNDED, t, rounded[t]))
+    rows.append(row(BYPASS, BYPASS, "bypass", 1.0, None) | {"pruned_fraction": 1.0, "widths": "0-0"})
+    table = pd.DataFrame(rows)
+    table["over_ceiling_flops"] = table["speedup"] / table["ceiling_flops"]
+    table["over_ceiling_time"] = table["speedup"] / table["ceiling_time"]
+
+    def get(label: str) -> pd.Series:
+        return table.set_index("variant").loc[label]
+
+    key = f"timing.{role}"
+    zeroed, aa, dense = get(f"{ZEROED} {zero_at:.0%}"), get(AA), get("dense A (reference)")
+    values = {f"{key}.aa_ratio": aa["speedup"], f"{key}.aa_ci_low": aa["ci_low"], f"{key}.aa_ci_high": aa["ci_high"],
+              f"{key}.gate_passed": gate, f"{key}.gate_tolerance": summary["tolerance"],
+              f"{key}.zeroed_ratio": zeroed["speedup"], f"{key}.zeroed_ci_low": zeroed["ci_low"],
+              f"{key}.zeroed_ci_high": zeroed["ci_high"], f"{key}.zeroed_verdict": zeroed["verdict"],
+              f"{key}.zeroed_fraction": zeroed["pruned_fraction"],
+              f"{key}.zeroed_seconds_per_1000": zeroed["seconds_per_1000"],
+              f"{key}.dense_seconds_per_1000": dense["seconds_per_1000"],
+              f"{key}.ffn_time_share": share["ratio"], f"{key}.ffn_time_share_ci_low": share["ci_low"],
+              f"{key}.ffn_time_share_ci_high": share["ci_high"], f"{key}.ffn_flop_share": timing.ffn_share(clf.body, tokens),
+              f"{key}.max_abs_logit_diff_removed_vs_zeroed": max_diff,
+              f"{key}.threads": result.threads, f"{key}.device": result.device, f"{key}.batch": reviews,
+              f"{key}.tokens": tokens, f"{key}.rounds": rounds, f"{key}.calls_per_round": result.calls,
+              f"{key}.round_to": multiple, f"{key}.seconds": time.perf_counter() - started}
+    for t in targets:
+        removed, rnd = get(f"{REMOVED} {t:.0%}"), get(f"{ROUNDED} {t:.0%} (x{multiple})")
+        k = f"{key}.{_pct(t)}"
+        values |= {f"{k}.pruned_fraction": removed["pruned_fraction"], f"{k}.removed_ratio": removed["speedup"],
+                   f"{k}.removed_ci_low": removed["ci_low"], f"{k}.removed_ci_high": removed["ci_high"],
+                   f"{k}.removed_verdict": removed["verdict"],
+                   f"{k}.ceiling_flops": removed["ceiling_flops"], f"{k}.ceiling_time": removed["ceiling_time"],
+                   f"{k}.ceiling_time_ci_low": removed["ceiling_time_ci_low"],
+                   f"{k}.ceiling_time_ci_high": removed["ceiling_time_ci_high"],
+                   f"{k}.removed_over_ceiling": removed["over_ceiling_flops"],
+                   f"{k}.removed_over_ceiling_time": removed["over_ceiling_time"],
+                   f"{k}.rounded_ratio": rnd["speedup"], f"{k}.rounded_ci_low": rnd["ci_low"],
+                   f"{k}.rounded_ci_high": rnd["ci_high"], f"{k}.rounded_pruned_fraction": rnd["pruned_fraction"],
+                   f"{k}.rounded_ceiling_flops": rnd["ceiling_flops"],
+                   f"{k}.rounded_over_ceiling": rnd["over_ceiling_flops"],
+                   f"{k}.rounded_over_ceiling_time": rnd["over_ceiling_time"],
+                   f"{k}.rounded_same_as_removed": same_as_removed[t],
+                   f"{k}.removed_seconds_per_1000": removed["seconds_per_1000"],
+                   f"{k}.rounded_seconds_per_1000": rnd["seconds_per_1000"]}
+    return table, {k: _finite(v) for k, v in values.items()}, gate
+
+
+def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict], *,
+          rounded: dict[float, dict] | None = None, priority: dict[int, np.ndarray] | None = None,
+          multiple: int | None = None, threads: int | None = THREADS) -> tuple[pd.DataFrame, dict, bool]:
+    """Dense, zeroed, removed and width-rounded models of ``role`` timed with controls on one fixed test batch
+    (``prune.timing_batch`` reviews of ``timing_tokens(profile, role)`` tokens, ``prune.timing_rounds`` rounds).
+
+    ``keeps``: sparsity -> keep-set (layer -> kept neuron indices), e.g. the paper rule's scaled to each
+    ``prune.timing_fractions``. ``rounded``: the same with widths rounded to ``multiple`` (default
+    ``scores.round_to``); computed by ``rounded_keeps(keep, widths, multiple, priority)`` when not given.
+
+    Returns the table (one row per timed variant: seconds per call and per 1,000 reviews, speed-up over dense copy A
+    with its 95% interval, the two ceilings and the speed-up over each), the ``timing.<role>.*`` summary values (no
+    NaN: None), and whether the A/A gate passed (if not, no speed-up verdict may be drawn).
+    """
+    started = time.perf_counter()
+    p = profile.prune
+    tokens = timing_tokens(profile, role)
+    multiple = profile.scores.round_to if multiple is None else multiple
+    if rounded is None:
+        widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+        rounded = {t: rounded_keeps(k, widths, multiple, priority) for t, k in keeps.items()}
+    data = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
+    batch = timing.fixed_batch(data, p.timing_batch, tokens)
+    table, values, gate = speed_on_batch(clf, batch, keeps, role, p.timing_rounds, rounded=rounded, multiple=multiple,
+                                         threads=threads, seed=profile.seed)
+    values[f"timing.{role}.seconds"] = time.perf_counter() - started  # everything: data, copies, warm-up, rounds
+    return table, values, gate
+
+
+def describe(values: dict, role: str) -> list[str]:
+    """The timing in words, one line per comparison, with the gate's caveat when it failed."""
+    k = f"timing.{role}"
+    gate = values[f"{k}.gate_passed"]
+    lines = [f"{role}: {values[f'{k}.batch']} reviews x {values[f'{k}.tokens']} tokens, {values[f'{k}.rounds']} rounds, "
+             f"{values[f'{k}.threads']} thread(s) on {values[f'{k}.device']}; A/A {values[f'{k}.aa_ratio']:.3f} "
+             f"[{values[f'{k}.aa_ci_low']:.3f}, {values[f'{k}.aa_ci_high']:.3f}] -> "
+             + ("gate passed" if gate else f"{timing.NOISE_MESSAGE}: no speed-up verdict"),
+             f"zeroed {values[f'{k}.zeroed_fraction']:.0%}: {values[f'{k}.zeroed_ratio']:.3f}x "
+             f"[{values[f'{k}.zeroed_ci_low']:.3f}, {values[f'{k}.zeroed_ci_high']:.3f}] ({values[f'{k}.zeroed_verdict']}); "
+             f"dense {values[f'{k}.dense_seconds_per_1000']:.1f} s per 1,000 reviews; FFN share of time "
+             f"{values[f'{k}.ffn_time_share']:.2f}, of FLOPs {values[f'{k}.ffn_flop_share']:.2f}"]
+    for key in sorted(v for v in values if v.startswith(f"{k}.p") and v.endswith(".removed_ratio")):
+        p = key[: -len(".removed_ratio")]
+        lines.append(f"{values[f'{p}.pruned_fraction']:.0%} removed: {values[key]:.3f}x [{values[f'{p}.removed_ci_low']:.3f}, "
+                     f"{values[f'{p}.removed_ci_high']:.3f}] ({values[f'{p}.removed_verdict']}); bounds "
+                     f"{values[f'{p}.ceiling_flops']:.3f}x (FLOPs), {values[f'{p}.ceiling_time']:.3f}x (measured FFN time); "
+                     f"widths rounded to {values[f'{k}.round_to']}: {values[f'{p}.rounded_ratio']:.3f}x")
+    return lines
+
+
+def paper_timing_check(fraction: float = 0.1, tokens: int = 256) -> dict:
+    """The paper's 13.71 s -> 10.3 s per 1,000 reviews (BERT-base, 10% of the neurons zeroed) against two bounds.
+
+    * The FLOP ceiling of *removing* ``fraction`` of BERT-base's FFN neurons (counted on the meta device from the
+      default ``BertConfig``: no weights needed); zeroing removes no arithmetic at all, so its own ceiling is 1.
+    * A bound that holds on any hardware: even if the FFNs took all of the time, removing a fraction f of their
+      neurons gives at most 1 / (1 - f); ``paper_ffn_time_share_needed`` is the FFN share of time the paper's
+      speed-up would need (above 1: impossible from the FFNs alone).
+    """
+    from transformers import BertConfig, BertModel
+
+    with torch.device("meta"):
+        dense = BertModel(BertConfig())
+        pruned = copy.deepcopy(dense)
+    width = dense.config.intermediate_size
+    pruning.remove_neurons(pruned, {l: torch.arange(round(width * (1 - fraction))) for l in range(12)})
+    paper = PAPER["encoder"]
+    speedup = paper["dense_seconds"] / paper["zeroed_seconds"]
+    return {"pruned_fraction": fraction, "tokens": tokens, "ceiling": timing.speedup_ceiling(dense, pruned, tokens),
+            "ceiling_zeroed": 1.0, "ceiling_all_time_in_ffn": timing.time_ceiling(fraction, 1.0),
+            "paper_seconds_per_1000_dense": paper["dense_seconds"],
+            "paper_seconds_per_1000_zeroed": paper["zeroed_seconds"], "paper_speedup_from_zeroing": speedup,
+            "paper_ffn_time_share_needed": (1 - 1 / speedup) / fraction}
