@@ -64,7 +64,8 @@ class Outputs:
     def correct(self, role: str, variant: str, split: str = "test") -> np.ndarray:
         """0/1 correctness of a stored variant, in review order."""
         rows = self.predictions[(self.predictions["role"] == role) & (self.predictions["variant"] == variant)
-                                & (self.predictions["split"] == split)].sort_values("review")
+                                & (self.predictions["split"] == split)]
+        rows = rows.drop_duplicates("review").sort_values("review")  # 04 and 06 both store "dense" on the same reviews
         if rows.empty:
             raise LedgerInputsMissing(f"No stored predictions of {role} {variant!r} ({split}) for profile "
                                       f"{self.profile.name!r}: run 04-06 (`make PROFILE={self.profile.name}`).")

@@ -43,6 +43,7 @@ from .finetune import encoded_split
 from .profiles import Profile
 
 THREADS = 1  # torch intra-op threads while timing (see the module docstring)
+FRESH_COPIES = True  # new deep copies of every variant each round (``timing.measure``)
 ZEROED, REMOVED, ROUNDED, BYPASS = "zeroed", "removed", "rounded", "FFN bypassed"
 AA = "dense B (A/A)"
 PAPER = {"encoder": {"model": "bert-base", "fraction": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
@@ -106,7 +107,7 @@ def _finite(value):
 @torch.no_grad()
 def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict], role: str, rounds: int, *,
                    rounded: dict[float, dict] | None = None, multiple: int = 32, threads: int | None = THREADS,
-                   seed: int = 0, calls: int | None = None) -> tuple[pd.DataFrame, dict, bool]:
+                   seed: int = 0, calls: int | None = None, fresh: bool = FRESH_COPIES) -> tuple[pd.DataFrame, dict, bool]:
     """``speed`` on a given batch (no profile): see ``speed``."""
     started = time.perf_counter()
     layers = clf.family.layers(clf.body)
@@ -138,7 +139,7 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
     ceilings = {name: timing.speedup_ceiling(clf.body, variants[name].body, tokens)
                 for name, m in meta.items() if m["kind"] in (REMOVED, ROUNDED)}
 
-    result = timing.measure(clf, variants, batch, rounds, seed=seed, threads=threads, calls=calls,
+    result = timing.measure(clf, variants, batch, rounds, seed=seed, threads=threads, calls=calls, fresh=fresh,
                             copy_variants=False)
     del variants
     summary, gate = result.summary, result.gate_passed
@@ -192,7 +193,8 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
               f"{key}.max_abs_logit_diff_removed_vs_zeroed": max_diff,
               f"{key}.threads": result.threads, f"{key}.device": result.device, f"{key}.batch": reviews,
               f"{key}.tokens": tokens, f"{key}.rounds": rounds, f"{key}.calls_per_round": result.calls,
-              f"{key}.round_to": multiple, f"{key}.seconds": time.perf_counter() - started}
+              f"{key}.round_to": multiple, f"{key}.fresh_copies": fresh,
+              f"{key}.aa_round_sd": float(np.std(np.log(ratios[timing.DENSE_B]["per_round"]), ddof=1)), f"{key}.seconds": time.perf_counter() - started}
     for t in targets:
         removed, rnd = get(f"{REMOVED} {t:.0%}"), get(f"{ROUNDED} {t:.0%} (x{multiple})")
         k = f"{key}.{_pct(t)}"
@@ -250,7 +252,8 @@ def describe(values: dict, role: str) -> list[str]:
     gate = values[f"{k}.gate_passed"]
     lines = [f"{role}: {values[f'{k}.batch']} reviews x {values[f'{k}.tokens']} tokens, {values[f'{k}.rounds']} rounds, "
              f"{values[f'{k}.threads']} thread(s) on {values[f'{k}.device']}; A/A {values[f'{k}.aa_ratio']:.3f} "
-             f"[{values[f'{k}.aa_ci_low']:.3f}, {values[f'{k}.aa_ci_high']:.3f}] -> "
+             f"[{values[f'{k}.aa_ci_low']:.3f}, {values[f'{k}.aa_ci_high']:.3f}] (per-round SD "
+             f"{values[f'{k}.aa_round_sd']:.1%}) -> "
              + ("gate passed" if gate else f"{timing.NOISE_MESSAGE}: no speed-up verdict"),
              f"zeroed {values[f'{k}.zeroed_fraction']:.0%}: {values[f'{k}.zeroed_ratio']:.3f}x "
              f"[{values[f'{k}.zeroed_ci_low']:.3f}, {values[f'{k}.zeroed_ci_high']:.3f}] ({values[f'{k}.zeroed_verdict']}); "

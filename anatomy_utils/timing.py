@@ -188,49 +188,68 @@ def device_name(device: torch.device) -> str:
 
 def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, torch.Tensor], rounds: int, *,
             seed: int = 0, threads: int | None = None, calls: int | None = None, min_block: float = MIN_BLOCK,
-            warmup: int = 1, copy_variants: bool = True, tolerance: float = TOLERANCE) -> Timing:
+            warmup: int = 1, fresh: bool = True, copy_variants: bool = True, tolerance: float = TOLERANCE) -> Timing:
     """Time ``dense`` (as two deep copies, ``DENSE_A`` and ``DENSE_B``) and ``variants`` on one batch.
 
-    Every variant is deep-copied too unless ``copy_variants`` is False (for variants built afresh for this call,
-    e.g. by ``pruning.pruned_copy``, which copies). Each is warmed up ``warmup`` times; ``calls`` per variant per
-    round is chosen from the second warm-up of dense A so that a block lasts at least ``min_block`` seconds, the same
-    for all. ``threads`` sets torch's intra-op
+    ``fresh`` (default): every round times new deep copies of dense (twice) and of every variant, made before the
+    round in a random order, so that where a copy's weights happen to lie in memory (a copy-to-copy offset of 1-2% was
+    measured between two copies of SmolLM2 on a 2-vCPU VM) varies from round to round instead of biasing one
+    variant. ``fresh=False``: one set of copies for all rounds (variants copied unless ``copy_variants`` is False).
+    The first copies are warmed up ``warmup`` times; ``calls`` per variant per round is chosen from one more call of
+    dense A so that a block lasts at least ``min_block`` seconds, the same for all. ``threads`` sets torch's intra-op
     threads while timing (restored after); ``None`` keeps the current count. CUDA is synchronised around every block.
     """
     started = time.perf_counter()
     if DENSE_A in variants or DENSE_B in variants:
         raise ValueError(f"{DENSE_A!r} and {DENSE_B!r} are the protocol's own dense copies; rename the variant.")
-    models = {DENSE_A: copy.deepcopy(dense), DENSE_B: copy.deepcopy(dense)}
-    models |= {name: copy.deepcopy(m) if copy_variants else m for name, m in variants.items()}
-    for m in models.values():
-        m.eval()
+    sources = {DENSE_A: dense, DENSE_B: dense, **variants}
+    names = list(sources)
+    rng = np.random.default_rng(seed)
+
+    def copies(always: bool) -> dict[str, nn.Module]:
+        made = {}
+        for name in rng.permutation(names):  # which copy is allocated first changes too
+            model = sources[name]
+            made[str(name)] = copy.deepcopy(model) if always or name in (DENSE_A, DENSE_B) else model
+            made[str(name)].eval()
+        return made
+
+    with torch.no_grad():
+        models = copies(copy_variants or fresh)
     device = next(models[DENSE_A].parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
-    names = list(models)
-    rng = np.random.default_rng(seed)
     previous = torch.get_num_threads()
     gc_was_enabled = gc.isenabled()
+    seconds, orders = {name: np.empty(rounds) for name in names}, []
     try:
         if threads is not None:
             torch.set_num_threads(threads)
         with torch.inference_mode():
             for _ in range(warmup):
                 for name in rng.permutation(names):
-                    _call(models[name], batch, 1)
+                    _call(models[str(name)], batch, 1)
             if calls is None:
                 calls = max(1, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
+        for r in range(rounds):
+            if fresh and r > 0:
+                models = None
+                gc.collect()
+                with torch.no_grad():
+                    models = copies(True)
             gc.collect()
             gc.disable()  # no collector pauses inside a timed block
-            seconds, orders = {name: np.empty(rounds) for name in names}, []
-            for r in range(rounds):
-                order = [str(n) for n in rng.permutation(names)]  # a fresh order every round
-                orders.append(order)
+            order = [str(n) for n in rng.permutation(names)]  # a fresh order every round
+            orders.append(order)
+            with torch.inference_mode():
                 for name in order:
                     seconds[name][r] = _call(models[name], batch, calls)
+            gc.enable()
         used = torch.get_num_threads()
     finally:
         if gc_was_enabled:
             gc.enable()
+        else:
+            gc.disable()
         torch.set_num_threads(previous)
     del models
     timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started)

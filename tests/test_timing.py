@@ -97,7 +97,7 @@ def test_measure_times_an_aa_pair_of_deep_copies_in_a_fresh_order_every_round():
     ids = torch.ones(2, 3, dtype=torch.long)
     threads = torch.get_num_threads()
     result = timing.measure(dense, {"other": other}, {"input_ids": ids, "attention_mask": ids}, rounds=8, seed=1,
-                            threads=1, calls=2)
+                            threads=1, calls=2, fresh=False)
     assert set(result.seconds) == {timing.DENSE_A, timing.DENSE_B, "other"}
     assert all(len(s) == 8 for s in result.seconds.values())
     assert all(sorted(order) == sorted(result.seconds) for order in result.orders)
@@ -106,6 +106,10 @@ def test_measure_times_an_aa_pair_of_deep_copies_in_a_fresh_order_every_round():
     assert len(set(_Recorder.calls)) == 3  # dense A, dense B and the variant: three objects
     assert result.calls == 2 and result.threads == 1 and torch.get_num_threads() == threads  # restored
     assert isinstance(result.gate_passed, bool)
+    _Recorder.calls.clear()
+    fresh = timing.measure(dense, {"other": other}, {"input_ids": ids, "attention_mask": ids}, rounds=4, calls=1)
+    assert id(dense) not in _Recorder.calls and id(other) not in _Recorder.calls  # new copies every round
+    assert all(len(s) == 4 for s in fresh.seconds.values())
     with pytest.raises(ValueError, match="protocol's own"):
         timing.measure(dense, {timing.DENSE_B: other}, {"input_ids": ids, "attention_mask": ids}, rounds=2)
 
