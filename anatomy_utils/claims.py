@@ -283,7 +283,8 @@ def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
     """06's chosen score at the selection budget, on test reviews 02-06 never read: it loses less than the margin."""
     key = f"scores.{role}.confirm.p{round(100 * out.profile.scores.select_at)}"
     if out.get(f"{key}.n") is None:
-        return _row("best_score_keeps_accuracy", role, None, reason="the profile sets no confirmation reviews")
+        return _row("best_score_keeps_accuracy", role, None, reason="06 recorded no confirmation on unseen reviews (the "
+                                                                     "profile sets none, or 06 has not run on this code)")
     found = {"delta": -out.get(f"{key}.accuracy_drop"), "ci_low": -out.get(f"{key}.ci_high"),
              "ci_high": -out.get(f"{key}.ci_low"), "n": out.get(f"{key}.n"), "level": stats.LEVEL}
     margin = out.profile.claims.accuracy_margin
