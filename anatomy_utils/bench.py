@@ -35,7 +35,8 @@ def uneven_keeps(widths: list[int], target: float, seed: int) -> dict[int, torch
 
 
 def model_and_keeps(profile, role: str, pretrained: bool):
-    """The model of ``role``, its keep-sets per timed sparsity and the rule's survival order (None if pretrained)."""
+    """The model of ``role``, its keep-sets per timed sparsity and the same with rounded widths (``None``: rounded
+    by index order inside ``speed``)."""
     cfg = getattr(profile, role)
     if pretrained:
         from .models import load_body
@@ -50,11 +51,8 @@ def model_and_keeps(profile, role: str, pretrained: bool):
     from .finetune import load_trained
 
     clf, tokenizer, meta = load_trained(profile, role)
-    keeps = {t: prune_study.paper_keep(profile, role, clf, t) for t in profile.prune.timing_fractions}
-    saved = prune_study.inputs(profile, role)
-    rule = prune_study.rules(profile, role, len(clf.family.layers(clf.body)))[0]
-    priority = speed_study.rule_priority(saved["similarity"], rule.thresholds(saved["layer_similarity"])[1])
-    return clf, tokenizer, keeps, priority, f"{meta['config']['model']} (fine-tuned, paper rule)"
+    keeps, rounded = prune_study.timing_keeps(profile, role, clf)  # the paper rule's, as 04/05 time them
+    return clf, tokenizer, keeps, rounded, f"{meta['config']['model']} (fine-tuned, paper rule)"
 
 
 def side_by_side(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -88,9 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
           "bootstrap 95% intervals; gate: A/A interval inside 1 +- 0.02")
     tables, values = {}, {}
     for role in args.roles:
-        clf, tokenizer, keeps, priority, label = model_and_keeps(profile, role, args.pretrained)
+        clf, tokenizer, keeps, rounded, label = model_and_keeps(profile, role, args.pretrained)
         started = time.perf_counter()
-        table, role_values, gate = speed_study.speed(profile, role, clf, tokenizer, keeps, priority=priority,
+        table, role_values, gate = speed_study.speed(profile, role, clf, tokenizer, keeps, rounded=rounded,
                                                      threads=args.threads)
         print(f"\n{role}: {label}; {time.perf_counter() - started:.0f} s")
         print("\n".join(speed_study.describe(role_values, role)))
