@@ -166,21 +166,6 @@ def pruning_accuracy(results, sweep, title: str, paper_points=(), unit: str = "r
     return fig
 
 
-def pruning_speed(table, n_test: int, title: str):
-    """The paper's Figures 4-1 / 5-1: test-set inference time against neurons pruned, with the FLOP ceiling drawn in."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    dense = table.loc[table["variant"] == "dense", "test_set_seconds"].iloc[0]
-    for kind, marker in (("zeroed", "s--"), ("removed", "o-")):
-        rows = table[table["variant"].isin(["dense", kind])]
-        ax.plot(100 * rows["pruned_fraction"], rows["test_set_seconds"], marker, label=f"{kind} (measured)")
-    rows = table[table["variant"] != "zeroed"]
-    ax.plot(100 * rows["pruned_fraction"], dense / rows["ceiling"], "k:", label="ceiling (dense time / FLOP ratio)")
-    ax.set(xlabel="FFN neurons pruned (%)", ylabel=f"seconds for {n_test} test reviews (extrapolated)", title=title,
-           ylim=(0, None))
-    ax.legend(fontsize=8)
-    return fig
-
-
 def inference_time(table, title: str, device: str, threads: int, gate_passed: bool, paper: dict | None = None):
     """The paper's Figures 4-1 / 5-1 from ``speed_study.speed``'s table. Left: speed-up over dense copy A with 95%
     intervals (A/A control, zeroed, removed and width-rounded per sparsity), the two bounds drawn as lines over each

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import gc
 import math
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -43,23 +42,6 @@ def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.
         raise ValueError(f"Only {len(rows)} reviews have {tokens} tokens; lower the timing batch or length.")
     ids = torch.tensor([data.ids[r][:tokens] for r in rows])
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-
-
-def interleaved_medians(variants: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Superseded by ``measure`` (kept until every caller moves): median seconds per call of each variant."""
-    names = list(variants)
-    for _ in range(warmup):
-        for name in names:
-            variants[name]()
-    synchronize()
-    seconds = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order every repeat
-            start = time.perf_counter()
-            variants[name]()
-            synchronize()
-            seconds[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 # ---------------------------------------------------------------------------------------------- ratios and the gate
