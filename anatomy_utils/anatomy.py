@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import math
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -13,8 +14,11 @@ import torch.nn.functional as F
 
 from .capture import ffn_batches
 from .classifier import Encoded, SentimentClassifier
+from .data import PROBES
 from .families import ffn_width, neuron_vectors, target_index
-from .runtime import FIGURES, atomic_write_bytes, progress
+from .finetune import checkpoint_dir
+from .profiles import Profile
+from .runtime import FIGURES, artifact, atomic_write_bytes, chain, code_fingerprint, progress, sha256
 from .stats import LEVEL, matched_pairs, wilson
 
 
@@ -113,6 +117,30 @@ def neuron_cosines(clf: SentimentClassifier, targets: torch.Tensor) -> np.ndarra
     return np.stack(
         [F.cosine_similarity(neuron_vectors(layer, clf.family).cpu()[None], targets[:, None, :].cpu(), dim=-1).numpy()
          for layer in layers], axis=1)
+
+
+COSINE_CODE = ("anatomy", "capture", "classifier", "families")  # modules whose code decides the neuron cosines
+
+
+def cosines_key(checkpoint: str) -> str:
+    """Key of the probe cosines of the checkpoint named ``checkpoint`` (itself keyed by its data, settings and training
+    code): that name, the probe inputs and the cosine code, chained."""
+    return chain(checkpoint, sha256(PROBES), code_fingerprint(*COSINE_CODE))
+
+
+def cosines_path(profile: Profile, role: str) -> Path:
+    """Where 03 stores the per-neuron probe cosines of ``role`` and 04-05 read them (``cosines_key``)."""
+    key = cosines_key(checkpoint_dir(profile, role).name)
+    return artifact(profile.name, f"neuron_cosines_{role}-{key}.npy")
+
+
+def load_cosines(profile: Profile, role: str) -> np.ndarray:
+    """The cosines 03 stored for the current checkpoint and code, or a one-line error naming the notebook to run."""
+    path = cosines_path(profile, role)
+    if not path.exists():
+        raise FileNotFoundError(f"No {role} neuron cosines for this checkpoint and code ({path.name}): run "
+                                f"03_ffn_neurons first (make PROFILE={profile.name}).")
+    return np.load(path)
 
 
 def above_threshold(cosines: np.ndarray, threshold: float) -> list[list[list[int]]]:

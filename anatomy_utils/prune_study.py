@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import pruning, speed_study, stats
+from . import anatomy, pruning, speed_study, stats
 from .classifier import SentimentClassifier, footprint, load_classifier, save_classifier
 from .families import ffn_width
 from .finetune import checkpoint_dir
@@ -19,7 +19,7 @@ from .runtime import FIGURES, artifact
 def inputs(profile: Profile, role: str) -> dict:
     """What 02 and 03 saved: ``Layer_similarity`` (probe mean per layer) and the per-neuron probe cosines."""
     layer_sim = pd.read_csv(FIGURES / profile.name / f"layer_similarity_{role}.csv", index_col="layer")["mean"].to_numpy()
-    cosines = np.load(artifact(profile.name, f"neuron_cosines_{role}.npy"))
+    cosines = anatomy.load_cosines(profile, role)
     threshold = profile.anatomy.neuron_threshold
     return {"layer_similarity": layer_sim, "cosines": cosines,
             "similarity": pruning.neuron_similarity(cosines, profile.prune.neuron_similarity),

@@ -86,6 +86,12 @@ def code_fingerprint(*modules: str) -> str:
     return h.hexdigest()[:12]
 
 
+def chain(*keys: str) -> str:
+    """The key of a derived artifact: a digest of its inputs' keys and of the fingerprint of the code that derives it,
+    so that a change anywhere upstream changes every key downstream (the way ``datasets`` chains fingerprints)."""
+    return hashlib.sha256("\0".join(keys).encode()).hexdigest()[:12]
+
+
 def code_only(source: str) -> str:
     """A module's code without comments or docstrings: the AST dumped after dropping every docstring expression."""
     tree = ast.parse(source)

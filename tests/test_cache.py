@@ -29,6 +29,35 @@ def test_training_code_changes_the_checkpoint_key_and_plotting_code_does_not(tmp
     assert checkpoint_key(tmp_path) != before
 
 
+KEYS = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.runtime import code_fingerprint; " \
+       "from anatomy_utils.anatomy import cosines_key; c = code_fingerprint(*TRAINING_CODE); print(c, cosines_key(c))"
+
+
+def keys(root: Path) -> tuple[str, str]:
+    """(training code fingerprint, key of the cosines derived from a checkpoint named after it) in a copy at ``root``."""
+    out = subprocess.run([sys.executable, "-c", KEYS], cwd=root, capture_output=True, text=True, check=True).stdout
+    return tuple(out.split())
+
+
+def test_the_cosine_key_chains_on_the_checkpoint_and_its_own_code_and_ignores_plots_and_the_readme(tmp_path):
+    shutil.copytree(PACKAGE, tmp_path / "anatomy_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PACKAGE.parent / "data", tmp_path / "data", ignore=shutil.ignore_patterns("cache", "wheels"))
+    package = tmp_path / "anatomy_utils"
+    start = keys(tmp_path)
+    for module in ("plots.py", "report.py"):
+        with open(package / module, "a") as fh:
+            fh.write("\nNEW_STYLE = 1\n")
+    assert keys(tmp_path) == start  # presentation code derives nothing cached
+    with open(package / "anatomy.py", "a") as fh:
+        fh.write("\nCHANGED_COSINE = True\n")
+    after_cosine_edit = keys(tmp_path)
+    assert after_cosine_edit[0] == start[0] and after_cosine_edit[1] != start[1]  # the cosines, not the checkpoint
+    with open(package / "classifier.py", "a") as fh:
+        fh.write("\nCHANGED_FORWARD = True\n")
+    after_model_edit = keys(tmp_path)
+    assert after_model_edit[0] != start[0] and after_model_edit[1] != after_cosine_edit[1]  # upstream: all downstream
+
+
 def test_a_truncated_cached_file_is_detected_and_the_folder_discarded(tmp_path, capsys):
     folder = tmp_path / "checkpoint"
     (folder / "body").mkdir(parents=True)
