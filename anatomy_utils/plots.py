@@ -20,18 +20,26 @@ def save(fig, profile: str, name: str) -> None:
     plt.show()
 
 
-def training_curves(histories: dict[str, list[dict]], window: int = 20):
-    """Running mean of the training loss and batch accuracy per model."""
+def training_curves(metas: dict[str, dict], title: str, window: int = 20):
+    """Per model (``metas``: what ``finetune.fine_tune`` recorded), the running mean of the training loss and batch
+    accuracy over the epoch, and on the accuracy axis the held-out accuracies measured after training (validation,
+    test) with their n: how far the last training batches' accuracy is from what the model does on unseen reviews."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for label, history in histories.items():
+    for k, (label, meta) in enumerate(metas.items()):
+        history = meta["history"]
         epoch = [h["epoch"] for h in history]
         for ax, key in zip(axes, ("loss", "accuracy")):
             values = np.array([h[key] for h in history])
             smooth = np.convolve(values, np.ones(window) / window, mode="valid") if len(values) >= window else values
-            ax.plot(epoch[len(epoch) - len(smooth):], smooth, label=label)
+            ax.plot(epoch[len(epoch) - len(smooth):], smooth, color=f"C{k}", label=f"{label}, training")
+        for split, marker in (("validation", "s"), ("test", "D")):
+            held_out = meta["metrics"][split]
+            axes[1].plot(epoch[-1], held_out["accuracy"], marker, color=f"C{k}", ms=7, mfc="none",
+                         label=f"{label}, {split} (n = {held_out['n']})")
     axes[0].set(xlabel="epoch", ylabel=f"training loss (mean of {window} batches)")
-    axes[1].set(xlabel="epoch", ylabel="training batch accuracy", ylim=(0.4, 1.0))
-    axes[0].legend()
+    axes[1].set(xlabel="epoch", ylabel="accuracy", ylim=(0.4, 1.0))
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -56,8 +64,9 @@ def layer_curves(curves: dict[str, np.ndarray], ylabel: str, title: str, ax=None
     return ax
 
 
-def neuron_graph(graph, n_layers: int, title: str, ax=None):
-    """The paper's Figures 2/3: above-threshold neurons by layer (layer 0 on top), consecutive layers connected."""
+def neuron_graph(graph, n_layers: int, title: str, ax=None, labelled: int = 40):
+    """The paper's Figures 2/3: above-threshold neurons by layer (layer 0 on top), consecutive layers connected; neuron
+    ids written beside the nodes when there are at most ``labelled`` of them, and a line saying so when there are none."""
     import networkx as nx
 
     if ax is None:
@@ -69,13 +78,31 @@ def neuron_graph(graph, n_layers: int, title: str, ax=None):
             position[node] = (k - (len(nodes) - 1) / 2, -layer)
     nx.draw_networkx_edges(graph, position, ax=ax, alpha=0.15, arrows=False, width=0.5)
     nx.draw_networkx_nodes(graph, position, ax=ax, node_size=60, node_color="C0")
-    nx.draw_networkx_labels(graph, position, {n: str(n[1]) for n in graph.nodes}, ax=ax, font_size=5)
+    if graph.number_of_nodes() <= labelled:
+        nx.draw_networkx_labels(graph, position, {n: str(n[1]) for n in graph.nodes}, ax=ax, font_size=7,
+                                verticalalignment="bottom")
+    if graph.number_of_nodes() == 0:
+        ax.text(0.5, 0.5, "no neuron above the threshold\nfor this input", transform=ax.transAxes, ha="center",
+                va="center", fontsize=9)
     ax.set_yticks(-np.arange(n_layers), [f"layer {l}" for l in range(n_layers)], fontsize=7)
     ax.tick_params(left=True, labelleft=True)
     ax.set_ylim(-n_layers + 0.5, 0.5)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(False)
     return ax
+
+
+def neuron_counts(counts: dict[str, np.ndarray], inputs, title: str):
+    """Per model, a layer x input heatmap of how many neurons lie above the threshold (``counts[name]``:
+    ``(layers, inputs)``): where the sets are, and how their sizes vary, before any graph or overlap is read."""
+    fig, axes = plt.subplots(1, len(counts), figsize=(5.2 * len(counts), 4.4), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], counts.items()):
+        sns.heatmap(matrix, annot=True, fmt="d", annot_kws={"fontsize": 7}, cmap="Blues", cbar=False, ax=ax,
+                    xticklabels=inputs, yticklabels=[f"{l}" for l in range(matrix.shape[0])])
+        ax.set(title=name, xlabel="probe input (Table 1)", ylabel="layer")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def heatmaps(matrices: dict[str, np.ndarray], labels, title: str, vmin=0.0, vmax=1.0, note: str | None = None):
@@ -206,24 +233,29 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
     return fig
 
 
-def score_accuracy(table, paper, dense: float, flop_share: float, title: str, ax=None):
-    """Accuracy against FFN neurons removed per importance score and setting (95% intervals), with 04/05's paper rule
-    and its random baseline on the same test reviews; the top axis gives the share of forward FLOPs removed."""
+def score_forest(table, title: str, margin: float, unit: str = "reviews", ax=None):
+    """06's importance scores as a forest plot: one row per score, setting and sparsity, the paired accuracy change
+    against dense on the same test items (points) with its simultaneous interval, coloured by its verdict; the zero line
+    and the equivalence margin (shaded) drawn, so that "no worse than dense" reads as a row inside the band."""
+    rows = table.sort_values(["budget", "drop"]).reset_index(drop=True)
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.2))
-    for k, ((name, setting), rows) in enumerate(table.groupby(["score", "setting"], sort=False)):
-        ax.errorbar(100 * rows["budget"] + 0.3 * k, rows["accuracy"], yerr=[rows["accuracy"] - rows["ci_low"],
-                    rows["ci_high"] - rows["accuracy"]], fmt="o-", capsize=3, color=f"C{k % 10}",
-                    label=f"{name} ({setting})")
-    for method, style in (("paper rule (scaled)", "k^--"), ("random (rule's layer counts)", "kx:")):
-        rows = paper[paper["method"] == method].groupby("target")
-        ax.plot(rows["pruned_fraction"].mean() * 100, rows["accuracy"].mean(), style, label=f"04/05: {method}")
-    ax.axhline(dense, color="grey", lw=1, ls=":", label=f"dense ({dense:.3f})")
-    ax.set(xlabel="FFN neurons removed (%)", ylabel=f"test accuracy ({int(table['n'].iloc[0])} reviews, 95% CI)",
-           title=title)
-    top = ax.secondary_xaxis("top", functions=(lambda x: x * flop_share, lambda x: x / flop_share))
-    top.set_xlabel("forward FLOPs removed (%)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="score (setting)", title_fontsize=8)
+        _, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.6))
+    y = np.arange(len(rows))[::-1]
+    # the table's verdicts are about the drop (dense minus pruned): "higher" is a loss, "lower" a gain
+    colours = {"higher": "C3", "lower": "C2", "equivalent": "C0", "inconclusive": "C7"}
+    change, low, high = -100 * rows["drop"], -100 * rows["drop_ci_high"], -100 * rows["drop_ci_low"]
+    for verdict, colour in colours.items():
+        pick = (rows["verdict"] == verdict).to_numpy()
+        if pick.any():
+            ax.errorbar(change[pick], y[pick], xerr=[(change - low)[pick], (high - change)[pick]], fmt="o", capsize=3,
+                        color=colour, label={"higher": "worse than dense", "lower": "better than dense"}.get(verdict, verdict))
+    ax.axvline(0, color="k", lw=1)
+    ax.axvspan(-100 * margin, 100 * margin, color="C0", alpha=0.08, lw=0, label=f"equivalence margin (±{100 * margin:g} pt)")
+    ax.set_yticks(y, [f"{r.score} ({r.setting}), {r.budget:.0%}" for r in rows.itertuples()], fontsize=8)
+    level = float(rows["level"].iloc[0]) if "level" in rows else 0.95
+    ax.set(xlabel=f"accuracy change vs dense, paired (points; {100 * level:.3g}% simultaneous CI)",
+           title=f"{title}\n(n = {int(rows['n'].iloc[0])} test {unit} per row)")
+    ax.legend(fontsize=7, loc="lower left")
     return ax
 
 

@@ -15,9 +15,7 @@ from .families import ffn_width
 from .finetune import encoded_split
 from .profiles import Profile
 from .predictions import Prediction, Store
-from .prune_study import RANDOM, RULE
 from .prune_study import inputs as saved_inputs
-from .runtime import FIGURES
 
 SETTINGS = {"uniform": ("uniform", False), "global": ("global", False),
             "uniform + repair": ("uniform", True), "global + repair": ("global", True)}
@@ -296,12 +294,6 @@ def rounding(profile: Profile, role: str, store: Store, scored: Scored, name: st
                                                                           for label in table.index]
     table["aa_gate_passed"] = measured["gate_passed"]
     return table.assign(speedup_vs_ceiling=table["speedup"] / table["ceiling"]).rename_axis(f"{name}, {setting}")
-
-
-def paper_curves(profile: Profile, role: str) -> pd.DataFrame:
-    """The paper's rule and its random baseline from 04/05 (at the rule's layer counts), on the same test reviews."""
-    results = pd.read_csv(FIGURES / profile.name / f"prune_{role}_results.csv")
-    return results[results["method"].isin(["dense", RULE, RANDOM])]
 
 
 def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Scored, selection: pd.DataFrame,
