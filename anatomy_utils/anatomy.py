@@ -143,6 +143,14 @@ def load_cosines(profile: Profile, role: str) -> np.ndarray:
     return np.load(path)
 
 
+def target_alignment(targets: torch.Tensor) -> float:
+    """Mean cosine between the final target states of different inputs (``(inputs, hidden)``): near 1, every input's
+    target points the same way, so any neuron close to one is close to all and identical sets are expected."""
+    unit = F.normalize(targets.float(), dim=-1)
+    cos = (unit @ unit.T).cpu().numpy()
+    return float(cos[~np.eye(len(cos), dtype=bool)].mean())
+
+
 def above_threshold(cosines: np.ndarray, threshold: float) -> list[list[list[int]]]:
     """Indices of neurons whose cosine exceeds ``threshold``: ``[input][layer] -> sorted neuron ids``."""
     return [[np.flatnonzero(row > threshold).tolist() for row in per_input] for per_input in cosines]
@@ -245,10 +253,11 @@ def overlap_table(results: dict[tuple[str, str], dict]) -> pd.DataFrame:
                          for (model, sets), r in results.items()]).set_index(["model", "sets"])
 
 
-def overlap_values(role: str, threshold_sets: dict, topk_sets: dict, k: int, width: int) -> dict:
+def overlap_values(role: str, threshold_sets: dict, topk_sets: dict, k: int, width: int, alignment: float) -> dict:
     """The summary keys of 03's overlap results for one role (None, never NaN, where a value does not exist)."""
     prefix = f"anatomy.{role}"
-    return {f"{prefix}.jaccard_nonempty": threshold_sets["jaccard_nonempty"],
+    return {f"{prefix}.target_alignment": alignment,
+            f"{prefix}.jaccard_nonempty": threshold_sets["jaccard_nonempty"],
             f"{prefix}.jaccard_nonempty_ci_low": threshold_sets["ci_low"],
             f"{prefix}.jaccard_nonempty_ci_high": threshold_sets["ci_high"],
             f"{prefix}.jaccard_chance": threshold_sets["jaccard_chance"],

@@ -198,6 +198,9 @@ def same_neurons(out: Outputs, role: str) -> dict:
         what += (f"; each input's top-{out.get(f'anatomy.{role}.topk.k')} per layer overlap "
                  f"{out.get(f'anatomy.{role}.topk.jaccard'):.2f} [{out.get(f'anatomy.{role}.topk.ci_low'):.2f}, "
                  f"{out.get(f'anatomy.{role}.topk.ci_high'):.2f}]")
+    alignment = out.get(f"anatomy.{role}.target_alignment")
+    if alignment is not None:
+        what += f"; control: the inputs' final targets have a mean pairwise cosine of {alignment:.2f}"
     return _row("same_neurons", role, found, out.profile.claims.same_neurons_jaccard, None, "+",
                 "03_ffn_neurons, section3_3_jaccard_<role>.png", f"mean Jaccard of the {what}")
 

@@ -103,10 +103,11 @@ def _same(result: dict, same: float) -> str:
 
 
 def neuron_anatomy(role: str, model: str, above: float, widest_share: float, threshold: float, overlap: dict,
-                   topk: dict, k: int, width: int, same: float = 0.5) -> str:
+                   topk: dict, k: int, width: int, alignment: float, same: float = 0.5) -> str:
     """Paper §3.2-3.3: how many neurons exceed the threshold, and whether the same ones do for every input, judged
     on the cells where at least one of two inputs has a neuron above it (``anatomy.overlap_summary``) and on the
-    top-``k`` neurons by cosine of each layer (``topk``); ``same`` is the claims ledger's bar for "the same"."""
+    top-``k`` neurons by cosine of each layer (``topk``); ``same`` is the claims ledger's bar for "the same".
+    ``alignment`` (``anatomy.target_alignment``) says how alike the inputs' targets are, which the overlap inherits."""
     text = (f"{role} ({model}): on average {above:.1f} FFN neurons per probe input have a cosine above {threshold} to "
             f"the final target token; at most {widest_share:.1%} of any layer (the paper: under 5%).")
     if overlap["nonempty_pairs"]:
@@ -118,6 +119,10 @@ def neuron_anatomy(role: str, model: str, above: float, widest_share: float, thr
     text += (f" The top {k} neuron{'s' if k != 1 else ''} by cosine of each layer ({k / width:.1%} of {width}) "
              f"overlap by "
              f"{_overlap(topk)}: {_same(topk, same)}.")
+    text += (f" Control: the inputs' final target states have a mean pairwise cosine of {alignment:.2f}"
+             + (", so nearly one direction serves every input and a neuron close to one target is close to all: "
+                "identical sets follow from alike targets, not from a fixed set of neurons chosen per input."
+                if alignment > 0.9 else "; the targets differ enough for the overlap to be informative."))
     return text
 
 

@@ -132,6 +132,9 @@ def test_a_score_registered_outside_the_package_runs_through_the_score_study(mon
     chosen = score_study.chosen_settings(selection)
     results, _ = score_study.test(profile, store, scored, chosen, chosen[score_study.best(selection)], encoded)
     assert set(results[results["score"] == "squared_norm"]["budget"]) == set(profile.scores.fractions)
+    # README exercise 5: a monotone transform of a score keeps its ranks, so exactly the same accuracies
+    accuracy = results.set_index(["score", "setting", "budget"])["accuracy"]
+    assert accuracy.loc["squared_norm"].equals(accuracy.loc["magnitude"])
 
 
 def test_device_auto_is_the_cpu_without_a_gpu_and_cuda_is_refused_clearly():
