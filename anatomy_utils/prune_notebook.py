@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import claims, findings, plots, predictions, prune_study, speed_study, stats, summary
-from .families import ffn_width
+from .families import ffn_widths
 from .finetune import encoded_split, load_trained
 from .profiles import Profile
 from .runtime import FIGURES
@@ -30,7 +30,7 @@ class PruneNotebook:
             encoded_split(p, role, self.tok, "test", getattr(p.prune, f"{role}_{part}_examples"))
             for part in ("eval", "grid", "mask"))
         self.store = predictions.Store(p.name, role, self.clf, self.tok.pad_token_id, getattr(p, role).eval_batch_size)
-        self.widths = [ffn_width(layer, self.clf.family) for layer in self.clf.family.layers(self.clf.body)]
+        self.widths = ffn_widths(self.clf.body)
         self.saved = prune_study.inputs(p, role)
         self.grid = prune_study.rules(p, role, len(self.widths))
         self.unit = findings.unit(p)
