@@ -46,8 +46,8 @@ THREADS = 1  # torch intra-op threads while timing (see the module docstring)
 FRESH_COPIES = True  # new deep copies of every variant each round (``timing.measure``)
 ZEROED, REMOVED, ROUNDED, BYPASS = "zeroed", "removed", "rounded", "FFN bypassed"
 AA = "dense B (A/A)"
-PAPER = {"encoder": {"model": "bert-base", "fraction": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
-         "decoder": {"model": "gpt2", "fraction": None, "dense_seconds": 23.0, "zeroed_seconds": 20.0}}  # per 1,000
+PAPER = {"encoder": {"model": "BERT-base", "fraction": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
+         "decoder": {"model": "GPT-2", "fraction": None, "dense_seconds": 23.0, "zeroed_seconds": 20.0}}  # per 1,000
 
 
 def timing_tokens(profile: Profile, role: str) -> int:
