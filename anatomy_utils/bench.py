@@ -21,7 +21,7 @@ import torch
 
 from . import speed_study
 from .classifier import SentimentClassifier
-from .families import ffn_width
+from .families import ffn_widths
 from .profiles import load_profile
 from .runtime import device, setup
 
@@ -44,7 +44,7 @@ def model_and_keeps(profile, role: str, pretrained: bool):
         torch.manual_seed(profile.seed)
         body, tokenizer = load_body(cfg.model, cfg.attention_dropout)
         clf = SentimentClassifier(body, cfg.dropout).to(device(profile.device)).eval()
-        widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+        widths = ffn_widths(clf.body)
         keeps = {t: uneven_keeps(widths, t, profile.seed) for t in profile.prune.timing_fractions}
         return clf, tokenizer, keeps, None, f"{cfg.model} (pre-trained, uneven seeded keep-sets)"
     from . import prune_study

@@ -18,7 +18,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from .data import check_reviews
-from .families import family_of, ffn_width, target_index
+from .families import family_of, ffn_widths, target_index
 from .pruning import remove_neurons
 from .profiles import ModelConfig
 from .runtime import progress, seal
@@ -162,8 +162,7 @@ def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase
     all. Written atomically."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
-    layers = clf.family.layers(clf.body)
-    meta = meta | {"ffn_widths": [ffn_width(layer, clf.family) for layer in layers]}  # per layer, pruned or not
+    meta = meta | {"ffn_widths": ffn_widths(clf.body)}  # per layer, pruned or not
     clf.body.save_pretrained(tmp / "body")
     tokenizer.save_pretrained(tmp / "tokenizer")
     save_file({k: v.contiguous() for k, v in clf.dense.state_dict().items()}, tmp / "head.safetensors")

@@ -90,6 +90,12 @@ BUILT = {"tiny-gpt2": ("gpt2", _tiny_gpt2)}  # name -> (model_type, builder)
 REGISTRY = sorted(FOLDERS) + sorted(BUILT)
 
 
+def paper_encoder() -> torch.nn.Module:
+    """The paper's encoder's architecture (bert-base-uncased: the default ``BertConfig``), untrained, built on the
+    current default device (``torch.device("meta")`` for shapes and FLOPs without memory)."""
+    return AutoModel.from_config(AutoConfig.for_model("bert"))
+
+
 def model_folder(name: str) -> Path:
     """The local folder of a registry name, of a folder path, or of a hub id (downloaded)."""
     if name in FOLDERS:

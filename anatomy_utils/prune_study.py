@@ -9,7 +9,7 @@ import torch
 
 from . import anatomy, pruning, speed_study, stats
 from .classifier import SentimentClassifier, footprint, load_classifier, save_classifier
-from .families import ffn_width
+from .families import ffn_widths
 from .finetune import checkpoint_dir
 from .predictions import Store
 from .profiles import Profile
@@ -75,7 +75,7 @@ def run(profile: Profile, role: str, store: Store, data, grid_data, mask_data) -
     predictions and mean |logit change|. Also returns the predictions by variant name."""
     saved = inputs(profile, role)
     clf = store.clf
-    widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+    widths = ffn_widths(clf.body)
     dense = store.run("dense", "test", data)
     grid_dense = store.run("dense (grid subset)", "test", grid_data)
     mask_dense = store.run("dense (mask subset)", "test", mask_data)
@@ -173,7 +173,7 @@ def timing_keeps(profile: Profile, role: str, clf: SentimentClassifier) -> tuple
     """The rule's keep-sets at every ``prune.timing_fractions`` sparsity, and the same with every layer's width rounded
     to ``scores.round_to`` by the rule's own order (``speed_study.rounded_keeps``): what 04/05 time and price."""
     saved, layers = inputs(profile, role), clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
+    widths = ffn_widths(clf.body)
     rule = rules(profile, role, len(layers))[0]
     _, one_sided = rule.thresholds(saved["layer_similarity"])
     priority = speed_study.rule_priority(saved["similarity"], one_sided)
@@ -185,7 +185,7 @@ def rounding_cost(store: Store, data, keeps: dict, rounded: dict, margin: float)
     """What rounding the widths costs in accuracy: the rule at rounded widths minus the rule at its own widths, paired
     on the same reviews, simultaneous across the timed sparsities, with its verdict."""
     level = stats.family_level(len(keeps))
-    widths = [ffn_width(layer, store.clf.family) for layer in store.clf.family.layers(store.clf.body)]
+    widths = ffn_widths(store.clf.body)
     family = [{"target": t, "rounded_fraction": pruning.pruned_fraction(rounded[t], widths)}
               | stats.matched_pairs(store.run(f"{RULE} {t:.0%} widths rounded", "test", data, rounded[t]).correct,
                                     store.run(f"{RULE} {t:.0%}", "test", data, keeps[t]).correct, level)

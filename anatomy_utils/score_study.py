@@ -11,7 +11,7 @@ import torch
 from . import importance, pruning, speed_study, stats, timing
 from .classifier import Encoded, SentimentClassifier, encode
 from .data import load_splits
-from .families import ffn_width
+from .families import ffn_widths
 from .finetune import encoded_split
 from .profiles import Profile
 from .predictions import Prediction, Store
@@ -282,7 +282,7 @@ def rounding(profile: Profile, role: str, store: Store, scored: Scored, name: st
         keep = keep_set(profile, scored.scores[name][0], fraction, setting, m)
         pruned = pruning.pruned_copy(clf, keep, scored.mean_activation if repair else None)
         variants[label] = pruned
-        widths = [ffn_width(layer, clf.family) for layer in pruned.family.layers(pruned.body)]
+        widths = ffn_widths(pruned.body)
         rows[label] = {"widths": f"{min(widths)}-{max(widths)}", "pruned_fraction": 1 - sum(widths) / scored.scores[name][0].size,
                        "accuracy": run_pruned(profile, store, scored, name, 0, fraction, setting, "test", data, m).accuracy,
                        "ceiling": timing.speedup_ceiling(clf.body, pruned.body, tokens)}

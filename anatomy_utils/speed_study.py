@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import pruning, timing
-from .families import ffn_width
+from . import models, pruning, timing
+from .families import ffn_widths
 from .finetune import encoded_split
 from .profiles import Profile
 
@@ -46,8 +46,8 @@ THREADS = 1  # torch intra-op threads while timing (see the module docstring)
 FRESH_COPIES = True  # new deep copies of every variant each round (``timing.measure``)
 ZEROED, REMOVED, ROUNDED, BYPASS = "zeroed", "removed", "rounded", "FFN bypassed"
 AA = "dense B (A/A)"
-PAPER = {"encoder": {"model": "bert-base", "fraction": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
-         "decoder": {"model": "gpt2", "fraction": None, "dense_seconds": 23.0, "zeroed_seconds": 20.0}}  # per 1,000
+PAPER = {"encoder": {"model": "BERT-base", "fraction": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
+         "decoder": {"model": "GPT-2", "fraction": None, "dense_seconds": 23.0, "zeroed_seconds": 20.0}}  # per 1,000
 
 
 def timing_tokens(profile: Profile, role: str) -> int:
@@ -110,8 +110,7 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
                    seed: int = 0, calls: int | None = None, fresh: bool = FRESH_COPIES) -> tuple[pd.DataFrame, dict, bool]:
     """``speed`` on a given batch (no profile): see ``speed``."""
     started = time.perf_counter()
-    layers = clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
+    widths = ffn_widths(clf.body)
     tokens = batch["input_ids"].shape[1]
     reviews = batch["input_ids"].shape[0]
     targets = sorted(keeps)
@@ -236,7 +235,7 @@ def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict],
     tokens = timing_tokens(profile, role)
     multiple = profile.scores.round_to if multiple is None else multiple
     if rounded is None:
-        widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+        widths = ffn_widths(clf.body)
         rounded = {t: rounded_keeps(k, widths, multiple, priority) for t, k in keeps.items()}
     data = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
     batch = timing.fixed_batch(data, p.timing_batch, tokens)
@@ -277,13 +276,10 @@ def paper_timing_check(fraction: float = 0.1, tokens: int = 256) -> dict:
       neurons gives at most 1 / (1 - f); ``paper_ffn_time_share_needed`` is the FFN share of time the paper's
       speed-up would need (above 1: impossible from the FFNs alone).
     """
-    from transformers import BertConfig, BertModel
-
     with torch.device("meta"):
-        dense = BertModel(BertConfig())
+        dense = models.paper_encoder()
         pruned = copy.deepcopy(dense)
-    width = dense.config.intermediate_size
-    pruning.remove_neurons(pruned, {l: torch.arange(round(width * (1 - fraction))) for l in range(12)})
+    pruning.remove_neurons(pruned, {l: torch.arange(round(w * (1 - fraction))) for l, w in enumerate(ffn_widths(dense))})
     paper = PAPER["encoder"]
     speedup = paper["dense_seconds"] / paper["zeroed_seconds"]
     return {"pruned_fraction": fraction, "tokens": tokens, "ceiling": timing.speedup_ceiling(dense, pruned, tokens),

@@ -21,10 +21,9 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from transformers.pytorch_utils import Conv1D
 
 from .classifier import Encoded
-from .families import family_of
+from .families import empty_ffn, family_of, projections
 from .runtime import synchronize
 
 DENSE_A, DENSE_B = "dense A", "dense B"  # the reference and its A/A control
@@ -249,7 +248,7 @@ def matmul_flops(model: nn.Module, tokens: int) -> int:
     (scores and weighted sum). Embedding look-ups and norms are ignored (negligible).
     """
     layers = family_of(model).layers(model)
-    per_token = sum(2 * m.weight.numel() for layer in layers for m in layer.modules() if isinstance(m, (nn.Linear, Conv1D)))
+    per_token = sum(2 * m.weight.numel() for layer in layers for m in projections(layer))
     attention = 4 * tokens * model.config.hidden_size * len(layers)
     return tokens * (per_token + attention)
 
@@ -279,47 +278,12 @@ def ffn_time_share(speedup_without_ffn: float) -> float:
     return 1 - 1 / speedup_without_ffn
 
 
-class _NoNeurons(nn.Module):
-    """Stands in for an FFN input projection: no neurons, no arithmetic (an empty view of its input)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[..., :0]
-
-
-class _BiasOnly(nn.Module):
-    """Stands in for an FFN output projection fed by no neurons: what it writes is its bias (zeros without one)."""
-
-    def __init__(self, out: nn.Module):
-        super().__init__()
-        self.hidden = out.nf if isinstance(out, Conv1D) else out.out_features
-        self.bias = None if out.bias is None else nn.Parameter(out.bias.detach().clone(), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = (*x.shape[:-1], self.hidden)
-        if self.bias is None:
-            return x.new_zeros(shape)
-        return self.bias.expand(shape)
-
-
-def _swap(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
-    for name, module in root.named_modules():
-        if module is old and name:
-            parent, _, attribute = name.rpartition(".")
-            setattr(root.get_submodule(parent) if parent else root, attribute, new)
-            return
-    raise ValueError("module not found under its layer")
-
-
 def ffn_bypassed(clf: nn.Module) -> nn.Module:
     """A deep copy of a classifier whose every FFN does no arithmetic: its input projections are replaced by empty
     views and its output projection by its bias. Timed against dense, it gives the FFNs' share of the forward time
     (the limit of removing every neuron; a hook that zeroes the FFN output would still compute it)."""
     bypassed = copy.deepcopy(clf)
-    body = bypassed.body
-    family = family_of(body)
-    for layer in family.layers(body):
-        for module in family.ffn_in(layer):
-            _swap(layer, module, _NoNeurons())
-        out = family.ffn_out(layer)
-        _swap(layer, out, _BiasOnly(out))
+    family = family_of(bypassed.body)
+    for layer in family.layers(bypassed.body):
+        empty_ffn(layer, family)
     return bypassed
