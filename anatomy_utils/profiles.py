@@ -55,9 +55,14 @@ class ModelConfig:
 @dataclass(frozen=True)
 class AnatomyConfig:
     neuron_threshold: float  # the paper's 0.35
-    lens_reviews: int  # test reviews for the layer lens, neuron attribution and ablations
+    lens_reviews: int  # test reviews for 02's layer lens
     ablation_fraction: float  # k of the ablations, as a fraction of all FFN neurons
     top_k_fraction: float = 0.01  # per input and layer, the top share of neurons by cosine: sets large enough to test
+    causal_reviews: typing.Optional[int] = None  # test reviews for 03's attribution and ablations (null: lens_reviews)
+
+    @property
+    def causal_count(self) -> int:
+        return self.lens_reviews if self.causal_reviews is None else self.causal_reviews
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ def _check(value, kind, where: str):
 
 # Ranges of numeric keys, by name, wherever they appear: a value of the right type outside them is refused too.
 POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm", "max_tokens",
-            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "encoder_eval_examples",
+            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "causal_reviews", "encoder_eval_examples",
             "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
             "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
             "decoder_mask_examples", "accuracy_margin", "speed_margin", "calibration_examples", "encoder_validation_examples",

@@ -76,7 +76,7 @@ class PruneNotebook:
                                 for _, r in rounding.iterrows() for k in ("delta", "ci_low", "ci_high", "n", "verdict")}
         self.timed = timed
         return "\n".join([
-            f"timed batch: {timed[f'timing.{role}.batch']} {self.unit} x {timed[f'timing.{role}.tokens']} tokens, "
+            f"timed batch: {timed[f'timing.{role}.batch']} x {timed[f'timing.{role}.tokens']} tokens ({self.unit} x tokens), "
             f"{p.prune.timing_rounds} rounds",
             f"removed model's logits equal the zeroed model's to 1e-5: "
             f"{timed[f'timing.{role}.max_abs_logit_diff_removed_vs_zeroed'] < 1e-5}",

@@ -249,7 +249,7 @@ def describe(values: dict, role: str) -> list[str]:
     """The timing in words, one line per comparison, with the gate's caveat when it failed."""
     k = f"timing.{role}"
     gate = values[f"{k}.gate_passed"]
-    lines = [f"{role}: {values[f'{k}.batch']} reviews x {values[f'{k}.tokens']} tokens, {values[f'{k}.rounds']} rounds, "
+    lines = [f"{role}: batch {values[f'{k}.batch']} x {values[f'{k}.tokens']} tokens, {values[f'{k}.rounds']} rounds, "
              f"{values[f'{k}.threads']} thread(s) on {values[f'{k}.device']}; A/A {values[f'{k}.aa_ratio']:.3f} "
              f"[{values[f'{k}.aa_ci_low']:.3f}, {values[f'{k}.aa_ci_high']:.3f}] (per-round SD "
              f"{values[f'{k}.aa_round_sd']:.1%}) -> "
