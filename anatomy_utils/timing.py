@@ -11,6 +11,7 @@ when it does not, the timings are too noisy for any speed-up verdict (the number
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import math
@@ -167,6 +168,51 @@ def device_name(device: torch.device) -> str:
     return f"{model} ({os.cpu_count()} logical CPUs)"
 
 
+def _copies(sources: dict[str, nn.Module], rng: np.random.Generator, always: bool) -> dict[str, nn.Module]:
+    """Deep copies of the two dense copies (and of every variant when ``always``), allocated in a random order."""
+    made = {}
+    with torch.no_grad():
+        for name in map(str, rng.permutation(list(sources))):  # which copy is allocated first changes too
+            made[name] = copy.deepcopy(sources[name]) if always or name in (DENSE_A, DENSE_B) else sources[name]
+            made[name].eval()
+    return made
+
+
+@contextlib.contextmanager
+def _timing_threads(threads: int | None):
+    """Torch's intra-op threads set to ``threads`` (None: unchanged) and the garbage collector's state restored after."""
+    previous, gc_was_enabled = torch.get_num_threads(), gc.isenabled()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        yield
+    finally:
+        (gc.enable if gc_was_enabled else gc.disable)()
+        torch.set_num_threads(previous)
+
+
+@torch.inference_mode()
+def _warm_up(models: dict[str, nn.Module], batch: dict, rng: np.random.Generator, warmup: int,
+             calls: int | None = None, min_block: float = MIN_BLOCK) -> int:
+    """Call every copy ``warmup`` times in random orders; return ``calls``, or (None) the calls per block that make a
+    block of dense A last at least ``min_block`` seconds."""
+    for _ in range(warmup):
+        for name in rng.permutation(list(models)):
+            _call(models[str(name)], batch, 1)
+    return calls or max(1, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
+
+
+@torch.inference_mode()
+def _round(models: dict[str, nn.Module], order: list[str], batch: dict, calls: int) -> dict[str, float]:
+    """One round: each model's seconds per call, in ``order``, with no collector pauses inside the timed blocks."""
+    gc.collect()
+    gc.disable()
+    try:
+        return {name: _call(models[name], batch, calls) for name in order}
+    finally:
+        gc.enable()
+
+
 def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, torch.Tensor], rounds: int, *,
             seed: int = 0, threads: int | None = None, calls: int | None = None, min_block: float = MIN_BLOCK,
             warmup: int = 1, fresh: bool = True, copy_variants: bool = True, tolerance: float = TOLERANCE) -> Timing:
@@ -184,54 +230,22 @@ def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, t
     if DENSE_A in variants or DENSE_B in variants:
         raise ValueError(f"{DENSE_A!r} and {DENSE_B!r} are the protocol's own dense copies; rename the variant.")
     sources = {DENSE_A: dense, DENSE_B: dense, **variants}
-    names = list(sources)
     rng = np.random.default_rng(seed)
-
-    def copies(always: bool) -> dict[str, nn.Module]:
-        made = {}
-        for name in rng.permutation(names):  # which copy is allocated first changes too
-            model = sources[name]
-            made[str(name)] = copy.deepcopy(model) if always or name in (DENSE_A, DENSE_B) else model
-            made[str(name)].eval()
-        return made
-
-    with torch.no_grad():
-        models = copies(copy_variants or fresh)
+    models = _copies(sources, rng, copy_variants or fresh)
     device = next(models[DENSE_A].parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
-    previous = torch.get_num_threads()
-    gc_was_enabled = gc.isenabled()
-    seconds, orders = {name: np.empty(rounds) for name in names}, []
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        with torch.inference_mode():
-            for _ in range(warmup):
-                for name in rng.permutation(names):
-                    _call(models[str(name)], batch, 1)
-            if calls is None:
-                calls = max(1, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
+    with _timing_threads(threads):
+        calls = _warm_up(models, batch, rng, warmup, calls, min_block)
+        seconds, orders = {name: np.empty(rounds) for name in sources}, []
         for r in range(rounds):
             if fresh and r > 0:
-                models = None
+                models = None  # the last round's copies freed before the next are made
                 gc.collect()
-                with torch.no_grad():
-                    models = copies(True)
-            gc.collect()
-            gc.disable()  # no collector pauses inside a timed block
-            order = [str(n) for n in rng.permutation(names)]  # a fresh order every round
-            orders.append(order)
-            with torch.inference_mode():
-                for name in order:
-                    seconds[name][r] = _call(models[name], batch, calls)
-            gc.enable()
+                models = _copies(sources, rng, True)
+            orders.append([str(n) for n in rng.permutation(list(sources))])  # a fresh order every round
+            for name, taken in _round(models, orders[-1], batch, calls).items():
+                seconds[name][r] = taken
         used = torch.get_num_threads()
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-        else:
-            gc.disable()
-        torch.set_num_threads(previous)
     del models
     timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started)
     timing.summary = ratio_summary(seconds, tolerance=tolerance, seed=seed)

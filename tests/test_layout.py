@@ -62,3 +62,10 @@ def test_linear_weight_is_a_writable_view_in_linear_layout():
     with torch.no_grad():
         view[:, 0] = 0
     assert (out.weight[0] == 0).all()
+
+
+def test_no_function_in_the_package_is_longer_than_forty_lines():
+    long = [f"{path.name}: {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in sorted(PACKAGE.glob("*.py")) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 40]
+    assert long == []

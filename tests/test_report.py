@@ -1,6 +1,6 @@
 from anatomy_utils import report
 from anatomy_utils.finetune import TRAINING_CODE
-from anatomy_utils.runtime import code_fingerprint
+from anatomy_utils.cache import code_fingerprint
 
 VALUES = {"scores.encoder.best.p30.accuracy_drop": 0.01, "scores.encoder.best.p30.drop_ci_low": -0.004,
           "scores.encoder.best.p30.drop_ci_high": 0.024, "scores.encoder.best.score": "taylor",
