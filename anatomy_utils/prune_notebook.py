@@ -69,7 +69,8 @@ class PruneNotebook:
         """Dense, zeroed, removed and width-rounded copies timed with the A/A control; what rounding costs in accuracy."""
         p, role = self.profile, self.role
         keeps, rounded = prune_study.timing_keeps(p, role, self.clf)
-        self.speed, timed, self.gate = speed_study.speed(p, role, self.clf, self.tok, keeps, rounded=rounded)
+        # quiet: the gate's machine-dependent refusal is printed by speed_text, in a cell nbval does not compare
+        self.speed, timed, self.gate = speed_study.speed(p, role, self.clf, self.tok, keeps, rounded=rounded, quiet=True)
         self.speed.to_csv(FIGURES / p.name / f"prune_{role}_speed.csv", index=False)
         rounding = prune_study.rounding_cost(self.store, self.data, keeps, rounded, p.claims.accuracy_margin)
         self.values |= timed | {f"prune.{role}.p{round(100 * r['sparsity'])}.rounding_cost.{k}": r[k]

@@ -197,7 +197,8 @@ def _values(table: pd.DataFrame, result: timing.Timing, key: str, same_as_remove
 @torch.no_grad()
 def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict], role: str, rounds: int, *,
                    rounded: dict[float, dict] | None = None, multiple: int = 32, threads: int | None = THREADS,
-                   seed: int = 0, calls: int | None = None, fresh: bool = FRESH_COPIES) -> tuple[pd.DataFrame, dict, bool]:
+                   seed: int = 0, calls: int | None = None, fresh: bool = FRESH_COPIES,
+                   quiet: bool = False) -> tuple[pd.DataFrame, dict, bool]:
     """``speed`` on a given batch (no profile): see ``speed``."""
     started = time.perf_counter()
     tokens, reviews = batch["input_ids"].shape[1], batch["input_ids"].shape[0]
@@ -212,7 +213,7 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
     ceilings = {name: timing.speedup_ceiling(clf.body, model.body, tokens) for name, model in variants.items()
                 if name.startswith((REMOVED, ROUNDED))}
     result = timing.measure(clf, variants, batch, rounds, seed=seed, threads=threads, calls=calls, fresh=fresh,
-                            copy_variants=False)
+                            copy_variants=False, quiet=quiet)
     del variants
     table = _table(clf, result, keeps, rounded, same_as_removed, ceilings, reviews, multiple)
     key = f"timing.{role}"
@@ -225,7 +226,7 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
 
 def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict], *,
           rounded: dict[float, dict] | None = None, priority: dict[int, np.ndarray] | None = None,
-          multiple: int | None = None, threads: int | None = THREADS) -> tuple[pd.DataFrame, dict, bool]:
+          multiple: int | None = None, threads: int | None = THREADS, quiet: bool = False) -> tuple[pd.DataFrame, dict, bool]:
     """Dense, zeroed, removed and width-rounded models of ``role`` timed with controls on one fixed test batch
     (``prune.timing_batch`` reviews of ``timing_tokens(profile, role)`` tokens, ``prune.timing_rounds`` rounds).
 
@@ -235,7 +236,8 @@ def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict],
 
     Returns the table (one row per timed variant: seconds per call and per 1,000 reviews, speed-up over dense copy A
     with its 95% interval, the two ceilings and the speed-up over each), the ``timing.<role>.*`` summary values (no
-    NaN: None), and whether the A/A gate passed (if not, no speed-up verdict may be drawn).
+    NaN: None), and whether the A/A gate passed (if not, no speed-up verdict may be drawn; ``quiet``: the refusal is
+    left to the caller's report, e.g. ``describe``).
     """
     started = time.perf_counter()
     p = profile.prune
@@ -247,7 +249,7 @@ def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict],
     data = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
     batch = timing.fixed_batch(data, p.timing_batch, tokens)
     table, values, gate = speed_on_batch(clf, batch, keeps, role, p.timing_rounds, rounded=rounded, multiple=multiple,
-                                         threads=threads, seed=profile.seed)
+                                         threads=threads, seed=profile.seed, quiet=quiet)
     values[f"timing.{role}.seconds"] = time.perf_counter() - started  # everything: data, copies, warm-up, rounds
     return table, values, gate
 
