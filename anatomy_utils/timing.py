@@ -249,8 +249,8 @@ def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, t
                 seconds[name][r] = taken
         used = torch.get_num_threads()
     del models
-    timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started)
-    timing.summary = ratio_summary(seconds, tolerance=tolerance, seed=seed)
+    timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started,
+                    ratio_summary(seconds, tolerance=tolerance, seed=seed))
     if not quiet:
         check_gate(timing.summary)
     return timing
