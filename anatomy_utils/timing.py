@@ -224,9 +224,8 @@ def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, t
     measured between two copies of SmolLM2 on a 2-vCPU VM) varies from round to round instead of biasing one
     variant. ``fresh=False``: one set of copies for all rounds (variants copied unless ``copy_variants`` is False).
     The first copies are warmed up ``warmup`` times; ``calls`` per variant per round is chosen from one more call of
-    dense A so that a block lasts at least ``min_block`` seconds, the same for all. ``threads`` sets torch's intra-op
-    threads while timing (restored after); ``None`` keeps the current count. CUDA is synchronised around every block.
-    The gate's refusal is printed unless ``quiet`` (a caller that reports it itself).
+    dense A so that a block lasts at least ``min_block`` seconds, the same for all. ``threads``: torch's intra-op threads
+    while timing (``None``: unchanged). CUDA is synchronised around every block. ``quiet``: no printed gate refusal.
     """
     started = time.perf_counter()
     if DENSE_A in variants or DENSE_B in variants:
