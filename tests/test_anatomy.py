@@ -207,5 +207,5 @@ def test_contribution_is_the_activation_times_the_neurons_write_to_the_head_by_h
         sign = torch.tensor([1.0, -1.0])
         expected = np.stack([(sign[:, None] * a * (layer.mlp.down_proj.weight.T @ direction)).mean(0).numpy()
                              for a, layer in zip(acts, clf.body.layers)])
-    assert np.abs(expected).max() > 1e-4
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+    assert np.abs(expected).max() > 1e-6  # not all zero (a tiny random model writes little)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9)
