@@ -31,9 +31,8 @@ def test_notebook_has_a_parameters_cell_first(source):
     assert "parameters" in first_code.metadata.get("tags", [])
 
 
-# Profiles whose committed executed notebooks must run the current sources. rotten_tomatoes is committed too, but from
-# commit 4d8bd95's code (six notebooks): its rerun on the current code is pending (README, "Two datasets").
-COMMITTED = ("default",)
+# Profiles whose committed executed notebooks must run the current sources.
+COMMITTED = ("default", "rotten_tomatoes")
 EXECUTED = sorted(p for profile in COMMITTED for p in (ROOT / "notebooks" / "executed" / profile).glob("*.ipynb"))
 
 
