@@ -20,12 +20,14 @@ thread, 20 rounds): the A/A interval lies inside 1 +- 0.02 for MiniLM (pre-train
 1.007]; fine-tuned in 04: 0.993 [0.984, 1.019]), so no separate process is needed.
 
 Budget (default profile, 2-vCPU AMD EPYC, AVX2, 1 thread): a forward pass takes about 0.18 s per MiniLM review of 256
-tokens and about 1 s per SmolLM2 review of 128 tokens; the protocol makes 21 blocks (a warm-up and 20 rounds) of 8
-variants (dense A, dense B, zeroed, removed and rounded at two sparsities, FFNs bypassed) that average about 0.8 of a
-dense call. ``prune.timing_batch: 1`` (one review per call; blocks of at least ``timing.MIN_BLOCK`` = 0.5 s, so three
-encoder calls and one decoder call per block) keeps both roles together under 5 minutes; a review of 128-256 tokens
-already makes every matrix product 128-256 rows tall, the compute-bound regime that larger batches stay in, so the
-ratios are those of batched inference.
+tokens and about 1 s per SmolLM2 review of 128 tokens (measured on a slow day of that VM; the profiles were sized on
+one about 3x faster); the protocol makes a warm-up and 20 rounds of 8 variants (dense A, dense B, zeroed, removed and
+rounded at two sparsities, FFNs bypassed) that average about 0.8 of a dense call, each round ``timing.MIN_SWEEPS`` = 3
+sweeps or more (at least ``timing.MIN_BLOCK`` = 0.5 s of dense calls). With ``prune.timing_batch: 1`` (one review per
+call) that counts to about 1.5 minutes for the encoder and 7 for the decoder at those speeds (an estimate from this
+count, not yet a measured run; over a 5-minute budget for the two); a review of 128-256 tokens already makes every
+matrix product 128-256 rows tall, the compute-bound regime that larger batches stay in, so the ratios are those of
+batched inference.
 """
 from __future__ import annotations
 

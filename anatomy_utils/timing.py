@@ -1,10 +1,15 @@
 """Timing protocol with controls, and the two ceilings of FFN pruning (FLOPs; the FFN's measured share of time).
 
 The protocol (``measure``): every variant is its own deep copy, the dense model twice (copies A and B: the A/A
-control), each warmed up; then ``rounds`` rounds, each in a fresh seeded random order of the variants, each variant
-timed on the same fixed batch for the same number of calls. Every round gives every variant a speed-up against dense
-copy A *of the same round* (dense A seconds / variant seconds), so drift between rounds cancels; the reported speed-up
-is the median of the per-round ratios with a bootstrap 95% interval over rounds (``ratio_summary``, a pure function).
+control), each warmed up; then ``rounds`` rounds of ``calls`` sweeps, each sweep calling every variant once on the
+same fixed batch in a fresh seeded random order; a variant's time in a round is its fastest call. Calls alternate
+between variants because in blocks (all calls of one variant, then the next) a slow spell of a shared VM falls on one
+variant: on a 2-vCPU AMD EPYC (pre-trained MiniLM, 1 x 256 tokens, 1 thread, 20 rounds of 4 calls, fresh copies) the
+A/A per-round SD of the round means was 10.7% in blocks and 5.1% alternating; with the fastest call, the A/A interval
+was 1.007 [0.998, 1.018] in blocks and 1.000 [0.987, 1.005] alternating. Every round gives every variant a speed-up
+against dense copy A *of the same round* (dense A seconds / variant seconds), so drift between rounds cancels; the
+reported speed-up is the median of the per-round ratios with a bootstrap 95% interval over rounds (``ratio_summary``,
+a pure function).
 
 The gate: dense copy B against dense copy A does the same work, so its interval must lie inside 1 +- ``TOLERANCE``;
 when it does not, the timings are too noisy for any speed-up verdict (the numbers are still reported).
@@ -31,8 +36,9 @@ DENSE_A, DENSE_B = "dense A", "dense B"  # the reference and its A/A control
 TOLERANCE = 0.02  # the A/A interval must lie inside 1 +- this for a speed-up verdict
 LEVEL = 0.95
 NOISE_MESSAGE = "timing noise exceeds tolerance"
-MIN_BLOCK = 0.5  # seconds: each variant's block of calls in a round lasts at least this (one call of a real model on
-#                  a CPU; several of a short batch or a GPU forward), so a scheduler tick or interrupt stays small
+MIN_BLOCK = 0.5  # seconds: each variant's calls in a round add up to at least this (several of a short batch or a GPU
+#                  forward), so a scheduler tick or interrupt stays small
+MIN_SWEEPS = 3  # at least this many calls per variant per round, so the fastest of them can skip an interrupted one
 
 
 def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.Tensor]:
@@ -114,11 +120,12 @@ def verdict(entry: dict, gate_passed: bool, tolerance: float = TOLERANCE) -> str
 
 @dataclass
 class Timing:
-    """What ``measure`` found: per-round seconds per call, the orders, and the ratio summary."""
+    """What ``measure`` found: per-round seconds per call (each variant's fastest call of the round), the orders,
+    and the ratio summary."""
 
     seconds: dict[str, np.ndarray]  # name -> (rounds,) seconds per call
-    orders: list[list[str]]  # the order of the variants in every round
-    calls: int  # calls per variant per round
+    orders: list[list[str]]  # the order of the variants in every sweep of every round
+    calls: int  # sweeps per round: calls per variant
     threads: int  # torch intra-op threads while timing
     device: str
     wall_seconds: float  # the whole protocol: copies, warm-up and rounds
@@ -194,21 +201,28 @@ def _timing_threads(threads: int | None):
 @torch.inference_mode()
 def _warm_up(models: dict[str, nn.Module], batch: dict, rng: np.random.Generator, warmup: int,
              calls: int | None = None, min_block: float = MIN_BLOCK) -> int:
-    """Call every copy ``warmup`` times in random orders; return ``calls``, or (None) the calls per block that make a
-    block of dense A last at least ``min_block`` seconds."""
+    """Call every copy ``warmup`` times in random orders; return ``calls``, or (None) the sweeps per round that make
+    dense A's calls of a round last at least ``min_block`` seconds, and at least ``MIN_SWEEPS``."""
     for _ in range(warmup):
         for name in rng.permutation(list(models)):
             _call(models[str(name)], batch, 1)
-    return calls or max(1, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
+    return calls or max(MIN_SWEEPS, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
 
 
 @torch.inference_mode()
-def _round(models: dict[str, nn.Module], order: list[str], batch: dict, calls: int) -> dict[str, float]:
-    """One round: each model's seconds per call, in ``order``, with no collector pauses inside the timed blocks."""
+def _round(models: dict[str, nn.Module], rng: np.random.Generator, batch: dict, sweeps: int) -> tuple[dict, list]:
+    """One round of ``sweeps`` sweeps, each calling every model once in a fresh random order, with no collector pauses
+    inside: a model's seconds are its fastest call of the round (an interruption only adds time). Calls of the
+    variants alternate, so a slow spell of the machine hits them all alike. Returns the seconds and the orders."""
     gc.collect()
     gc.disable()
     try:
-        return {name: _call(models[name], batch, calls) for name in order}
+        orders = [[str(n) for n in rng.permutation(list(models))] for _ in range(sweeps)]
+        taken = {name: [] for name in models}
+        for order in orders:
+            for name in order:
+                taken[name].append(_call(models[name], batch, 1))
+        return {name: min(values) for name, values in taken.items()}, orders
     finally:
         gc.enable()
 
@@ -219,13 +233,11 @@ def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, t
             quiet: bool = False) -> Timing:
     """Time ``dense`` (as two deep copies, ``DENSE_A`` and ``DENSE_B``) and ``variants`` on one batch.
 
-    ``fresh`` (default): every round times new deep copies of dense (twice) and of every variant, made before the
-    round in a random order, so that where a copy's weights happen to lie in memory (a copy-to-copy offset of 1-2% was
-    measured between two copies of SmolLM2 on a 2-vCPU VM) varies from round to round instead of biasing one
-    variant. ``fresh=False``: one set of copies for all rounds (variants copied unless ``copy_variants`` is False).
-    The first copies are warmed up ``warmup`` times; ``calls`` per variant per round is chosen from one more call of
-    dense A so that a block lasts at least ``min_block`` seconds, the same for all. ``threads``: torch's intra-op threads
-    while timing (``None``: unchanged). CUDA is synchronised around every block. ``quiet``: no printed gate refusal.
+    ``fresh`` (default): new deep copies of everything every round, made in a random order, so where a copy's weights
+    lie in memory (copy-to-copy offsets of 1-2% seen for SmolLM2) varies instead of biasing one variant; ``False``: one
+    set of copies (variants copied unless ``copy_variants`` is False). ``calls``: sweeps per round (None: enough for
+    ``min_block`` seconds of dense A, at least ``MIN_SWEEPS``). ``threads``: torch's intra-op threads while timing
+    (``None``: unchanged). CUDA is synchronised around every call. ``quiet``: no printed gate refusal.
     """
     started = time.perf_counter()
     if DENSE_A in variants or DENSE_B in variants:
@@ -243,9 +255,10 @@ def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, t
                 models = None  # the last round's copies freed before the next are made
                 gc.collect()
                 models = _copies(sources, rng, True)
-            orders.append([str(n) for n in rng.permutation(list(sources))])  # a fresh order every round
-            for name, taken in _round(models, orders[-1], batch, calls).items():
-                seconds[name][r] = taken
+            taken, sweeps = _round(models, rng, batch, calls)
+            orders += sweeps
+            for name, value in taken.items():
+                seconds[name][r] = value
         used = torch.get_num_threads()
     del models
     timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started,
