@@ -97,9 +97,12 @@ def paper_encoder() -> torch.nn.Module:
 
 
 def model_folder(name: str) -> Path:
-    """The local folder of a registry name, of a folder path, or of a hub id (downloaded)."""
+    """The local folder of a registry name, of a folder path, or of a hub id (downloaded). Preparing it (SmolLM2's
+    conversion builds a randomly initialised model) leaves torch's random state as it was: a cold cache and a warm one
+    give the caller the same random numbers, so a fine-tuning does not depend on whether the folder was cached."""
     if name in FOLDERS:
-        return Path(FOLDERS[name]())
+        with torch.random.fork_rng():
+            return Path(FOLDERS[name]())
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
