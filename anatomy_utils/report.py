@@ -38,13 +38,18 @@ def _interval(get, key: str, scale: float = 1, digits: int = 3) -> str:
     return "" if low is None else f" [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
 
 
+def _named(role: str, sentence: str) -> str:
+    """A findings sentence that names its model: those that do not start with the role get it as a label."""
+    return sentence if sentence.startswith(role) else f"**{role}**: {sentence}"
+
+
 def findings_markdown(profile: str) -> str:
     """The study's answers, one short paragraph per model and question, each followed by its figures."""
     get = summary.read(profile).get
     lines = []
     for heading, (keys, figures) in FIGURES.items():
         lines += [f"**{heading}.**", ""]
-        lines += [f"- {get(key.format(m=m))}" for key in keys for m in ROLES if get(key.format(m=m))]
+        lines += [f"- {_named(m, get(key.format(m=m)))}" for key in keys for m in ROLES if get(key.format(m=m))]
         lines.append("")
         if figures:
             lines += [" ".join(f"![{name}](figures/{profile}/{name}.png)" for name in figures), ""]

@@ -33,9 +33,11 @@ def test_current_results_are_not_flagged(monkeypatch):
 
 
 def test_findings_quote_the_recorded_sentences_with_their_figures(monkeypatch):
-    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES)
+    monkeypatch.setattr(report.summary, "read",
+                        lambda profile: VALUES | {"findings.01_finetune.decoder": "decoder (smollm2): accuracy 0.85"})
     text = report.findings_markdown("default")
-    assert "- 30% pruned: the rule beats random" in text
+    assert "- decoder (smollm2): accuracy 0.85" in text  # a sentence that names its model stays as it is
+    assert "- **encoder**: 30% pruned: the rule beats random" in text  # a sentence that does not name its model
     assert "![figure4_accuracy](figures/default/figure4_accuracy.png)" in text
 
 
