@@ -81,7 +81,10 @@ def _provenance(values: dict, profile: str) -> list[str]:
             f"study, from an empty cache; commit {get('run.cold_commit')}); its summary.json "
             + ("reproduces every committed count, accuracy and decision exactly and every continuous value within "
                f"{get('run.cold_tolerance')} relative (timing keys aside)" if get("run.cold_reproduces_committed") else
-               "did not reproduce the committed values (see the note of the run)") + "."
+               f"did not reproduce {get('run.cold_differences')} of the {get('run.cold_compared')} committed values"
+               + ("" if get("run.cold_missing") is None else
+                  f", {get('run.cold_missing')} of them keys it did not write at all")
+               + " (`make cold` lists them, and the commit that adopted its outputs says why)") + "."
             if get("run.wall_minutes") is not None else
             f"A cold `make` takes about **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
             f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "

@@ -56,3 +56,13 @@ def test_the_ledger_table_puts_both_datasets_side_by_side(monkeypatch):
     assert row.endswith("|") and "**different**" in row  # the intervals of the two effects are apart
     monkeypatch.setattr(report.summary, "read", lambda profile: {})
     assert "make PROFILE=b" in report.ledger_markdown("a", "b")
+
+
+def test_a_cold_run_that_did_not_reproduce_says_how_many_values_and_how_many_were_not_written(monkeypatch):
+    run = {"run.wall_minutes": 130.6, "run.setup_minutes": 2.5, "run.study_minutes": 128.1, "run.cold_commit": "5f3fa47",
+           "run.cold_reproduces_committed": False, "run.cold_compared": 10, "run.cold_differences": 3}
+    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run | {"run.cold_missing": 2})
+    assert "did not reproduce 3 of the 10 committed values, 2 of them keys it did not write at all" \
+        in report.results_markdown("any")
+    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run)  # a run from before the split was recorded
+    assert "did not reproduce 3 of the 10 committed values (`make cold` lists them" in report.results_markdown("any")
