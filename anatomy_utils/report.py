@@ -235,8 +235,19 @@ def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -
                 ("test examples", "data.test", 0), ("encoder test accuracy", "finetune.encoder.test_accuracy", 3),
                 ("decoder test accuracy", "finetune.decoder.test_accuracy", 3),
                 ("encoder pruning comparisons: test examples", "eval.encoder.test_reviews", 0),
-                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0), ("cold run, minutes (set-up + study)", "run.wall_minutes", 1),
-                ("reproduced the committed summary (`make cold`)", "run.cold_reproduces_committed", 0))))
+                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0), ("cold run, minutes (set-up + study)", "run.wall_minutes", 1)))
+            + "\n| reproduced the summary committed before it (`make cold`) | " + " | ".join(_reproduced(g) for g in (a, b)) + " |")
+
+
+def _reproduced(get) -> str:
+    """``yes``, or how many committed values the cold run did not reproduce, and how many of them it did not write."""
+    if get("run.cold_reproduces_committed") is None:
+        return "–"
+    if get("run.cold_reproduces_committed"):
+        return "yes"
+    missing = get("run.cold_missing")
+    return (f"no: {get('run.cold_differences')} of {get('run.cold_compared')} values"
+            + ("" if missing is None else f" ({missing} of them keys the code no longer writes)"))
 
 
 def _replace(text: str, name: str, body: str) -> str:

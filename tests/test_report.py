@@ -66,3 +66,15 @@ def test_a_cold_run_that_did_not_reproduce_says_how_many_values_and_how_many_wer
         in report.results_markdown("any")
     monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run)  # a run from before the split was recorded
     assert "did not reproduce 3 of the 10 committed values (`make cold` lists them" in report.results_markdown("any")
+
+
+def test_the_datasets_table_says_how_much_of_each_committed_run_its_cold_run_reproduced(monkeypatch):
+    runs = {"a": {"run.cold_reproduces_committed": True},
+            "b": {"run.cold_reproduces_committed": False, "run.cold_differences": 26, "run.cold_compared": 652,
+                  "run.cold_missing": 26}}
+    monkeypatch.setattr(report.summary, "read", lambda profile: runs[profile])
+    row = report.datasets_markdown("a", "b").splitlines()[-1]
+    assert row == ("| reproduced the summary committed before it (`make cold`) | yes | no: 26 of 652 values (26 of them "
+                   "keys the code no longer writes) |")
+    runs["a"] = {}
+    assert report.datasets_markdown("a", "b").splitlines()[-1].split(" | ")[1] == "–"
