@@ -18,7 +18,8 @@ from .data import PROBES
 from .families import ffn_width, neuron_vectors, target_index
 from .finetune import checkpoint_dir
 from .profiles import Profile
-from .runtime import FIGURES, artifact, atomic_write_bytes, chain, code_fingerprint, progress, sha256
+from .cache import artifact, atomic_write_bytes, chain, code_fingerprint, sha256
+from .runtime import FIGURES, progress
 from .stats import LEVEL, matched_pairs, wilson
 
 
@@ -49,7 +50,7 @@ def lens_logits(clf: SentimentClassifier, states: torch.Tensor) -> np.ndarray:
     norm = clf.family.final_norm(clf.body)
     inner = states[:, :-1] if norm is None else norm(states[:, :-1].to(clf.device)).cpu()
     clf.eval()
-    return clf.head(torch.cat([inner, states[:, -1:]], dim=1).to(clf.device)).cpu().numpy()
+    return clf.logit(torch.cat([inner, states[:, -1:]], dim=1).to(clf.device)).cpu().numpy()
 
 
 def lens_agreement(lens: np.ndarray, level: float = LEVEL) -> pd.DataFrame:
@@ -197,19 +198,10 @@ def chance_jaccard(a: int, b: int, n: int) -> float:
     return float(np.sum(hypergeom.pmf(x, n, a, b) * x / (a + b - x)))
 
 
-def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, resamples: int = 2000,
-                    seed: int = 0) -> dict:
-    """How much the neuron sets of different inputs overlap, over the (input pair, layer) cells where at least one of
-    the two sets is non-empty (two empty sets say nothing about which neurons an input uses).
-
-    ``sets``: ``[input][layer] -> neuron ids``; ``widths``: neurons per layer (one int for all layers, or a list).
-    Returns ``jaccard_nonempty`` (mean over those cells), ``nonempty_pairs`` (how many) of ``total_pairs``,
-    ``jaccard_chance`` (the expected Jaccard of random sets of the same sizes, same cells, exact), and ``ci_low`` /
-    ``ci_high``, a percentile bootstrap over inputs (inputs resampled with replacement, pairs of an input with itself
-    left out, ``seed`` fixed). Values that do not exist (no non-empty cell) are None, never NaN.
-    """
+def _pair_cells(sets: list[list[list[int]]], widths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(input, input, layer)`` arrays of the Jaccard of two inputs' sets and of its chance value (random sets of the
+    same sizes, exact), NaN where both sets are empty."""
     n_inputs, n_layers = len(sets), len(sets[0])
-    widths = [widths] * n_layers if np.isscalar(widths) else list(widths)
     value = np.full((n_inputs, n_inputs, n_layers), np.nan)
     chance = np.full((n_inputs, n_inputs, n_layers), np.nan)
     cache = {}
@@ -222,13 +214,13 @@ def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, r
                 if key not in cache:
                     cache[key] = chance_jaccard(*key)
                 chance[i, j, l] = chance[j, i, l] = cache[key]
-    upper = np.triu(np.ones((n_inputs, n_inputs), dtype=bool), 1)
-    cells = value[upper]
-    pairs = int(np.isfinite(cells).sum())
-    out = {"jaccard_nonempty": None, "ci_low": None, "ci_high": None, "jaccard_chance": None, "nonempty_pairs": pairs,
-           "total_pairs": int(upper.sum()) * n_layers, "inputs": n_inputs, "level": level}
-    if pairs == 0:
-        return out
+    return value, chance
+
+
+def _input_bootstrap(value: np.ndarray, upper: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Mean Jaccard over the non-empty cells of inputs resampled with replacement (pairs of an input with itself left
+    out); resamples with no such cell dropped."""
+    n_inputs = len(value)
     total, count = np.nansum(value, axis=2), np.isfinite(value).sum(axis=2)  # per input pair, over layers
     rng = np.random.default_rng(seed)
     means = np.full(resamples, np.nan)
@@ -238,8 +230,31 @@ def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, r
         c = count[np.ix_(idx, idx)][keep].sum()
         if c:
             means[r] = total[np.ix_(idx, idx)][keep].sum() / c
+    return means[np.isfinite(means)]
+
+
+def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, resamples: int = 2000,
+                    seed: int = 0) -> dict:
+    """How much the neuron sets of different inputs overlap, over the (input pair, layer) cells where at least one of
+    the two sets is non-empty (two empty sets say nothing about which neurons an input uses).
+
+    ``sets``: ``[input][layer] -> neuron ids``; ``widths``: neurons per layer (one int for all layers, or a list).
+    Returns ``jaccard_nonempty`` (mean over those cells), ``nonempty_pairs`` (how many) of ``total_pairs``,
+    ``jaccard_chance`` (the expected Jaccard of random sets of the same sizes, same cells, exact), and ``ci_low`` /
+    ``ci_high``, a percentile bootstrap over inputs (inputs resampled with replacement, pairs of an input with itself
+    left out, ``seed`` fixed). Values that do not exist (no non-empty cell) are None, never NaN.
+    """
+    n_inputs, n_layers = len(sets), len(sets[0])
+    value, chance = _pair_cells(sets, [widths] * n_layers if np.isscalar(widths) else list(widths))
+    upper = np.triu(np.ones((n_inputs, n_inputs), dtype=bool), 1)
+    cells = value[upper]
+    pairs = int(np.isfinite(cells).sum())
+    out = {"jaccard_nonempty": None, "ci_low": None, "ci_high": None, "jaccard_chance": None, "nonempty_pairs": pairs,
+           "total_pairs": int(upper.sum()) * n_layers, "inputs": n_inputs, "level": level}
+    if pairs == 0:
+        return out
+    means = _input_bootstrap(value, upper, resamples, seed)
     tail = 100 * (1 - level) / 2
-    means = means[np.isfinite(means)]
     return out | {"jaccard_nonempty": float(np.nanmean(cells)), "jaccard_chance": float(np.nanmean(chance[upper])),
                   "ci_low": float(np.percentile(means, tail)), "ci_high": float(np.percentile(means, 100 - tail))}
 
@@ -320,7 +335,7 @@ def neuron_attribution(clf: SentimentClassifier, data: Encoded, pad_id: int, bat
     """
     layers = clf.family.layers(clf.body)
     norm = clf.family.final_norm(clf.body)
-    direction = clf.dense.weight[0].detach() * (norm.weight.detach() if norm is not None else 1.0)
+    direction = clf.head.weight[0].detach() * (norm.weight.detach() if norm is not None else 1.0)
     writes = torch.stack([neuron_vectors(layer, clf.family).detach() @ direction for layer in layers])  # (L, n)
     contribution, effect = torch.zeros_like(writes), torch.zeros_like(writes)
     for batch in ffn_batches(clf, data, pad_id, batch_size, lambda logits, _labels: logits.sum(), "attribution"):

@@ -21,15 +21,15 @@ import torch
 
 from . import speed_study
 from .classifier import SentimentClassifier
-from .families import ffn_width
+from .families import ffn_widths
 from .profiles import load_profile
 from .runtime import device, setup
 
 
-def uneven_keeps(widths: list[int], target: float, seed: int) -> dict[int, torch.Tensor]:
-    """Seeded keep-sets removing ``target`` of all neurons, unevenly: layer shares from 0.5x to 1.5x the target."""
+def uneven_keeps(widths: list[int], sparsity: float, seed: int) -> dict[int, torch.Tensor]:
+    """Seeded keep-sets removing ``sparsity`` of all neurons, unevenly: layer shares from 0.5x to 1.5x the sparsity."""
     rng = np.random.default_rng(seed)
-    shares = target * np.linspace(0.5, 1.5, len(widths))
+    shares = sparsity * np.linspace(0.5, 1.5, len(widths))
     return {l: torch.from_numpy(np.sort(rng.choice(w, size=w - round(w * min(s, 0.95)), replace=False)))
             for l, (w, s) in enumerate(zip(widths, rng.permutation(shares)))}
 
@@ -44,8 +44,8 @@ def model_and_keeps(profile, role: str, pretrained: bool):
         torch.manual_seed(profile.seed)
         body, tokenizer = load_body(cfg.model, cfg.attention_dropout)
         clf = SentimentClassifier(body, cfg.dropout).to(device(profile.device)).eval()
-        widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
-        keeps = {t: uneven_keeps(widths, t, profile.seed) for t in profile.prune.timing_fractions}
+        widths = ffn_widths(clf.body)
+        keeps = {t: uneven_keeps(widths, t, profile.seed) for t in profile.prune.timing_sparsities}
         return clf, tokenizer, keeps, None, f"{cfg.model} (pre-trained, uneven seeded keep-sets)"
     from . import prune_study
     from .finetune import load_trained

@@ -215,28 +215,28 @@ def high_cosine_neurons_matter(out: Outputs, role: str) -> dict:
                 "03_ffn_neurons (masking check)", "top-1% by cosine masked minus as many random neurons masked")
 
 
-def rule_keeps_accuracy(out: Outputs, role: str, fraction: float = 0.3) -> dict:
+def rule_keeps_accuracy(out: Outputs, role: str, sparsity: float = 0.3) -> dict:
     """At 30% pruned, the rule loses less than the margin against dense (non-inferiority, paired)."""
-    if fraction not in out.profile.prune.fractions:
-        return _row("rule_keeps_accuracy", role, None, reason=f"{fraction:.0%} is not a sweep sparsity of this profile")
-    found = stats.matched_pairs(out.correct(role, f"{RULE} {fraction:.0%}"), out.correct(role, "dense"))
+    if sparsity not in out.profile.prune.sparsities:
+        return _row("rule_keeps_accuracy", role, None, reason=f"{sparsity:.0%} is not a sweep sparsity of this profile")
+    found = stats.matched_pairs(out.correct(role, f"{RULE} {sparsity:.0%}"), out.correct(role, "dense"))
     margin = out.profile.claims.accuracy_margin
     return _row("rule_keeps_accuracy", role, found, -margin, None, "+", f"04/05, figure{4 if role == 'encoder' else 5}"
-                "_accuracy.png", f"rule minus dense at {fraction:.0%}; null: a loss of {100 * margin:.0f} pt")
+                "_accuracy.png", f"rule minus dense at {sparsity:.0%}; null: a loss of {100 * margin:.0f} pt")
 
 
-def rule_beats_random(out: Outputs, role: str, fraction: float = 0.5) -> dict:
+def rule_beats_random(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
     """At 50% pruned, the rule beats the distribution of random masks (two-level bootstrap over masks and reviews)."""
     masks = [n for n in out.predictions.loc[out.predictions["role"] == role, "variant"].unique()
-             if n.startswith(f"{RANDOM} {fraction:.0%} mask ")]
+             if n.startswith(f"{RANDOM} {sparsity:.0%} mask ")]
     if not masks:
-        return _row("rule_beats_random", role, None, reason=f"no random masks at {fraction:.0%}")
-    outcomes = np.stack([out.correct(role, random_name(fraction, m)) for m in range(len(masks))])
-    rule = out.correct(role, f"{RULE} {fraction:.0%}")[: outcomes.shape[1]]
+        return _row("rule_beats_random", role, None, reason=f"no random masks at {sparsity:.0%}")
+    outcomes = np.stack([out.correct(role, random_name(sparsity, m)) for m in range(len(masks))])
+    rule = out.correct(role, f"{RULE} {sparsity:.0%}")[: outcomes.shape[1]]
     found = stats.two_level(rule, outcomes)
     return _row("rule_beats_random", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 f"04/05, figure{4 if role == 'encoder' else 5}_accuracy.png",
-                f"rule minus {len(masks)} random masks at {fraction:.0%}; the rule beats {found['beats_share']:.0%} of them")
+                f"rule minus {len(masks)} random masks at {sparsity:.0%}; the rule beats {found['beats_share']:.0%} of them")
 
 
 def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
@@ -275,16 +275,16 @@ def zeroing_speeds_up(out: Outputs, role: str) -> dict:
                    "dense time / zeroed time (same FLOPs: no speed-up expected)")
 
 
-def removal_speeds_up(out: Outputs, role: str, fraction: float = 0.5) -> dict:
-    key = f"timing.{role}.p{round(100 * fraction)}"
+def removal_speeds_up(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
+    key = f"timing.{role}.p{round(100 * sparsity)}"
     ceiling = out.get(f"{key}.ceiling_flops")
     return _timing(out, "removal_speeds_up", role, f"{key}.removed",
-                   f"dense time / removed time at {fraction:.0%}" + (f"; FLOP ceiling {ceiling:.2f}x" if ceiling else ""))
+                   f"dense time / removed time at {sparsity:.0%}" + (f"; FLOP ceiling {ceiling:.2f}x" if ceiling else ""))
 
 
 def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
     """06's chosen score at the selection budget, on test reviews 02-06 never read: it loses less than the margin."""
-    key = f"scores.{role}.confirm.p{round(100 * out.profile.scores.select_at)}"
+    key = f"scores.{role}.confirm.p{round(100 * out.profile.scores.select_sparsity)}"
     if out.get(f"{key}.n") is None:
         return _row("best_score_keeps_accuracy", role, None, reason="06 recorded no confirmation on unseen reviews (the "
                                                                      "profile sets none, or 06 has not run on this code)")
@@ -292,7 +292,7 @@ def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
              "ci_high": -out.get(f"{key}.ci_low"), "n": out.get(f"{key}.n"), "level": stats.LEVEL}
     margin = out.profile.claims.accuracy_margin
     return _row("best_score_keeps_accuracy", role, found, -margin, None, "+", "06_importance_scores (confirmation)",
-                f"{out.get(f'{key}.score')} at {out.profile.scores.select_at:.0%} minus dense; null: a loss of "
+                f"{out.get(f'{key}.score')} at {out.profile.scores.select_sparsity:.0%} minus dense; null: a loss of "
                 f"{100 * margin:.0f} pt")
 
 

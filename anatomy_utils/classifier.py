@@ -18,38 +18,40 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from .data import check_reviews
-from .families import family_of, ffn_width, target_index
+from .families import family_of, ffn_widths, target_index
 from .pruning import remove_neurons
 from .profiles import ModelConfig
-from .runtime import progress, seal
+from .cache import seal
+from .runtime import progress
 
 
 class SentimentClassifier(nn.Module):
-    """Body -> target token of the last layer -> dropout -> dense -> one logit (sigmoid gives P(positive))."""
+    """Body -> target token of the last layer -> dropout -> head (a linear layer) -> one logit (sigmoid gives P(positive))."""
 
     def __init__(self, body: nn.Module, dropout: float):
         super().__init__()
         self.body = body
         self.family = family_of(body)
         self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(body.config.hidden_size, 1)
+        self.head = nn.Linear(body.config.hidden_size, 1)
 
     def target_states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Pick the target token (CLS or last real token) of ``hidden`` ``(batch, seq, dim)``."""
         index = target_index(attention_mask, self.family.target)
         return hidden[torch.arange(hidden.shape[0]), index]
 
-    def head(self, states: torch.Tensor) -> torch.Tensor:
-        return self.dense(self.dropout(states)).squeeze(-1)
+    def logit(self, states: torch.Tensor) -> torch.Tensor:
+        """The positive-class logit of target states ``(..., dim)``: dropout, then the head."""
+        return self.head(self.dropout(states)).squeeze(-1)
 
     @property
     def device(self) -> torch.device:
-        return self.dense.weight.device
+        return self.head.weight.device
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
         hidden = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(self.target_states(hidden, attention_mask))
+        return self.logit(self.target_states(hidden, attention_mask))
 
 
 @dataclass
@@ -162,11 +164,10 @@ def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase
     all. Written atomically."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
-    layers = clf.family.layers(clf.body)
-    meta = meta | {"ffn_widths": [ffn_width(layer, clf.family) for layer in layers]}  # per layer, pruned or not
+    meta = meta | {"ffn_widths": ffn_widths(clf.body)}  # per layer, pruned or not
     clf.body.save_pretrained(tmp / "body")
     tokenizer.save_pretrained(tmp / "tokenizer")
-    save_file({k: v.contiguous() for k, v in clf.dense.state_dict().items()}, tmp / "head.safetensors")
+    save_file({k: v.contiguous() for k, v in clf.head.state_dict().items()}, tmp / "head.safetensors")
     (tmp / "meta.json").write_text(json.dumps({**meta, "dropout": clf.dropout.p}, indent=1))
     seal(tmp)
     tmp.rename(folder)
@@ -183,7 +184,7 @@ def load_classifier(folder: Path, device: torch.device | str = "cpu") -> tuple[S
     remove_neurons(body, {l: torch.arange(w) for l, w in enumerate(widths)})  # shape the FFNs as saved
     body.load_state_dict(load_file(folder / "body" / "model.safetensors"))
     clf = SentimentClassifier(body, meta["dropout"])
-    clf.dense.load_state_dict(load_file(folder / "head.safetensors"))
+    clf.head.load_state_dict(load_file(folder / "head.safetensors"))
     clf.to(device).eval()
     return clf, AutoTokenizer.from_pretrained(folder / "tokenizer"), meta
 

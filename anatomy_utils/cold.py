@@ -68,6 +68,12 @@ class Differences(NamedTuple):
     def reproduces(self) -> bool:
         return not self.failed
 
+    @property
+    def missing(self) -> list[str]:
+        """Failed keys the fresh run did not write at all (a result no longer made, or a key the committed summary
+        kept from older code), as against values it wrote differently."""
+        return [key for key, (old, new) in self.failed.items() if new is None and not _missing(old)]
+
 
 def differences(fresh: dict, committed: dict) -> Differences:
     """Compare the committed keys (timing, run, machine and wording keys aside; keys new in the fresh summary are
@@ -93,6 +99,7 @@ def outcome(diff: Differences | None) -> dict:
             "run.cold_tolerance": TOLERANCE, "run.cold_tolerance_absolute": ABSOLUTE,
             "run.cold_compared": None if diff is None else diff.compared,
             "run.cold_differences": None if diff is None else len(diff.failed),
+            "run.cold_missing": None if diff is None else len(diff.missing),
             "run.cold_within_tolerance": None if diff is None else len(diff.tolerated)}
 
 
@@ -114,7 +121,8 @@ def _print(diff: Differences, committed: dict, fresh: dict) -> None:
     where = [f"{s.get('env.cpu_model', '?')} ({s.get('env.cpu_flags', '?')})" for s in (committed, fresh)]
     print(f"CPU of the committed run: {where[0]}; of the cold run: {where[1]}.")
     print(f"{diff.compared} committed values compared (timing, run and machine keys aside): "
-          f"{len(diff.failed)} not reproduced, {len(diff.tolerated)} floats within the tolerance "
+          f"{len(diff.failed)} not reproduced ({len(diff.missing)} of them not written at all), "
+          f"{len(diff.tolerated)} floats within the tolerance "
           f"({TOLERANCE:g} relative, {ABSOLUTE:g} absolute), the rest identical.")
     for title, part in (("Not reproduced (committed -> fresh):", diff.failed),
                         ("Within tolerance (committed -> fresh):", diff.tolerated)):

@@ -14,7 +14,8 @@ import pandas as pd
 from datasets import Dataset, DatasetDict, load_from_disk
 
 from .profiles import DataConfig
-from .runtime import CACHE, ROOT, code_fingerprint, discard_if_damaged, seal, sha256
+from .cache import CACHE, code_fingerprint, discard_if_damaged, json_digest, seal, sha256
+from .runtime import ROOT
 from .wheels import SourceError, wheel_file
 
 PROBES = ROOT / "data" / "probe_inputs.csv"
@@ -169,8 +170,7 @@ def _split_folder(cfg: DataConfig, seed: int):
     key = dataclasses.asdict(cfg) | {"seed": seed, "code": code_fingerprint("data")}
     if cfg.source == "file" and _data_file(cfg).is_file():
         key["file_sha256"] = sha256(_data_file(cfg))
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return CACHE / "splits" / f"{cfg.source}-{cfg.train}-{cfg.validation}-{cfg.test}-seed{seed}-{digest}"
+    return CACHE / "splits" / f"{cfg.source}-{cfg.train}-{cfg.validation}-{cfg.test}-seed{seed}-{json_digest(key)}"
 
 
 def load_splits(cfg: DataConfig, seed: int) -> DatasetDict:

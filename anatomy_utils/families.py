@@ -84,18 +84,94 @@ def family_for_type(kind: str) -> Family:
     return FAMILIES[kind]
 
 
+def linear_weight(module: nn.Module) -> torch.Tensor:
+    """A projection's weight in ``nn.Linear``'s layout ``[out, in]``, whatever the storage (GPT-2's Conv1D keeps
+    ``[in, out]``): a view, so writing into it writes the module's weight."""
+    return module.weight.T if isinstance(module, Conv1D) else module.weight
+
+
+def set_linear_weight(module: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    """Give a projection a new weight, given in ``nn.Linear``'s layout, and bias (None: keep none), with its size
+    attributes to match."""
+    conv = isinstance(module, Conv1D)
+    module.weight = nn.Parameter((weight.T if conv else weight).contiguous())
+    module.bias = None if bias is None else nn.Parameter(bias)
+    if conv:
+        module.nf = weight.shape[0]
+    else:
+        module.out_features, module.in_features = weight.shape
+
+
+def projections(layer: nn.Module) -> list[nn.Module]:
+    """Every weight matrix product of a layer (``nn.Linear`` or GPT-2's Conv1D)."""
+    return [m for m in layer.modules() if isinstance(m, (nn.Linear, Conv1D))]
+
+
+def layers(body: nn.Module) -> Sequence[nn.Module]:
+    """The transformer layers of a base model, in order."""
+    return family_of(body).layers(body)
+
+
 def ffn_width(layer: nn.Module, family: Family) -> int:
     """Number of FFN neurons in one layer (works after pruning too)."""
     return neuron_vectors(layer, family).shape[0]
 
 
-def neuron_vectors(layer: nn.Module, family: Family) -> torch.Tensor:
-    """The FFN output vectors of one layer as an ``(n_neurons, hidden)`` tensor, whatever the storage.
+def ffn_widths(body: nn.Module) -> list[int]:
+    """Number of FFN neurons of every layer of a base model."""
+    family = family_of(body)
+    return [ffn_width(layer, family) for layer in family.layers(body)]
 
-    Linear keeps ``[out, in]`` = ``[hidden, n_neurons]``; GPT-2's Conv1D keeps ``[in, out]`` = ``[n_neurons, hidden]``.
-    """
+
+def neuron_vectors(layer: nn.Module, family: Family) -> torch.Tensor:
+    """The FFN output vectors of one layer as an ``(n_neurons, hidden)`` tensor, whatever the storage."""
+    return linear_weight(family.ffn_out(layer)).T
+
+
+class NoNeurons(nn.Module):
+    """Stands in for an FFN input projection with no neurons left: no arithmetic, an empty view of its input; its
+    weight is an empty ``[0, in]`` matrix so that widths and state dicts read as for any projection."""
+
+    def __init__(self, inputs: int):
+        super().__init__()
+        self.register_buffer("weight", torch.empty(0, inputs))
+        self.bias = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., :0]
+
+
+class BiasOnly(nn.Module):
+    """Stands in for an FFN output projection fed by no neurons: it writes its bias (zeros without one); its weight
+    is an empty ``[out, 0]`` matrix."""
+
+    def __init__(self, outputs: int, bias: torch.Tensor | None):
+        super().__init__()
+        self.register_buffer("weight", torch.empty(outputs, 0))
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (*x.shape[:-1], self.weight.shape[0])
+        return x.new_zeros(shape) if self.bias is None else self.bias.expand(shape)
+
+
+def _swap(layer: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    for name, module in layer.named_modules():
+        if module is old and name:
+            parent, _, attribute = name.rpartition(".")
+            setattr(layer.get_submodule(parent) if parent else layer, attribute, new)
+            return
+    raise ValueError("module not found under its layer")
+
+
+def empty_ffn(layer: nn.Module, family: Family) -> None:
+    """Replace one layer's FFN projections by modules that do no arithmetic (``NoNeurons``, ``BiasOnly``): a layer
+    pruned to zero neurons, or bypassed to measure the FFNs' share of the time. Works for every family (GPT-2's
+    Conv1D cannot multiply by an empty matrix)."""
+    for module in family.ffn_in(layer):
+        _swap(layer, module, NoNeurons(linear_weight(module).shape[1]))
     out = family.ffn_out(layer)
-    return out.weight if isinstance(out, Conv1D) else out.weight.T
+    _swap(layer, out, BiasOnly(linear_weight(out).shape[0], out.bias))
 
 
 def target_index(attention_mask: torch.Tensor, target: str) -> torch.Tensor:

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -13,7 +11,8 @@ from .classifier import SentimentClassifier, encode, evaluate, load_classifier, 
 from .data import load_splits, split_meta
 from .models import load_body
 from .profiles import Profile
-from .runtime import CACHE, code_fingerprint, device, discard_if_damaged, intact
+from .cache import CACHE, code_fingerprint, discard_if_damaged, intact, json_digest
+from .runtime import device
 
 
 TRAINING_CODE = ("classifier", "data", "families", "finetune", "models")  # modules whose source decides a checkpoint
@@ -25,8 +24,7 @@ def checkpoint_dir(profile: Profile, role: str) -> Path:
     cfg = getattr(profile, role)
     key = {"model": dataclasses.asdict(cfg), "seed": profile.seed,
            "split": split_meta(profile.data, profile.seed)["fingerprint"], "code": code_fingerprint(*TRAINING_CODE)}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return CACHE / profile.name / "checkpoints" / f"{role}-{cfg.model}-{digest}"
+    return CACHE / profile.name / "checkpoints" / f"{role}-{cfg.model}-{json_digest(key)}"
 
 
 def encoded_split(profile: Profile, role: str, tokenizer, split: str, limit: int | None = None,

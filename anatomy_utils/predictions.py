@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,8 @@ import torch
 
 from . import pruning
 from .classifier import Encoded, SentimentClassifier, predict
-from .runtime import FIGURES, artifact, atomic_write_bytes, code_fingerprint
+from .cache import artifact, atomic_write_bytes, code_fingerprint
+from .runtime import FIGURES
 
 FORWARD_CODE = ("classifier", "families", "pruning")  # modules whose source decides a variant's logits
 
@@ -108,9 +110,9 @@ class Store:
         else:
             model = self.clf if keep is None else pruning.pruned_copy(self.clf, keep, repair)
             logits = predict(model, data, self.pad_id, self.batch_size)
-            with open(path.with_suffix(".tmp"), "wb") as handle:
-                np.save(handle, logits)
-            path.with_suffix(".tmp").replace(path)
+            buffer = io.BytesIO()
+            np.save(buffer, logits)
+            atomic_write_bytes(path, buffer.getvalue())
             self.computed += 1
         record = Prediction(name, split, logits, data.labels)
         self.records.append(record)

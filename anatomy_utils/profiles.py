@@ -5,8 +5,6 @@ An unknown key, a missing key or a value of the wrong type raises ``ProfileError
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import typing
 from dataclasses import dataclass
 
@@ -55,9 +53,14 @@ class ModelConfig:
 @dataclass(frozen=True)
 class AnatomyConfig:
     neuron_threshold: float  # the paper's 0.35
-    lens_reviews: int  # test reviews for the layer lens, neuron attribution and ablations
+    lens_reviews: int  # test reviews for 02's layer lens
     ablation_fraction: float  # k of the ablations, as a fraction of all FFN neurons
     top_k_fraction: float = 0.01  # per input and layer, the top share of neurons by cosine: sets large enough to test
+    causal_reviews: typing.Optional[int] = None  # test reviews for 03's attribution and ablations (null: lens_reviews)
+
+    @property
+    def causal_count(self) -> int:
+        return self.lens_reviews if self.causal_reviews is None else self.causal_reviews
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,8 @@ class PruneConfig:
     decoder_eval_examples: int  # the same for the (slower) decoder
     encoder_grid_examples: int  # the first test reviews of those for the paper's grid (Figure 5a), a reproduction
     decoder_grid_examples: int  # the same for the decoder
-    fractions: list  # sparsities (fraction of FFN neurons pruned) of the threshold-scale sweep
-    headline_fractions: list  # sparsities of the paper's claims (a subset of ``fractions``): many random masks there
+    sparsities: list  # sparsities (fraction of FFN neurons pruned) of the threshold-scale sweep
+    headline_sparsities: list  # sparsities of the paper's claims (a subset of ``sparsities``): many random masks there
     random_masks: int  # random masks (the rule's layer counts) at each headline sparsity: the baseline's distribution
     curve_masks: int  # random masks at the other sweep sparsities (the curve of Figures 4/5)
     encoder_mask_examples: int  # the first test reviews of the sweep on which every random mask is evaluated
@@ -75,7 +78,7 @@ class PruneConfig:
     neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron
     encoder_grid: list  # the paper's Figure 5a for BERT: [{alpha, beta, focusing}] (focusing: layers of a 12-layer model)
     decoder_grid: list  # the same for GPT-2 (beta unused)
-    timing_fractions: list  # sparsities timed dense / zeroed / removed
+    timing_sparsities: list  # sparsities timed dense / zeroed / removed
     timing_batch: int  # reviews per timed batch
     timing_tokens: int  # tokens per timed review (only reviews at least this long are used)
     timing_rounds: int  # timing rounds, each in a fresh random order of the variants
@@ -86,8 +89,8 @@ class ScoresConfig:
     calibration_examples: int  # training reviews read by the data-driven scores and the bias repair
     encoder_validation_examples: int  # validation reviews that choose budget mode and repair per score
     decoder_validation_examples: int  # the same for the (slower) decoder
-    fractions: list  # budgets (fraction of FFN neurons removed) evaluated on 04/05's test subsets
-    select_at: float  # the budget (one of ``fractions``) at which mode and repair are chosen
+    sparsities: list  # sparsities (fraction of FFN neurons removed) evaluated on 04/05's test subsets
+    select_sparsity: float  # the sparsity (one of ``sparsities``) at which budget mode and repair are chosen
     random_seeds: int  # seeds of the random score
     floor: float  # the least fraction of its neurons a layer keeps under a global budget
     round_to: int  # the width multiple of the rounding option
@@ -137,13 +140,6 @@ class Profile:
         """The two models of the study by role."""
         return {"encoder": self.encoder, "decoder": self.decoder}
 
-    def fingerprint(self, *sections: str) -> str:
-        """Short hash of the named sections (all when none): a cache key that changes with its inputs."""
-        payload = dataclasses.asdict(self)
-        if sections:
-            payload = {k: payload[k] for k in sections}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-
 
 def _check(value, kind, where: str):
     origin = typing.get_origin(kind)
@@ -164,12 +160,12 @@ def _check(value, kind, where: str):
 
 # Ranges of numeric keys, by name, wherever they appear: a value of the right type outside them is refused too.
 POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm", "max_tokens",
-            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "encoder_eval_examples",
+            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "causal_reviews", "encoder_eval_examples",
             "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
             "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
             "decoder_mask_examples", "accuracy_margin", "speed_margin", "calibration_examples", "encoder_validation_examples",
             "decoder_validation_examples", "round_to"}
-FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_at",
+FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_sparsity",
             "top_k_fraction", "same_neurons_jaccard", "late_depth"}
 ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
 NON_NEGATIVE = {"seed", "weight_decay", "encoder_confirm_examples", "decoder_confirm_examples"}
@@ -208,9 +204,9 @@ def _validate(p: Profile) -> Profile:
         if m.train_examples > p.data.train:
             raise ProfileError(f"{p.name}.{role}.train_examples ({m.train_examples}) exceeds data.train ({p.data.train}).")
     for section in ("prune", "scores"):
-        for f in getattr(p, section).fractions:
+        for f in getattr(p, section).sparsities:
             if not 0 <= f < 1:
-                raise ProfileError(f"{p.name}.{section}.fractions: {f} is not in [0, 1).")
+                raise ProfileError(f"{p.name}.{section}.sparsities: {f} is not in [0, 1).")
     for role in ("encoder", "decoder"):
         grid, sweep = getattr(p.prune, f"{role}_grid_examples"), getattr(p.prune, f"{role}_eval_examples")
         if not 0 < grid <= sweep:
@@ -222,14 +218,14 @@ def _validate(p: Profile) -> Profile:
         if sweep + confirm > p.data.test:
             raise ProfileError(f"{p.name}.scores.{role}_confirm_examples ({confirm}) plus prune.{role}_eval_examples "
                                f"({sweep}) exceed data.test ({p.data.test}): the confirmation needs unused test reviews.")
-    if not set(p.prune.headline_fractions) <= set(p.prune.fractions):
-        raise ProfileError(f"{p.name}.prune.headline_fractions {p.prune.headline_fractions} must be among prune.fractions.")
+    if not set(p.prune.headline_sparsities) <= set(p.prune.sparsities):
+        raise ProfileError(f"{p.name}.prune.headline_sparsities {p.prune.headline_sparsities} must be among prune.sparsities.")
     if p.data.source == "file" and not p.data.name:
         raise ProfileError(f"{p.name}.data.name: a file source needs the path of a .csv, .parquet or .jsonl file.")
     if p.data.labels is not None and (not p.data.labels or set(p.data.labels.values()) - {0, 1}):
         raise ProfileError(f"{p.name}.data.labels: {p.data.labels!r} must map raw labels to 0 or 1.")
-    if p.scores.select_at not in p.scores.fractions:
-        raise ProfileError(f"{p.name}.scores.select_at ({p.scores.select_at}) must be one of scores.fractions.")
+    if p.scores.select_sparsity not in p.scores.sparsities:
+        raise ProfileError(f"{p.name}.scores.select_sparsity ({p.scores.select_sparsity}) must be one of scores.sparsities.")
     for grid in ("encoder_grid", "decoder_grid"):
         for i, point in enumerate(getattr(p.prune, grid)):
             if not isinstance(point, dict) or set(point) != {"alpha", "beta", "focusing"}:

@@ -9,11 +9,12 @@ import torch
 
 from . import anatomy, pruning, speed_study, stats
 from .classifier import SentimentClassifier, footprint, load_classifier, save_classifier
-from .families import ffn_width
+from .families import ffn_widths
 from .finetune import checkpoint_dir
 from .predictions import Store
 from .profiles import Profile
-from .runtime import FIGURES, artifact
+from .cache import artifact
+from .runtime import FIGURES
 
 
 def inputs(profile: Profile, role: str) -> dict:
@@ -41,29 +42,29 @@ def figure4a(rule: pruning.PaperRule, saved: dict, widths: list[int]) -> pd.Data
                          "pruned": [w - len(keep[l]) for l, w in enumerate(widths)], "width": widths}).rename_axis("layer")
 
 
-def scaled_rule(rule: pruning.PaperRule, saved: dict, widths: list[int], target: float) -> tuple[dict, float]:
-    """The rule's neurons kept when all its thresholds are scaled to prune ``target`` of the neurons."""
+def scaled_rule(rule: pruning.PaperRule, saved: dict, widths: list[int], sparsity: float) -> tuple[dict, float]:
+    """The rule's neurons kept when all its thresholds are scaled to prune ``sparsity`` of the neurons."""
     thresholds, one_sided = rule.thresholds(saved["layer_similarity"])
-    scale = pruning.scale_for_fraction(saved["similarity"], thresholds, one_sided, widths, target)
+    scale = pruning.scale_for_sparsity(saved["similarity"], thresholds, one_sided, widths, sparsity)
     return pruning.keep_by_threshold(saved["similarity"], thresholds * scale, one_sided), scale
 
 
 GRID, RULE, RANDOM = "paper grid", "paper rule (scaled)", "random (rule's layer counts)"
 
 
-def random_name(target: float, mask: int) -> str:
-    return f"{RANDOM} {target:.0%} mask {mask}"
+def random_name(sparsity: float, mask: int) -> str:
+    return f"{RANDOM} {sparsity:.0%} mask {mask}"
 
 
-def mask_count(profile: Profile, target: float) -> int:
+def mask_count(profile: Profile, sparsity: float) -> int:
     """Many random masks at the paper's headline sparsities, a few for the rest of the curve."""
     p = profile.prune
-    return p.random_masks if any(abs(target - h) < 1e-9 for h in p.headline_fractions) else p.curve_masks
+    return p.random_masks if any(abs(sparsity - h) < 1e-9 for h in p.headline_sparsities) else p.curve_masks
 
 
-def _row(method: str, setting: str, prediction, dense, widths: list[int], keep: dict | None, target=None, mask=None):
+def _row(method: str, setting: str, prediction, dense, widths: list[int], keep: dict | None, sparsity=None, mask=None):
     low, high = stats.wilson(prediction.correct)
-    return {"method": method, "setting": setting, "target": target, "mask": mask,
+    return {"method": method, "setting": setting, "sparsity": sparsity, "mask": mask,
             "pruned_fraction": 0.0 if keep is None else pruning.pruned_fraction(keep, widths), "n": len(prediction.logits),
             "accuracy": prediction.accuracy, "ci_low": low, "ci_high": high} | prediction.moved(dense)
 
@@ -75,7 +76,7 @@ def run(profile: Profile, role: str, store: Store, data, grid_data, mask_data) -
     predictions and mean |logit change|. Also returns the predictions by variant name."""
     saved = inputs(profile, role)
     clf = store.clf
-    widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+    widths = ffn_widths(clf.body)
     dense = store.run("dense", "test", data)
     grid_dense = store.run("dense (grid subset)", "test", grid_data)
     mask_dense = store.run("dense (mask subset)", "test", mask_data)
@@ -87,21 +88,21 @@ def run(profile: Profile, role: str, store: Store, data, grid_data, mask_data) -
         setting = f"alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}"
         rows.append(_row(GRID, setting, store.run(f"{GRID}: {setting}", "test", grid_data, keep), grid_dense, widths,
                          keep))
-    for target in profile.prune.fractions:
-        keep, scale = scaled_rule(grid[0], saved, widths, target)
-        rows.append(_row(RULE, f"scale {scale:.3g}", store.run(f"{RULE} {target:.0%}", "test", data, keep), dense, widths,
-                         keep, target))
+    for sparsity in profile.prune.sparsities:
+        keep, scale = scaled_rule(grid[0], saved, widths, sparsity)
+        rows.append(_row(RULE, f"scale {scale:.3g}", store.run(f"{RULE} {sparsity:.0%}", "test", data, keep), dense, widths,
+                         keep, sparsity))
         counts = [w - len(keep[l]) for l, w in enumerate(widths)]
-        for mask in range(mask_count(profile, target)):
+        for mask in range(mask_count(profile, sparsity)):
             random_keep = pruning.keep_random(widths, counts, saved["protected"], mask)
-            prediction = store.run(random_name(target, mask), "test", mask_data, random_keep)
-            rows.append(_row(RANDOM, f"mask {mask}", prediction, mask_dense, widths, random_keep, target, mask))
+            prediction = store.run(random_name(sparsity, mask), "test", mask_data, random_keep)
+            rows.append(_row(RANDOM, f"mask {mask}", prediction, mask_dense, widths, random_keep, sparsity, mask))
     return pd.DataFrame(rows), {r.name: r for r in store.records}
 
 
-def masks_of(predictions: dict, target: float) -> np.ndarray:
-    """The random masks' 0/1 outcomes at ``target``: ``(masks, reviews)``."""
-    names = sorted((k for k in predictions if k.startswith(f"{RANDOM} {target:.0%} mask ")), key=lambda k: int(k.split()[-1]))
+def masks_of(predictions: dict, sparsity: float) -> np.ndarray:
+    """The random masks' 0/1 outcomes at ``sparsity``: ``(masks, reviews)``."""
+    names = sorted((k for k in predictions if k.startswith(f"{RANDOM} {sparsity:.0%} mask ")), key=lambda k: int(k.split()[-1]))
     return np.stack([predictions[k].correct for k in names])
 
 
@@ -109,19 +110,19 @@ def comparisons(results: pd.DataFrame, predictions: dict, margin: float) -> pd.D
     """Paired on the same reviews, one family per question across the sweep's sparsities (intervals simultaneous at
     95%, verdicts read off them): the rule minus the random masks (two-level bootstrap over masks and reviews, on the
     masks' reviews) and the rule minus dense (Agresti-Min)."""
-    targets = list(results.loc[results["method"] == RULE, "target"])
-    level = stats.family_level(len(targets))
+    sparsities = list(results.loc[results["method"] == RULE, "sparsity"])
+    level = stats.family_level(len(sparsities))
     rows = []
     for against in ("random masks", "dense"):
         family = []
-        for target in targets:
-            rule = predictions[f"{RULE} {target:.0%}"].correct
+        for sparsity in sparsities:
+            rule = predictions[f"{RULE} {sparsity:.0%}"].correct
             if against == "dense":
                 found = stats.matched_pairs(rule, predictions["dense"].correct, level)
             else:
-                masks = masks_of(predictions, target)
+                masks = masks_of(predictions, sparsity)
                 found = stats.two_level(rule[: masks.shape[1]], masks, level)
-            family.append({"target": target, "against": against} | found)
+            family.append({"sparsity": sparsity, "against": against} | found)
         rows += [r for r in stats.family(family, margin)]
     return pd.DataFrame(rows)
 
@@ -129,9 +130,9 @@ def comparisons(results: pd.DataFrame, predictions: dict, margin: float) -> pd.D
 def sweep_table(results: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
     """Per sweep sparsity: the rule's accuracy and interval, the random masks' mean and spread (SD between masks),
     and the paired difference rule minus random with its simultaneous interval and verdict."""
-    rule = results[results["method"] == RULE].set_index("target")
-    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"].agg(["mean", "std", "count"])
-    paired = comparison[comparison["against"] == "random masks"].set_index("target")
+    rule = results[results["method"] == RULE].set_index("sparsity")
+    rand = results[results["method"] == RANDOM].groupby("sparsity")["accuracy"].agg(["mean", "std", "count"])
+    paired = comparison[comparison["against"] == "random masks"].set_index("sparsity")
     return pd.DataFrame({"pruned_fraction": rule["pruned_fraction"], "n": rule["n"], "paper_rule": rule["accuracy"],
                          "rule_ci_low": rule["ci_low"], "rule_ci_high": rule["ci_high"], "random_masks": rand["count"],
                          "random_n": paired["n"], "random_mean": rand["mean"], "random_spread": rand["std"],
@@ -142,7 +143,7 @@ def sweep_table(results: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame
 def verdict(comparison: pd.DataFrame, unit: str = "reviews") -> list[str]:
     """One sentence per question and sparsity, in words, with the interval the verdict was read from."""
     what = {"random masks": "rule minus random masks", "dense": "rule minus dense"}
-    return [f"{row['target']:.0%} pruned, {what[row['against']]}: {stats.describe(row)} {unit}"
+    return [f"{row['sparsity']:.0%} pruned, {what[row['against']]}: {stats.describe(row)} {unit}"
             + (f" x {int(row['masks'])} masks" if row["against"] == "random masks" else "") + f" -> {row['verdict']}"
             for _, row in comparison.iterrows()]
 
@@ -151,18 +152,18 @@ def summary_values(profile: Profile, role: str, results: pd.DataFrame, compariso
     """04/05's keys of ``summary.json`` for one model (no NaN: a missing spread is left out)."""
     dense = results[results["method"] == "dense"].iloc[0]
     values = {f"prune.{role}.dense.accuracy": dense["accuracy"], f"eval.{role}.test_reviews": int(dense["n"])}
-    rule = results[results["method"] == RULE].set_index("target")
-    rand = results[results["method"] == RANDOM].groupby("target")["accuracy"]
-    for target, row in rule.iterrows():
-        key = f"prune.{role}.p{round(100 * target)}"
+    rule = results[results["method"] == RULE].set_index("sparsity")
+    rand = results[results["method"] == RANDOM].groupby("sparsity")["accuracy"]
+    for sparsity, row in rule.iterrows():
+        key = f"prune.{role}.p{round(100 * sparsity)}"
         values |= {f"{key}.paper_rule.accuracy": row["accuracy"], f"{key}.paper_rule.ci_low": row["ci_low"],
-                   f"{key}.paper_rule.ci_high": row["ci_high"], f"{key}.random.accuracy_mean": rand.mean()[target],
-                   f"{key}.random_masks": int(rand.count()[target]), f"{key}.pruned_fraction": row["pruned_fraction"]}
-        if rand.count()[target] > 1:
-            values[f"{key}.random_spread"] = rand.std()[target]
+                   f"{key}.paper_rule.ci_high": row["ci_high"], f"{key}.random.accuracy_mean": rand.mean()[sparsity],
+                   f"{key}.random_masks": int(rand.count()[sparsity]), f"{key}.pruned_fraction": row["pruned_fraction"]}
+        if rand.count()[sparsity] > 1:
+            values[f"{key}.random_spread"] = rand.std()[sparsity]
     names = {"random masks": "rule_vs_random", "dense": "rule_vs_dense"}
     for _, row in comparison.iterrows():
-        key = f"prune.{role}.p{round(100 * row['target'])}.{names[row['against']]}"
+        key = f"prune.{role}.p{round(100 * row['sparsity'])}.{names[row['against']]}"
         values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "level", "n", "verdict", "mde")
                    if k in row and pd.notna(row[k])}
     values[f"findings.prune.{role}"] = "; ".join(verdict(comparison, unit))
@@ -170,14 +171,14 @@ def summary_values(profile: Profile, role: str, results: pd.DataFrame, compariso
 
 
 def timing_keeps(profile: Profile, role: str, clf: SentimentClassifier) -> tuple[dict, dict]:
-    """The rule's keep-sets at every ``prune.timing_fractions`` sparsity, and the same with every layer's width rounded
+    """The rule's keep-sets at every ``prune.timing_sparsities`` sparsity, and the same with every layer's width rounded
     to ``scores.round_to`` by the rule's own order (``speed_study.rounded_keeps``): what 04/05 time and price."""
     saved, layers = inputs(profile, role), clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
+    widths = ffn_widths(clf.body)
     rule = rules(profile, role, len(layers))[0]
     _, one_sided = rule.thresholds(saved["layer_similarity"])
     priority = speed_study.rule_priority(saved["similarity"], one_sided)
-    keeps = {t: scaled_rule(rule, saved, widths, t)[0] for t in profile.prune.timing_fractions}
+    keeps = {t: scaled_rule(rule, saved, widths, t)[0] for t in profile.prune.timing_sparsities}
     return keeps, {t: speed_study.rounded_keeps(k, widths, profile.scores.round_to, priority) for t, k in keeps.items()}
 
 
@@ -185,8 +186,8 @@ def rounding_cost(store: Store, data, keeps: dict, rounded: dict, margin: float)
     """What rounding the widths costs in accuracy: the rule at rounded widths minus the rule at its own widths, paired
     on the same reviews, simultaneous across the timed sparsities, with its verdict."""
     level = stats.family_level(len(keeps))
-    widths = [ffn_width(layer, store.clf.family) for layer in store.clf.family.layers(store.clf.body)]
-    family = [{"target": t, "rounded_fraction": pruning.pruned_fraction(rounded[t], widths)}
+    widths = ffn_widths(store.clf.body)
+    family = [{"sparsity": t, "rounded_fraction": pruning.pruned_fraction(rounded[t], widths)}
               | stats.matched_pairs(store.run(f"{RULE} {t:.0%} widths rounded", "test", data, rounded[t]).correct,
                                     store.run(f"{RULE} {t:.0%}", "test", data, keeps[t]).correct, level)
               for t in keeps]
@@ -194,18 +195,18 @@ def rounding_cost(store: Store, data, keeps: dict, rounded: dict, margin: float)
 
 
 @torch.no_grad()
-def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer, data, target: float) -> pd.DataFrame:
-    """Remove ``target`` of the neurons by the paper rule, save, load back with one call; compare size and logits."""
-    pruned = pruning.pruned_copy(clf, timing_keeps(profile, role, clf)[0][target])
-    folder = artifact(profile.name, f"pruned/{role}-p{round(100 * target)}")
+def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer, data, sparsity: float) -> pd.DataFrame:
+    """Remove ``sparsity`` of the neurons by the paper rule, save, load back with one call; compare size and logits."""
+    pruned = pruning.pruned_copy(clf, timing_keeps(profile, role, clf)[0][sparsity])
+    folder = artifact(profile.name, f"pruned/{role}-p{round(100 * sparsity)}")
     if folder.exists():
         shutil.rmtree(folder)
-    save_classifier(pruned, tokenizer, folder, {"profile": profile.name, "role": role, "pruned_fraction": target})
+    save_classifier(pruned, tokenizer, folder, {"profile": profile.name, "role": role, "pruned_fraction": sparsity})
     loaded, _, _ = load_classifier(folder)
     sample = list(range(min(16, len(data.ids))))
     batch = data.batch(sample, tokenizer.pad_token_id)
     same = torch.equal(loaded(**batch), pruned(**batch))
     dense_size = footprint(clf, checkpoint_dir(profile, role))
     pruned_size = footprint(loaded, folder)
-    return pd.DataFrame({"dense": dense_size, f"removed {target:.0%}": pruned_size}).T.assign(
+    return pd.DataFrame({"dense": dense_size, f"removed {sparsity:.0%}": pruned_size}).T.assign(
         reloaded_logits_identical=[None, same])

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from transformers.pytorch_utils import Conv1D
 
-from .families import Family, family_of, neuron_vectors
+from .families import Family, empty_ffn, family_of, linear_weight, neuron_vectors, set_linear_weight
 
 
 @contextmanager
@@ -22,7 +21,7 @@ def masked(body: nn.Module, keep: dict[int, torch.Tensor]):
     handles = []
     for index, kept in keep.items():
         out = family.ffn_out(layers[index])
-        mask = torch.zeros(_width(out), dtype=torch.float32, device=out.weight.device)
+        mask = torch.zeros(linear_weight(out).shape[1], dtype=torch.float32, device=out.weight.device)
         mask[torch.as_tensor(kept, dtype=torch.long, device=mask.device)] = 1.0
         handles.append(out.register_forward_pre_hook(lambda _m, args, mask=mask: (args[0] * mask,)))
     try:
@@ -32,37 +31,31 @@ def masked(body: nn.Module, keep: dict[int, torch.Tensor]):
             handle.remove()
 
 
-def _width(ffn_out: nn.Module) -> int:
-    return ffn_out.weight.shape[0] if isinstance(ffn_out, Conv1D) else ffn_out.weight.shape[1]
-
-
 def _select(module: nn.Module, kept: torch.Tensor, neurons_are: str) -> None:
-    """Keep only ``kept`` neurons of a Linear or Conv1D; ``neurons_are`` "outputs" (FFN in) or "inputs" (FFN out)."""
-    conv = isinstance(module, Conv1D)
-    # Linear stores [out, in]; Conv1D stores [in, out].
-    dim = {("outputs", False): 0, ("inputs", False): 1, ("outputs", True): 1, ("inputs", True): 0}[neurons_are, conv]
-    kept = kept.to(module.weight.device)
-    module.weight = nn.Parameter(module.weight.detach().index_select(dim, kept).clone())
-    if neurons_are == "outputs" and module.bias is not None:
-        module.bias = nn.Parameter(module.bias.detach()[kept].clone())
-    if conv:
-        module.nf = module.weight.shape[1]
-    elif neurons_are == "outputs":
-        module.out_features = len(kept)
-    else:
-        module.in_features = len(kept)
+    """Keep only ``kept`` neurons of a projection; ``neurons_are`` "outputs" (FFN in: rows) or "inputs" (FFN out:
+    columns, in ``nn.Linear``'s layout)."""
+    weight, kept = linear_weight(module).detach(), kept.to(module.weight.device)
+    outputs = neurons_are == "outputs"
+    bias = module.bias
+    if bias is not None:
+        bias = bias.detach()[kept].clone() if outputs else bias.detach().clone()
+    set_linear_weight(module, weight.index_select(0 if outputs else 1, kept).clone(), bias)
 
 
 def remove_neurons(body: nn.Module, keep: dict[int, torch.Tensor]) -> list[int]:
-    """Physically shrink each listed layer's FFN to the kept neurons; returns the per-layer widths."""
+    """Physically shrink each listed layer's FFN to the kept neurons (a layer with none left does no FFN arithmetic:
+    ``families.empty_ffn``); returns the per-layer widths."""
     family: Family = family_of(body)
     layers = family.layers(body)
     for index, kept in keep.items():
         kept = torch.as_tensor(kept, dtype=torch.long).sort().values
+        if len(kept) == 0:
+            empty_ffn(layers[index], family)
+            continue
         for module in family.ffn_in(layers[index]):
             _select(module, kept, "outputs")
         _select(family.ffn_out(layers[index]), kept, "inputs")
-    return [_width(family.ffn_out(layer)) for layer in layers]
+    return [neuron_vectors(layer, family).shape[0] for layer in layers]
 
 
 def compensate_bias(body: nn.Module, keep: dict[int, torch.Tensor], mean_activation: np.ndarray) -> None:
@@ -90,19 +83,13 @@ def zeroed_copy(clf: nn.Module, keep: dict[int, torch.Tensor]) -> nn.Module:
     with torch.no_grad():
         for index, kept in keep.items():
             out = family.ffn_out(layers[index])
-            dropped = torch.ones(_width(out), dtype=torch.bool, device=out.weight.device)
+            dropped = torch.ones(linear_weight(out).shape[1], dtype=torch.bool, device=out.weight.device)
             dropped[torch.as_tensor(kept, dtype=torch.long, device=dropped.device)] = False
-            for module in family.ffn_in(layers[index]):  # neurons are outputs: Linear rows, Conv1D columns
-                if isinstance(module, Conv1D):
-                    module.weight[:, dropped] = 0
-                else:
-                    module.weight[dropped] = 0
+            for module in family.ffn_in(layers[index]):  # the neurons are its outputs: rows
+                linear_weight(module)[dropped] = 0
                 if module.bias is not None:
                     module.bias[dropped] = 0
-            if isinstance(out, Conv1D):  # neurons are inputs: Linear columns, Conv1D rows
-                out.weight[dropped] = 0
-            else:
-                out.weight[:, dropped] = 0
+            linear_weight(out)[:, dropped] = 0  # the neurons are its inputs: columns
     return zeroed
 
 
@@ -190,16 +177,16 @@ def pruned_fraction(keep: dict[int, torch.Tensor], widths: list[int]) -> float:
     return 1 - sum(len(k) for k in keep.values()) / sum(widths)
 
 
-def scale_for_fraction(similarity, thresholds, one_sided, widths, target: float, steps: int = 50) -> float:
-    """The factor on every threshold that prunes ``target`` of the FFN neurons (bisection on a monotone count)."""
+def scale_for_sparsity(similarity, thresholds, one_sided, widths, sparsity: float, steps: int = 50) -> float:
+    """The factor on every threshold that prunes ``sparsity`` of the FFN neurons (bisection on a monotone count)."""
     low, high = 0.0, 1.0
-    while pruned_fraction(keep_by_threshold(similarity, thresholds * high, one_sided), widths) < target:
+    while pruned_fraction(keep_by_threshold(similarity, thresholds * high, one_sided), widths) < sparsity:
         high *= 2
         if high > 1e6:
-            raise ValueError(f"No threshold scale prunes {target:.0%} of the neurons.")
+            raise ValueError(f"No threshold scale prunes {sparsity:.0%} of the neurons.")
     for _ in range(steps):
         mid = (low + high) / 2
-        if pruned_fraction(keep_by_threshold(similarity, thresholds * mid, one_sided), widths) < target:
+        if pruned_fraction(keep_by_threshold(similarity, thresholds * mid, one_sided), widths) < sparsity:
             low = mid
         else:
             high = mid

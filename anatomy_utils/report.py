@@ -6,7 +6,8 @@ import re
 
 from . import claims, summary
 from .finetune import TRAINING_CODE
-from .runtime import ROOT, code_fingerprint
+from .cache import code_fingerprint
+from .runtime import ROOT
 
 ROLES = ("encoder", "decoder")
 SCORES = ("cosine", "random", "magnitude", "activation", "taylor", "contribution")
@@ -37,13 +38,18 @@ def _interval(get, key: str, scale: float = 1, digits: int = 3) -> str:
     return "" if low is None else f" [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
 
 
+def _named(role: str, sentence: str) -> str:
+    """A findings sentence that names its model: those that do not start with the role get it as a label."""
+    return sentence if sentence.startswith(role) else f"**{role}**: {sentence}"
+
+
 def findings_markdown(profile: str) -> str:
     """The study's answers, one short paragraph per model and question, each followed by its figures."""
     get = summary.read(profile).get
     lines = []
     for heading, (keys, figures) in FIGURES.items():
         lines += [f"**{heading}.**", ""]
-        lines += [f"- {get(key.format(m=m))}" for key in keys for m in ROLES if get(key.format(m=m))]
+        lines += [f"- {_named(m, get(key.format(m=m)))}" for key in keys for m in ROLES if get(key.format(m=m))]
         lines.append("")
         if figures:
             lines += [" ".join(f"![{name}](figures/{profile}/{name}.png)" for name in figures), ""]
@@ -61,97 +67,118 @@ def findings_markdown(profile: str) -> str:
     return "\n".join(lines).rstrip()
 
 
-def results_markdown(profile: str) -> str:
-    s = summary.read(profile)
-    get = s.get
+def _row(get, label: str, key: str, digits: int = 3, paper: str = "") -> str:
+    """One table row: ``key`` (with ``{m}`` for the role) for each role, then the paper's value."""
+    return f"| {label} | " + " | ".join(_fmt(get(key.format(m=m)), digits) for m in ROLES) + f" | {paper} |"
+
+
+def _provenance(values: dict, profile: str) -> list[str]:
+    """Where the numbers come from and how long the run took, and the per-notebook minutes."""
+    get = values.get
     stale = get("run.code_fingerprint") not in (None, code_fingerprint(*TRAINING_CODE))
     cold = (f"`make cold` measured **{_fmt(get('run.wall_minutes'), 1)} minutes** of wall clock on this 2-core machine "
             f"({_fmt(get('run.setup_minutes'), 1)} for the venv and wheels, {_fmt(get('run.study_minutes'), 1)} for the "
             f"study, from an empty cache; commit {get('run.cold_commit')}); its summary.json "
             + ("reproduces every committed count, accuracy and decision exactly and every continuous value within "
                f"{get('run.cold_tolerance')} relative (timing keys aside)" if get("run.cold_reproduces_committed") else
-               "did not reproduce the committed values (see the note of the run)") + "."
+               f"did not reproduce {get('run.cold_differences')} of the {get('run.cold_compared')} committed values"
+               + ("" if get("run.cold_missing") is None else
+                  f", {get('run.cold_missing')} of them keys it did not write at all")
+               + " (`make cold` lists them, and the commit that adopted its outputs says why)") + "."
             if get("run.wall_minutes") is not None else
             f"A cold `make` takes about **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
             f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "
             f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached, as recorded when it was built; "
             f"not a `make cold`).")
-    lines = [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
-             f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}, CPU {get('env.cpu_model')}). " + cold + (" **These results were made by training code that differs from "
-                                                     "the current code: rerun `make`.**" if stale else ""), "",
-             "| notebook | minutes |", "|---|---|"]
-    lines += [f"| {k.split('.')[2]} | {v:.1f} |" for k, v in sorted(s.items())
-              if k.startswith("runtime.notebooks.") and k.endswith(".minutes")]
-    lines += ["", "Accuracy changes: \"drop\" is dense minus pruned (positive: worse); \"rule − random\" is the rule's "
-              "accuracy minus the distribution of random masks, paired on the same reviews (two-level bootstrap); "
-              "intervals are simultaneous across the sparsities of each question (level shown in the notebooks), and "
-              "each verdict is read off its own interval.", "",
-              "| | encoder | decoder | paper (BERT / GPT-2) |", "|---|---|---|---|"]
+    return [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
+            f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}, CPU "
+            f"{get('env.cpu_model')}). " + cold + (" **These results were made by training code that differs from "
+                                                   "the current code: rerun `make`.**" if stale else ""), "",
+            "| notebook | minutes |", "|---|---|"] + [
+        f"| {k.split('.')[2]} | {v:.1f} |" for k, v in sorted(values.items())
+        if k.startswith("runtime.notebooks.") and k.endswith(".minutes")]
 
-    def row(label, key, digits=3, paper=""):
-        cells = " | ".join(_fmt(get(key.format(m=m)), digits) for m in ROLES)
-        lines.append(f"| {label} | {cells} | {paper} |")
 
-    row("model", "finetune.{m}.model", paper="bert-base-uncased / gpt2")
-    row("max tokens", "finetune.{m}.max_tokens", 0)
-    row("fine-tuning minutes", "finetune.{m}.train_minutes", 1)
-    row("validation accuracy", "finetune.{m}.validation_accuracy")
-    row("test accuracy", "finetune.{m}.test_accuracy", paper="0.862 / 0.849")
-    row("decision layer of the lens (above chance)", "anatomy.{m}.decision_layer", 0)
-    row("neurons above 0.35 (probe mean)", "anatomy.{m}.neurons_above_0.35", 1)
-    row("Jaccard across inputs, layer pairs with a non-empty set", "anatomy.{m}.jaccard_nonempty")
-    row("… the same for random sets of those sizes (chance)", "anatomy.{m}.jaccard_chance")
-    row("… non-empty layer pairs", "anatomy.{m}.nonempty_pairs", 0)
-    row("Jaccard across inputs of the top-k sets per layer", "anatomy.{m}.topk.jaccard")
-    row("… the same for random top-k sets (chance)", "anatomy.{m}.topk.jaccard_chance")
+def _anatomy_rows(get) -> list[str]:
+    """Fine-tuning (01), the lens (02) and the neurons (03)."""
+    rows = [_row(get, "model", "finetune.{m}.model", paper="bert-base-uncased / gpt2"),
+            _row(get, "max tokens", "finetune.{m}.max_tokens", 0),
+            _row(get, "fine-tuning minutes", "finetune.{m}.train_minutes", 1),
+            _row(get, "validation accuracy", "finetune.{m}.validation_accuracy"),
+            _row(get, "test accuracy", "finetune.{m}.test_accuracy", paper="0.862 / 0.849"),
+            _row(get, "decision layer of the lens (above chance)", "anatomy.{m}.decision_layer", 0),
+            _row(get, "neurons above 0.35 (probe mean)", "anatomy.{m}.neurons_above_0.35", 1),
+            _row(get, "Jaccard across inputs, layer pairs with a non-empty set", "anatomy.{m}.jaccard_nonempty"),
+            _row(get, "… the same for random sets of those sizes (chance)", "anatomy.{m}.jaccard_chance"),
+            _row(get, "… non-empty layer pairs", "anatomy.{m}.nonempty_pairs", 0),
+            _row(get, "Jaccard across inputs of the top-k sets per layer", "anatomy.{m}.topk.jaccard"),
+            _row(get, "… the same for random top-k sets (chance)", "anatomy.{m}.topk.jaccard_chance")]
     for key, label in (("top_cosine", "top-k by cosine"), ("top_contribution", "top-k by contribution"),
                        ("random", "k random")):
-        lines.append(f"| accuracy change, {label} masked (masked − dense, 03) | " + " | ".join(
+        rows.append(f"| accuracy change, {label} masked (masked − dense, 03) | " + " | ".join(
             _fmt(get(f"anatomy.{m}.ablation.{key}.delta_accuracy")) + _interval(get, f"anatomy.{m}.ablation.{key}")
             for m in ROLES) + " |  |")
-    row("Spearman(abs. cosine, ablation effect)", "anatomy.{m}.spearman_cosine_vs_effect")
-    row("test reviews of every pruning comparison (04–06)", "eval.{m}.test_reviews", 0)
-    row("validation reviews of every choice (06)", "eval.{m}.validation_reviews", 0)
-    row("dense accuracy on those test reviews", "prune.{m}.dense.accuracy")
+    return rows + [_row(get, "Spearman(abs. cosine, ablation effect)", "anatomy.{m}.spearman_cosine_vs_effect")]
+
+
+def _pruning_rows(get) -> list[str]:
+    """The rule against the random masks and dense (04/05) and its timing."""
+    rows = [_row(get, "test reviews of every pruning comparison (04–06)", "eval.{m}.test_reviews", 0),
+            _row(get, "validation reviews of every choice (06)", "eval.{m}.validation_reviews", 0),
+            _row(get, "dense accuracy on those test reviews", "prune.{m}.dense.accuracy")]
     for p in (10, 30, 50, 70):
         if get(f"prune.encoder.p{p}.paper_rule.accuracy") is None:
             continue
         paper = {30: "0.851 vs –", 50: "– vs 0.582", 70: "0.78 vs –"}.get(p, "– vs –")
-        lines.append(f"| {p}% pruned: paper rule vs random masks (mean ± SD between masks, masks) | " + " | ".join(
+        rows.append(f"| {p}% pruned: paper rule vs random masks (mean ± SD between masks, masks) | " + " | ".join(
             f"{_fmt(get(f'prune.{m}.p{p}.paper_rule.accuracy'))} vs {_fmt(get(f'prune.{m}.p{p}.random.accuracy_mean'))}"
             f" ± {_fmt(get(f'prune.{m}.p{p}.random_spread'))} ({get(f'prune.{m}.p{p}.random_masks')})"
             for m in ROLES) + f" | {paper} (BERT) |")
         for what, label in (("rule_vs_random", "rule − random masks"), ("rule_vs_dense", "rule − dense")):
-            lines.append(f"| {p}% pruned: {label} (pt) [simultaneous CI], n: verdict | " + " | ".join(
+            rows.append(f"| {p}% pruned: {label} (pt) [simultaneous CI], n: verdict | " + " | ".join(
                 f"{_pt(get, k)}: {_fmt(get(f'{k}.verdict'))}" for k in (f"prune.{m}.p{p}.{what}" for m in ROLES)) + " |  |")
     for p in (30, 50):
-        if get(f"timing.encoder.p{p}.removed_ratio") is None:
-            continue
-        lines.append(f"| {p}% pruned: speed-up removed [95% CI] / FLOP bound / measured-time bound | " + " | ".join(
-            f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}{_interval(get, f'timing.{m}.p{p}.removed', 1, 2)} / "
-            f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)} / {_fmt(get(f'timing.{m}.p{p}.ceiling_time'), 2)}"
-            for m in ROLES) + " | 1.33 (zeroed, 10%) |")
-    row("speed-up of zeroed weights (same FLOPs; A/A control beside it)", "timing.{m}.zeroed_ratio", 3)
-    row("A/A ratio, two dense copies (gate: 95% CI inside 1 ± 0.02)", "timing.{m}.aa_ratio", 3)
-    row("dense seconds per 1,000 reviews (timed shape, CPU)", "timing.{m}.dense_seconds_per_1000", 1)
-    row("best score, chosen on validation (06)", "scores.{m}.best.score")
-    row("its budget and repair, chosen on validation (06)", "scores.{m}.best.setting")
-    row("share of validation bootstraps choosing the same best score", "scores.{m}.selection.best_score_stability", 2)
+        if get(f"timing.encoder.p{p}.removed_ratio") is not None:
+            rows.append(f"| {p}% pruned: speed-up removed [95% CI] / FLOP bound / measured-time bound | " + " | ".join(
+                f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}{_interval(get, f'timing.{m}.p{p}.removed', 1, 2)} / "
+                f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)} / {_fmt(get(f'timing.{m}.p{p}.ceiling_time'), 2)}"
+                for m in ROLES) + " | 1.33 (zeroed, 10%) |")
+    return rows + [_row(get, "speed-up of zeroed weights (same FLOPs; A/A control beside it)", "timing.{m}.zeroed_ratio"),
+                   _row(get, "A/A ratio, two dense copies (gate: 95% CI inside 1 ± 0.02)", "timing.{m}.aa_ratio"),
+                   _row(get, "dense seconds per 1,000 reviews (timed shape, CPU)", "timing.{m}.dense_seconds_per_1000", 1)]
+
+
+def _score_rows(get) -> list[str]:
+    """06: the best score, its choice and its confirmation."""
+    rows = [_row(get, "best score, chosen on validation (06)", "scores.{m}.best.score"),
+            _row(get, "its budget and repair, chosen on validation (06)", "scores.{m}.best.setting"),
+            _row(get, "share of validation bootstraps choosing the same best score",
+                 "scores.{m}.selection.best_score_stability", 2)]
     for p in (30, 50):
         if get(f"scores.encoder.best.p{p}.accuracy_drop") is None:
             continue
-        lines.append(f"| {p}% removed, best score: drop vs dense (pt) [simultaneous CI] | " + " | ".join(
+        rows.append(f"| {p}% removed, best score: drop vs dense (pt) [simultaneous CI] | " + " | ".join(
             _pt(get, f"scores.{m}.best.p{p}", "accuracy_drop", "drop_ci_low", "drop_ci_high", f"eval.{m}.test_reviews")
             for m in ROLES) + " |  |")
         for score in SCORES:
             key = f"scores.{{m}}.{score}.p{p}"
-            lines.append(f"| {p}% removed, {score} score at its setting: accuracy [95% CI] | " + " | ".join(
+            rows.append(f"| {p}% removed, {score} score at its setting: accuracy [95% CI] | " + " | ".join(
                 _fmt(get(f"{key.format(m=m)}.accuracy")) + _interval(get, key.format(m=m)) for m in ROLES) + " |  |")
-    lines.append("| confirmation: best score's drop on unseen test reviews (pt) [95% CI], n | " + " | ".join(
+    rows.append("| confirmation: best score's drop on unseen test reviews (pt) [95% CI], n | " + " | ".join(
         _pt(get, f"scores.{m}.confirm.p50", "accuracy_drop") for m in ROLES) + " |  |")
-    for score in SCORES:
-        row(f"seconds to compute the {score} score (06)", f"scores.{{m}}.{score}.seconds", 1)
-    return "\n".join(lines)
+    return rows + [_row(get, f"seconds to compute the {score} score (06)", f"scores.{{m}}.{score}.seconds", 1)
+                   for score in SCORES]
+
+
+def results_markdown(profile: str) -> str:
+    values = summary.read(profile)
+    get = values.get
+    header = ["", "Accuracy changes: \"drop\" is dense minus pruned (positive: worse); \"rule − random\" is the rule's "
+              "accuracy minus the distribution of random masks, paired on the same reviews (two-level bootstrap); "
+              "intervals are simultaneous across the sparsities of each question (level shown in the notebooks), and "
+              "each verdict is read off its own interval.", "",
+              "| | encoder | decoder | paper (BERT / GPT-2) |", "|---|---|---|---|"]
+    return "\n".join(_provenance(values, profile) + header + _anatomy_rows(get) + _pruning_rows(get) + _score_rows(get))
 
 
 def _pt(get, key: str, delta: str = "delta", low: str = "ci_low", high: str = "ci_high", n: str | None = None) -> str:
@@ -208,8 +235,19 @@ def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -
                 ("test examples", "data.test", 0), ("encoder test accuracy", "finetune.encoder.test_accuracy", 3),
                 ("decoder test accuracy", "finetune.decoder.test_accuracy", 3),
                 ("encoder pruning comparisons: test examples", "eval.encoder.test_reviews", 0),
-                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0), ("cold run, minutes (set-up + study)", "run.wall_minutes", 1),
-                ("reproduced the committed summary (`make cold`)", "run.cold_reproduces_committed", 0))))
+                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0), ("cold run, minutes (set-up + study)", "run.wall_minutes", 1)))
+            + "\n| reproduced the summary committed before it (`make cold`) | " + " | ".join(_reproduced(g) for g in (a, b)) + " |")
+
+
+def _reproduced(get) -> str:
+    """``yes``, or how many committed values the cold run did not reproduce, and how many of them it did not write."""
+    if get("run.cold_reproduces_committed") is None:
+        return "–"
+    if get("run.cold_reproduces_committed"):
+        return "yes"
+    missing = get("run.cold_missing")
+    return (f"no: {get('run.cold_differences')} of {get('run.cold_compared')} values"
+            + ("" if missing is None else f" ({missing} of them keys the code no longer writes)"))
 
 
 def _replace(text: str, name: str, body: str) -> str:

@@ -11,7 +11,7 @@ import torch
 from . import importance, pruning, speed_study, stats, timing
 from .classifier import Encoded, SentimentClassifier, encode
 from .data import load_splits
-from .families import ffn_width
+from .families import ffn_widths
 from .finetune import encoded_split
 from .profiles import Profile
 from .predictions import Prediction, Store
@@ -60,34 +60,34 @@ def compute(profile: Profile, role: str, clf: SentimentClassifier, tokenizer,
     return Scored(scores, seconds, mean_activation)
 
 
-def keep_set(profile: Profile, score: np.ndarray, fraction: float, setting: str, multiple: int = 1) -> dict:
+def keep_set(profile: Profile, score: np.ndarray, sparsity: float, setting: str, multiple: int = 1) -> dict:
     budget, _ = SETTINGS[setting]
-    return importance.keep_top(score, importance.kept_counts(score, fraction, budget, profile.scores.floor, multiple))
+    return importance.keep_top(score, importance.kept_counts(score, sparsity, budget, profile.scores.floor, multiple))
 
 
-def variant(name: str, seed: int, fraction: float, setting: str, multiple: int = 1) -> str:
+def variant(name: str, seed: int, sparsity: float, setting: str, multiple: int = 1) -> str:
     """The name of a pruned variant in the prediction store's table."""
     seed_part = f" seed {seed}" if name == "random" else ""
-    return f"{name}{seed_part}, {setting}, {fraction:.0%}" + (f", widths x{multiple}" if multiple > 1 else "")
+    return f"{name}{seed_part}, {setting}, {sparsity:.0%}" + (f", widths x{multiple}" if multiple > 1 else "")
 
 
-def run_pruned(profile: Profile, store: Store, scored: Scored, name: str, seed: int, fraction: float, setting: str,
+def run_pruned(profile: Profile, store: Store, scored: Scored, name: str, seed: int, sparsity: float, setting: str,
                split: str, data: Encoded, multiple: int = 1) -> Prediction:
     """Predictions of the model pruned by score ``name`` (seed ``seed``) under ``setting``, from the store."""
-    keep = keep_set(profile, scored.scores[name][seed], fraction, setting, multiple)
+    keep = keep_set(profile, scored.scores[name][seed], sparsity, setting, multiple)
     repair = scored.mean_activation if SETTINGS[setting][1] else None
-    return store.run(variant(name, seed, fraction, setting, multiple), split, data, keep, repair)
+    return store.run(variant(name, seed, sparsity, setting, multiple), split, data, keep, repair)
 
 
 def select(profile: Profile, store: Store, scored: Scored, data: Encoded) -> tuple[pd.DataFrame, dict]:
     """Validation accuracy and loss of every non-control score under every budget mode and repair at
-    ``scores.select_at``: one row each, and the per-review validation losses by (score, setting)."""
+    ``scores.select_sparsity``: one row each, and the per-review validation losses by (score, setting)."""
     rows, losses = [], {}
     for name in scored.scores:
         if name in CONTROLS:
             continue
         for setting in SETTINGS:
-            prediction = run_pruned(profile, store, scored, name, 0, profile.scores.select_at, setting, "validation", data)
+            prediction = run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, "validation", data)
             rows.append({"score": name, "setting": setting, "accuracy": prediction.accuracy, "loss": prediction.loss})
             losses[name, setting] = prediction.losses
     return pd.DataFrame(rows), losses
@@ -95,12 +95,12 @@ def select(profile: Profile, store: Store, scored: Scored, data: Encoded) -> tup
 
 def sign_check(profile: Profile, store: Store, scored: Scored, setting: str, data: Encoded) -> dict:
     """``contribution`` is signed (neurons that work against the decision go first); its magnitude |contribution| is the
-    alternative. Both at ``setting`` and ``scores.select_at`` on validation: losses, accuracies and the paired accuracy
+    alternative. Both at ``setting`` and ``scores.select_sparsity`` on validation: losses, accuracies and the paired accuracy
     difference signed minus magnitude."""
-    fraction = profile.scores.select_at
-    signed = run_pruned(profile, store, scored, "contribution", 0, fraction, setting, "validation", data)
+    sparsity = profile.scores.select_sparsity
+    signed = run_pruned(profile, store, scored, "contribution", 0, sparsity, setting, "validation", data)
     magnitude = Scored({"|contribution|": [np.abs(scored.scores["contribution"][0])]}, {}, scored.mean_activation)
-    unsigned = run_pruned(profile, store, magnitude, "|contribution|", 0, fraction, setting, "validation", data)
+    unsigned = run_pruned(profile, store, magnitude, "|contribution|", 0, sparsity, setting, "validation", data)
     return {"setting": setting, "signed_loss": signed.loss, "magnitude_loss": unsigned.loss,
             "signed_accuracy": signed.accuracy, "magnitude_accuracy": unsigned.accuracy} | {
         f"signed_minus_magnitude_{k}": v for k, v in stats.matched_pairs(signed.correct, unsigned.correct).items()}
@@ -152,7 +152,7 @@ def selection_table(selection: pd.DataFrame, stable: dict[str, float]) -> pd.Dat
 
 def test(profile: Profile, store: Store, scored: Scored, chosen: dict[str, str], best_setting: str,
          data: Encoded) -> tuple[pd.DataFrame, dict]:
-    """Test predictions of every score (every seed of ``random``) at each budget of ``scores.fractions``, at its
+    """Test predictions of every score (every seed of ``random``) at each budget of ``scores.sparsities``, at its
     chosen setting; the paper's cosine and the random control also at the best score's setting (like with like).
     Returns one row per variant and the predictions keyed by (score, setting, budget, seed)."""
     dense = store.run("dense", "test", data)
@@ -161,17 +161,17 @@ def test(profile: Profile, store: Store, scored: Scored, chosen: dict[str, str],
         settings = dict.fromkeys([chosen[name], *([best_setting] if name in LIKE_WITH_LIKE else [])])
         for setting in settings:
             for seed in range(len(values)):
-                for fraction in profile.scores.fractions:
-                    prediction = run_pruned(profile, store, scored, name, seed, fraction, setting, "test", data)
-                    predictions[name, setting, fraction, seed] = prediction
-                    rows.append({"score": name, "setting": setting, "seed": seed, "budget": fraction,
+                for sparsity in profile.scores.sparsities:
+                    prediction = run_pruned(profile, store, scored, name, seed, sparsity, setting, "test", data)
+                    predictions[name, setting, sparsity, seed] = prediction
+                    rows.append({"score": name, "setting": setting, "seed": seed, "sparsity": sparsity,
                                  "accuracy": prediction.accuracy} | prediction.moved(dense))
     return pd.DataFrame(rows), predictions | {"dense": dense}
 
 
-def outcomes(predictions: dict, name: str, setting: str, fraction: float) -> np.ndarray:
+def outcomes(predictions: dict, name: str, setting: str, sparsity: float) -> np.ndarray:
     """Per-review correctness of a score's variant, one row per seed: ``(seeds, reviews)``."""
-    return np.stack([p.correct for k, p in predictions.items() if k[:3] == (name, setting, fraction)])
+    return np.stack([p.correct for k, p in predictions.items() if k[:3] == (name, setting, sparsity)])
 
 
 def budget_table(results: pd.DataFrame, predictions: dict, margin: float) -> pd.DataFrame:
@@ -181,12 +181,12 @@ def budget_table(results: pd.DataFrame, predictions: dict, margin: float) -> pd.
     dense = predictions["dense"].correct
     rows = []
     for (name, setting), group in results.groupby(["score", "setting"], sort=False):
-        family, level = [], stats.family_level(group["budget"].nunique())
-        for fraction, at in group.groupby("budget"):
-            correct = outcomes(predictions, name, setting, fraction)
+        family, level = [], stats.family_level(group["sparsity"].nunique())
+        for sparsity, at in group.groupby("sparsity"):
+            correct = outcomes(predictions, name, setting, sparsity)
             low, high = stats.wilson(correct[0]) if len(correct) == 1 else stats.bootstrap_interval(correct.mean(0))
             drop = stats.compare(dense, correct, level)
-            family.append({"score": name, "setting": setting, "budget": fraction, "n": drop["n"],
+            family.append({"score": name, "setting": setting, "sparsity": sparsity, "n": drop["n"],
                            "accuracy": correct.mean(), "ci_low": low, "ci_high": high} | {
                 f"drop_{k}" if k in ("ci_low", "ci_high") else k: v for k, v in drop.items() if k != "delta"} | {
                 "drop": drop["delta"], "agreement": at["agreement"].mean(), "mean_abs_dlogit": at["mean_abs_dlogit"].mean()})
@@ -209,30 +209,30 @@ def comparisons(predictions: dict, chosen: dict[str, str], winner: str, runner_u
               "cosine_vs_random": (f"cosine minus random, both {at}", ("cosine", at), ("random", at)),
               "mirror_vs_random": (f"control: mirror minus random, both {CONTROL_SETTING} (expected <= 0)",
                                    ("mirror", CONTROL_SETTING), ("random", CONTROL_SETTING))}
-    fractions = sorted({k[2] for k in predictions if k != "dense"})
-    level = stats.family_level(len(fractions))
+    sparsities = sorted({k[2] for k in predictions if k != "dense"})
+    level = stats.family_level(len(sparsities))
     rows = []
     for key, (claim, a, b) in claims.items():
-        family = [{"key": key, "claim": claim, "budget": f}
-                  | stats.compare(outcomes(predictions, *a, f), outcomes(predictions, *b, f), level) for f in fractions]
+        family = [{"key": key, "claim": claim, "sparsity": f}
+                  | stats.compare(outcomes(predictions, *a, f), outcomes(predictions, *b, f), level) for f in sparsities]
         rows += stats.family(family, margin)
     return pd.DataFrame(rows)
 
 
-def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, fraction: float) -> list[str]:
+def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, sparsity: float) -> list[str]:
     """Every control against its stated expectation: the mirror should do no better than random, and two scores'
     kept sets overlap by chance as two random sets of the same size do (Jaccard k / (2 - k), k the kept share)."""
     lines = []
     for _, row in compared[compared["key"] == "mirror_vs_random"].iterrows():
         ok = row["verdict"] != "higher"
-        lines.append(f"control at {row['budget']:.0%}: mirror minus random = {stats.describe(row)} -> "
+        lines.append(f"control at {row['sparsity']:.0%}: mirror minus random = {stats.describe(row)} -> "
                      + ("as expected (the mirror is no better than random)" if ok else
                         "MISBEHAVES: the mirror beats random, so keeping the lowest-cosine neurons is not the worst "
                         "choice and the cosine carries little of what matters"))
-    chance = (1 - fraction) / (1 + fraction)
+    chance = (1 - sparsity) / (1 + sparsity)
     pairs = [(a, b) for i, a in enumerate(overlap.index) for b in overlap.index[i + 1:]]
     near = [f"{a}/{b}" for a, b in pairs if abs(overlap.loc[a, b] - chance) < 0.03]
-    lines.append(f"kept-set overlap at {fraction:.0%}: two random kept sets of this size overlap by {chance:.3f} "
+    lines.append(f"kept-set overlap at {sparsity:.0%}: two random kept sets of this size overlap by {chance:.3f} "
                  f"(Jaccard); {len(near)} of {len(pairs)} score pairs are within 0.03 of that"
                  + (f" ({', '.join(near)}): their choices are unrelated" if near else ""))
     return lines
@@ -240,7 +240,7 @@ def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, fraction: fl
 
 def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: str, setting: str, tokenizer) -> dict:
     """06's choice confirmed on test reviews that 02-06 never read (those after 04/05's): dense minus the chosen
-    score at ``scores.select_at``, paired (Agresti-Min, 95%); None when the profile sets no confirmation reviews."""
+    score at ``scores.select_sparsity``, paired (Agresti-Min, 95%); None when the profile sets no confirmation reviews."""
     start = getattr(profile.prune, f"{role}_eval_examples")
     count = getattr(profile.scores, f"{role}_confirm_examples")
     if count == 0:
@@ -249,20 +249,20 @@ def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: s
     cfg = getattr(profile, role)
     data = encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
     dense = store.run("dense (confirmation reviews)", "confirm", data)
-    pruned = run_pruned(profile, store, scored, winner, 0, profile.scores.select_at, setting, "confirm", data)
+    pruned = run_pruned(profile, store, scored, winner, 0, profile.scores.select_sparsity, setting, "confirm", data)
     return {"score": winner, "setting": setting, "first_review": start} | stats.matched_pairs(dense.correct, pruned.correct)
 
 
-def agreement(profile: Profile, scored: Scored, fraction: float) -> pd.DataFrame:
-    """Jaccard overlap of the neurons kept by each pair of scores at ``fraction`` (uniform budget)."""
-    kept = {name: keep_set(profile, values[0], fraction, "uniform") for name, values in scored.scores.items()}
+def agreement(profile: Profile, scored: Scored, sparsity: float) -> pd.DataFrame:
+    """Jaccard overlap of the neurons kept by each pair of scores at ``sparsity`` (uniform budget)."""
+    kept = {name: keep_set(profile, values[0], sparsity, "uniform") for name, values in scored.scores.items()}
     sets = {name: {(l, int(i)) for l, idx in keep.items() for i in idx} for name, keep in kept.items()}
     return pd.DataFrame({a: {b: len(sa & sb) / len(sa | sb) for b, sb in sets.items()} for a, sa in sets.items()}).round(3)
 
 
-def emptied_layers(profile: Profile, scored: Scored, fraction: float) -> pd.DataFrame:
-    """Fraction of each layer's neurons a global budget of ``fraction`` removes, per score: where each score cuts."""
-    return pd.DataFrame({name: 1 - importance.kept_counts(values[0], fraction, "global", profile.scores.floor)
+def emptied_layers(profile: Profile, scored: Scored, sparsity: float) -> pd.DataFrame:
+    """Fraction of each layer's neurons a global budget of ``sparsity`` removes, per score: where each score cuts."""
+    return pd.DataFrame({name: 1 - importance.kept_counts(values[0], sparsity, "global", profile.scores.floor)
                          / values[0].shape[1] for name, values in scored.scores.items()}).T.rename_axis("score")
 
 
@@ -272,19 +272,19 @@ def rounding(profile: Profile, role: str, store: Store, scored: Scored, name: st
     """A global budget (uneven widths) at the selection budget, widths exact or rounded to ``scores.round_to``:
     accuracy on ``data``, FLOP ceiling, and the speed-up over dense with its interval from the timing protocol of
     04/05 (``timing.measure``: an A/A pair of dense copies, fresh random orders, medians of per-round ratios)."""
-    clf, fraction, multiple = store.clf, profile.scores.select_at, profile.scores.round_to
+    clf, sparsity, multiple = store.clf, profile.scores.select_sparsity, profile.scores.round_to
     setting = "global + repair" if repair else "global"
     tokens = speed_study.timing_tokens(profile, role)
     timed = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
     batch = timing.fixed_batch(timed, profile.scores.timing_batch, tokens)
     variants, rows = {}, {}
     for label, m in (("exact widths", 1), (f"widths rounded to {multiple}", multiple)):
-        keep = keep_set(profile, scored.scores[name][0], fraction, setting, m)
+        keep = keep_set(profile, scored.scores[name][0], sparsity, setting, m)
         pruned = pruning.pruned_copy(clf, keep, scored.mean_activation if repair else None)
         variants[label] = pruned
-        widths = [ffn_width(layer, clf.family) for layer in pruned.family.layers(pruned.body)]
+        widths = ffn_widths(pruned.body)
         rows[label] = {"widths": f"{min(widths)}-{max(widths)}", "pruned_fraction": 1 - sum(widths) / scored.scores[name][0].size,
-                       "accuracy": run_pruned(profile, store, scored, name, 0, fraction, setting, "test", data, m).accuracy,
+                       "accuracy": run_pruned(profile, store, scored, name, 0, sparsity, setting, "test", data, m).accuracy,
                        "ceiling": timing.speedup_ceiling(clf.body, pruned.body, tokens)}
     measured = timing.measure(clf, variants, batch, profile.prune.timing_rounds, seed=profile.seed,
                               threads=speed_study.THREADS, copy_variants=False).summary
@@ -303,22 +303,22 @@ def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Sco
     values = {}
     for _, row in table.iterrows():
         at_own = row["setting"] == chosen[row["score"]]
-        key = f"scores.{role}.{row['score']}.p{round(100 * row['budget'])}" + ("" if at_own else ".at_best_setting")
+        key = f"scores.{role}.{row['score']}.p{round(100 * row['sparsity'])}" + ("" if at_own else ".at_best_setting")
         values |= {f"{key}.{k}": row[k] for k in ("setting", "accuracy", "ci_low", "ci_high", "agreement",
                                                   "mean_abs_dlogit")}
     values |= {f"scores.{role}.{name}.seconds": s for name, s in scored.seconds.items() if name in scored.scores}
     values[f"scores.{role}.repair_statistics.seconds"] = scored.seconds["repair statistics"]
     winner = best(selection)
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
-        key = f"scores.{role}.best.p{round(100 * row['budget'])}"
+        key = f"scores.{role}.best.p{round(100 * row['sparsity'])}"
         values |= {f"{key}.accuracy_drop": row["drop"], f"{key}.drop_ci_low": row["drop_ci_low"],
                    f"{key}.drop_ci_high": row["drop_ci_high"], f"{key}.level": row["level"]}
     for _, row in compared.iterrows():
-        key = f"scores.{role}.compare.{row['key']}.p{round(100 * row['budget'])}"
+        key = f"scores.{role}.compare.{row['key']}.p{round(100 * row['sparsity'])}"
         values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "level", "n", "verdict", "mde")
                    if k in row and pd.notna(row[k])}
     if confirmed is not None:
-        key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_at)}"
+        key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_sparsity)}"
         values |= {f"{key}.accuracy_drop": confirmed["delta"], f"{key}.ci_low": confirmed["ci_low"],
                    f"{key}.ci_high": confirmed["ci_high"], f"{key}.n": confirmed["n"], f"{key}.score": confirmed["score"]}
     values[f"findings.scores.{role}"] = "; ".join(conclusion(role, table, selection, stable, chosen, compared))
@@ -336,9 +336,9 @@ def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: 
     lines = [f"{role}: best score on validation (lowest loss): {winner} ({chosen[winner]}), the same choice in "
              f"{stable['best score']:.0%} of bootstrap resamples of the validation reviews"]
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
-        lines.append(f"  {row['budget']:.0%} removed: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, "
+        lines.append(f"  {row['sparsity']:.0%} removed: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, "
                      f"{row['ci_high']:.3f}]; drop vs dense {100 * row['drop']:+.1f} pt [{100 * row['drop_ci_low']:+.1f}, "
                      f"{100 * row['drop_ci_high']:+.1f}] ({100 * row['level']:.4g}% simultaneous), n = {row['n']}")
     for _, row in compared.iterrows():
-        lines.append(f"  {row['budget']:.0%} removed, {row['claim']}: {stats.describe(row)} -> {row['verdict']}")
+        lines.append(f"  {row['sparsity']:.0%} removed, {row['claim']}: {stats.describe(row)} -> {row['verdict']}")
     return lines

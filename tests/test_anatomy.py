@@ -183,3 +183,29 @@ def test_ablation_returns_paired_changes_and_the_logits():
     assert table.loc["top_cosine", "delta_accuracy"] == 0
     assert table.loc["top_cosine", "ci_low"] < 0 < table.loc["top_cosine", "ci_high"]  # matched pairs: never a point
     assert not np.allclose(logits["random"], logits["dense"])
+
+
+def test_contribution_is_the_activation_times_the_neurons_write_to_the_head_by_hand():
+    """A decoder of two equal-length reviews (the target is the last token): per neuron, the mean over reviews of
+    (label sign) x activation at the target x (down-projection column . head weight x final-norm gain)."""
+    from anatomy_utils.classifier import Encoded
+
+    torch.manual_seed(0)
+    clf = SentimentClassifier(tiny_body("llama"), dropout=0.0).eval()
+    with torch.no_grad():
+        clf.body.norm.weight.uniform_(0.5, 1.5)  # a gain that is not 1, so that folding it in matters
+    data = Encoded([[5, 6, 7, 8], [9, 10, 11, 12]], np.array([1, 0]))
+    got = anatomy.neuron_attribution(clf, data, pad_id=0, batch_size=2)["contribution"]
+    acts = []
+    hooks = [layer.mlp.down_proj.register_forward_pre_hook(lambda _m, args: acts.append(args[0][:, -1]))
+             for layer in clf.body.layers]
+    with torch.no_grad():
+        clf(torch.tensor(data.ids), torch.ones(2, 4, dtype=torch.long))
+        for hook in hooks:
+            hook.remove()
+        direction = clf.head.weight[0] * clf.body.norm.weight
+        sign = torch.tensor([1.0, -1.0])
+        expected = np.stack([(sign[:, None] * a * (layer.mlp.down_proj.weight.T @ direction)).mean(0).numpy()
+                             for a, layer in zip(acts, clf.body.layers)])
+    assert np.abs(expected).max() > 1e-6  # not all zero (a tiny random model writes little)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9)

@@ -4,10 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from anatomy_utils import runtime
+from anatomy_utils import cache
 
-PACKAGE = Path(runtime.__file__).parent
-KEY = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.runtime import code_fingerprint; " \
+PACKAGE = Path(cache.__file__).parent
+KEY = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.cache import code_fingerprint; " \
       "print(code_fingerprint(*TRAINING_CODE))"
 
 
@@ -29,7 +29,7 @@ def test_training_code_changes_the_checkpoint_key_and_plotting_code_does_not(tmp
     assert checkpoint_key(tmp_path) != before
 
 
-KEYS = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.runtime import code_fingerprint; " \
+KEYS = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.cache import code_fingerprint; " \
        "from anatomy_utils.anatomy import cosines_key; c = code_fingerprint(*TRAINING_CODE); print(c, cosines_key(c))"
 
 
@@ -63,20 +63,20 @@ def test_a_truncated_cached_file_is_detected_and_the_folder_discarded(tmp_path, 
     (folder / "body").mkdir(parents=True)
     (folder / "body" / "model.safetensors").write_bytes(b"\x00" * 1000)
     (folder / "meta.json").write_text("{}")
-    runtime.seal(folder)
-    assert runtime.intact(folder) and runtime.discard_if_damaged(folder, "checkpoint")
+    cache.seal(folder)
+    assert cache.intact(folder) and cache.discard_if_damaged(folder, "checkpoint")
     (folder / "body" / "model.safetensors").write_bytes(b"\x00" * 10)  # an interrupted copy
-    assert not runtime.intact(folder)
-    assert not runtime.discard_if_damaged(folder, "checkpoint") and not folder.exists()
+    assert not cache.intact(folder)
+    assert not cache.discard_if_damaged(folder, "checkpoint") and not folder.exists()
     assert "incomplete or damaged" in capsys.readouterr().out
 
 
 def test_an_unsealed_folder_or_a_missing_file_is_not_intact_but_a_later_cache_file_is_harmless(tmp_path):
     (tmp_path / "a.bin").write_bytes(b"1")
     (tmp_path / "b.bin").write_bytes(b"2")
-    assert not runtime.intact(tmp_path)  # written by older code, or never finished
-    runtime.seal(tmp_path)
+    assert not cache.intact(tmp_path)  # written by older code, or never finished
+    cache.seal(tmp_path)
     (tmp_path / "cache-index.arrow").write_bytes(b"3")  # e.g. datasets' index cache beside a split
-    assert runtime.intact(tmp_path)
+    assert cache.intact(tmp_path)
     (tmp_path / "b.bin").unlink()
-    assert not runtime.intact(tmp_path)
+    assert not cache.intact(tmp_path)

@@ -39,7 +39,7 @@ def test_a_float_differing_in_the_sixth_decimal_passes_within_tolerance_and_is_c
                               "anatomy.decoder.spearman": (-0.007309, -0.00731)}
     assert cold.outcome(diff) == {"run.cold_reproduces_committed": True, "run.cold_tolerance": cold.TOLERANCE,
                                   "run.cold_tolerance_absolute": cold.ABSOLUTE, "run.cold_compared": 11,
-                                  "run.cold_differences": 0, "run.cold_within_tolerance": 3}
+                                  "run.cold_differences": 0, "run.cold_missing": 0, "run.cold_within_tolerance": 3}
 
 
 @pytest.mark.parametrize("key,value", [
@@ -59,7 +59,10 @@ def test_a_changed_accuracy_count_decision_or_a_float_beyond_tolerance_fails(key
 
 def test_a_missing_key_fails_and_nan_equals_null():
     fresh = {k: v for k, v in COMMITTED.items() if k != "prune.encoder.p30.paper_rule.accuracy"}
-    assert cold.differences(fresh, COMMITTED).failed == {"prune.encoder.p30.paper_rule.accuracy": (0.84, None)}
+    diff = cold.differences(fresh | {"finetune.decoder.test_accuracy": 0.5}, COMMITTED)
+    assert diff.failed["prune.encoder.p30.paper_rule.accuracy"] == (0.84, None) and len(diff.failed) == 2
+    assert diff.missing == ["prune.encoder.p30.paper_rule.accuracy"]  # told apart from a value written differently
+    assert cold.outcome(diff)["run.cold_missing"] == 1 and cold.outcome(diff)["run.cold_differences"] == 2
     old = COMMITTED | {"prune.decoder.p30.random.accuracy_std": float("nan")}  # what older summaries wrote
     assert cold.differences(COMMITTED, old).reproduces
     assert not cold.differences(COMMITTED | {"prune.encoder.p30.significant": 1}, COMMITTED).reproduces  # True is not 1

@@ -44,8 +44,8 @@ def test_cosine_mirror_random():
     x = importance.ScoreInputs(None, DATA, 0, 2, np.array([[-0.5, 0.1, 0.3]]), seed=3)
     assert importance.cosine(x).tolist() == [[0.5, 0.1, 0.3]]  # two-sided, as the paper's rule
     assert importance.mirror(x).tolist() == [[-0.5, -0.1, -0.3]]
-    assert np.array_equal(importance.random(x), importance.random(x))
-    assert not np.array_equal(importance.random(x), importance.random(importance.ScoreInputs(None, DATA, 0, 2, x.similarity, 4)))
+    assert np.array_equal(importance.random_noise(x), importance.random_noise(x))
+    assert not np.array_equal(importance.random_noise(x), importance.random_noise(importance.ScoreInputs(None, DATA, 0, 2, x.similarity, 4)))
 
 
 def test_magnitude_is_the_output_vector_norm(body):

@@ -1,17 +1,20 @@
+import ast
+from pathlib import Path
 """The prediction store: evaluated once, served again only for the same model, keep-set, repair, reviews and code."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from anatomy_utils import predictions, pruning, runtime
+from anatomy_utils import cache as cache_module
+from anatomy_utils import predictions, pruning
 from anatomy_utils.classifier import Encoded, SentimentClassifier, predict
 from conftest import FFN, tiny_body
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(runtime, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(cache_module, "CACHE", tmp_path / "cache")
     monkeypatch.setattr(predictions, "FIGURES", tmp_path / "figures")
     return tmp_path
 
@@ -53,7 +56,7 @@ def test_changed_keep_set_repair_reviews_or_weights_are_never_served_stale(cache
     fewer = s.run("d", "test", reviews(6), keep(seed=0)).logits
     assert s.computed == 4 and not np.array_equal(base, other_keep) and not np.array_equal(base, repaired)
     with torch.no_grad():
-        clf.dense.bias += 1.0  # a different checkpoint of the same architecture
+        clf.head.bias += 1.0  # a different checkpoint of the same architecture
     changed = store(clf)
     np.testing.assert_allclose(changed.run("a", "test", data, keep(seed=0)).logits, base + 1.0, atol=1e-5)
     assert changed.computed == 1 and len(fewer) == 6
@@ -64,8 +67,27 @@ def test_a_change_to_the_forward_code_changes_the_key(cache, monkeypatch):
     data = reviews()
     store(clf).run("dense", "test", data)
     monkeypatch.setattr(predictions, "code_fingerprint", lambda *modules: "edited")
-    assert store(clf).run("dense", "test", data) is not None
+    edited = store(clf)
+    edited.run("dense", "test", data)
+    assert edited.computed == 1  # not read from the first run's file: a new key
     assert len(list((cache / "cache" / "t" / "predictions").glob("*.npy"))) == 2
+
+
+NOT_FORWARD = {"data", "profiles", "cache", "runtime"}  # inputs arrive encoded (keyed by their digest); config; files
+
+
+def test_forward_code_lists_every_module_a_forward_pass_imports():
+    """Every package module that FORWARD_CODE's modules import, directly or not, is in FORWARD_CODE, unless it only
+    prepares inputs, reads the config or writes files."""
+    package = Path(predictions.__file__).parent
+    seen, todo = set(), list(predictions.FORWARD_CODE)
+    while todo:
+        module = todo.pop()
+        seen.add(module)
+        tree = ast.parse((package / f"{module}.py").read_text())
+        todo += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1
+                 and node.module not in seen | NOT_FORWARD]
+    assert seen == set(predictions.FORWARD_CODE)
 
 
 def test_per_review_outcomes_and_how_far_a_variant_moved():

@@ -22,12 +22,12 @@ def write(tmp_path, monkeypatch, mutate):
     (lambda r: r["data"].update(source="ftp"), r"broken\.data\.source: 'ftp' is not one of"),
     (lambda r: r.pop("seed"), r"missing key\(s\) \['seed'\]"),
     (lambda r: r["decoder"].update(train_examples=10**6), "exceeds data.train"),
-    (lambda r: r["scores"].update(fractions=[0.3, 1.2]), r"scores\.fractions: 1\.2 is not in"),
-    (lambda r: r["scores"].update(select_at=0.7), "select_at .* must be one of scores.fractions"),
+    (lambda r: r["scores"].update(sparsities=[0.3, 1.2]), r"scores\.sparsities: 1\.2 is not in"),
+    (lambda r: r["scores"].update(select_sparsity=0.7), "select_sparsity .* must be one of scores.sparsities"),
     (lambda r: r["encoder"].update(lr=-3), r"broken\.encoder\.lr: -3\.0 must be greater than 0"),
     (lambda r: r["data"].update(test=0), r"broken\.data\.test: 0 must be greater than 0"),
     (lambda r: r["decoder"].update(dropout=1.5), r"broken\.decoder\.dropout: 1\.5 must be in \[0, 1\)"),
-    (lambda r: r["prune"].update(fractions=[-0.1]), r"prune\.fractions: -0\.1 is not in"),
+    (lambda r: r["prune"].update(sparsities=[-0.1]), r"prune\.sparsities: -0\.1 is not in"),
     (lambda r: r["prune"].update(encoder_grid_examples=10**4), "encoder_grid_examples .* must be in 1..encoder_eval"),
     (lambda r: r.update(device="tpu"), r"broken\.device: 'tpu' is not one of \['auto', 'cpu', 'cuda'\]"),
     (lambda r: r.update(reference={"encoder": 86.2, "decoder": 0.8, "source": "x"}),
@@ -47,8 +47,3 @@ def test_unknown_profile_lists_the_known_ones():
     with pytest.raises(profiles.ProfileError, match="Known profiles: .*'default'"):
         profiles.load_profile("nope")
 
-
-def test_fingerprint_changes_with_the_section():
-    p = profiles.load_profile("smoke")
-    assert p.fingerprint("encoder") != p.fingerprint("decoder")
-    assert p.fingerprint() == profiles.load_profile("smoke").fingerprint()

@@ -74,11 +74,11 @@ def test_random_baseline_spares_protected_and_matches_counts():
     assert keep[1].tolist() == [3]  # only the protected neuron survives when nearly all must go
 
 
-def test_scale_for_fraction_reaches_target():
+def test_scale_for_sparsity_reaches_its_sparsity():
     rng = np.random.default_rng(0)
     sim = rng.normal(0, 0.05, size=(3, 200))
     thresholds, one_sided = np.array([0.01, 0.02, 0.03]), np.array([False, False, True])
-    scale = pruning.scale_for_fraction(sim, thresholds, one_sided, [200] * 3, 0.5)
+    scale = pruning.scale_for_sparsity(sim, thresholds, one_sided, [200] * 3, 0.5)
     fraction = pruning.pruned_fraction(pruning.keep_by_threshold(sim, thresholds * scale, one_sided), [200] * 3)
     assert fraction == pytest.approx(0.5, abs=0.01)
 
@@ -122,23 +122,23 @@ def test_rule_against_random_masks_is_paired_per_review_and_simultaneous():
     predictions = {"dense": variant(190), f"{RULE} 30%": variant(150), f"{RULE} 50%": variant(180),
                    f"{RULE} 70%": variant(60)}
     masks = {0.3: (73, 75, 77), 0.5: (55, 60, 65), 0.7: (60, 60, 60)}  # of the first 100 reviews
-    rows = [{"method": "dense", "target": None, "mask": None, "accuracy": 0.95, "n": 200, "pruned_fraction": 0.0,
+    rows = [{"method": "dense", "sparsity": None, "mask": None, "accuracy": 0.95, "n": 200, "pruned_fraction": 0.0,
              "ci_low": 0.9, "ci_high": 1.0}]
     for t, counts in masks.items():
-        rows.append({"method": RULE, "target": t, "mask": None, "accuracy": predictions[f"{RULE} {t:.0%}"].accuracy,
+        rows.append({"method": RULE, "sparsity": t, "mask": None, "accuracy": predictions[f"{RULE} {t:.0%}"].accuracy,
                      "n": 200, "pruned_fraction": t, "ci_low": 0.0, "ci_high": 1.0})
         for m, count in enumerate(counts):
             predictions[random_name(t, m)] = variant(count, 100)
-            rows.append({"method": RANDOM, "target": t, "mask": m, "accuracy": count / 100, "n": 100,
+            rows.append({"method": RANDOM, "sparsity": t, "mask": m, "accuracy": count / 100, "n": 100,
                          "pruned_fraction": t, "ci_low": 0.0, "ci_high": 1.0})
     compared = comparisons(pd.DataFrame(rows), predictions, margin=0.02)
-    random = compared[compared["against"] == "random masks"].set_index("target")
+    random = compared[compared["against"] == "random masks"].set_index("sparsity")
     # the rule is right on the first 150 / 180 / 60 reviews: on the masks' 100 reviews 1.0 / 1.0 / 0.6
     assert random.loc[0.5, "delta"] == pytest.approx(1.0 - 0.6) and random.loc[0.5, "n"] == 100
     assert random.loc[0.5, "masks"] == 3 and random.loc[0.5, "level"] == pytest.approx(1 - 0.05 / 3)
     assert list(random["verdict"])[:2] == ["higher", "higher"]
     assert random.loc[0.7, "delta"] == 0 and random.loc[0.7, "ci_low"] < -0.01  # identical outcomes: not a point
-    dense = compared[compared["against"] == "dense"].set_index("target")
+    dense = compared[compared["against"] == "dense"].set_index("sparsity")
     assert dense.loc[0.7, "verdict"] == "lower" and dense.loc[0.7, "n"] == 200
     lines = verdict(compared)
     assert "rule minus random masks" in lines[0] and "x 3 masks -> higher" in lines[0]

@@ -1,6 +1,6 @@
 from anatomy_utils import report
 from anatomy_utils.finetune import TRAINING_CODE
-from anatomy_utils.runtime import code_fingerprint
+from anatomy_utils.cache import code_fingerprint
 
 VALUES = {"scores.encoder.best.p30.accuracy_drop": 0.01, "scores.encoder.best.p30.drop_ci_low": -0.004,
           "scores.encoder.best.p30.drop_ci_high": 0.024, "scores.encoder.best.score": "taylor",
@@ -33,9 +33,11 @@ def test_current_results_are_not_flagged(monkeypatch):
 
 
 def test_findings_quote_the_recorded_sentences_with_their_figures(monkeypatch):
-    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES)
+    monkeypatch.setattr(report.summary, "read",
+                        lambda profile: VALUES | {"findings.01_finetune.decoder": "decoder (smollm2): accuracy 0.85"})
     text = report.findings_markdown("default")
-    assert "- 30% pruned: the rule beats random" in text
+    assert "- decoder (smollm2): accuracy 0.85" in text  # a sentence that names its model stays as it is
+    assert "- **encoder**: 30% pruned: the rule beats random" in text  # a sentence that does not name its model
     assert "![figure4_accuracy](figures/default/figure4_accuracy.png)" in text
 
 
@@ -54,3 +56,25 @@ def test_the_ledger_table_puts_both_datasets_side_by_side(monkeypatch):
     assert row.endswith("|") and "**different**" in row  # the intervals of the two effects are apart
     monkeypatch.setattr(report.summary, "read", lambda profile: {})
     assert "make PROFILE=b" in report.ledger_markdown("a", "b")
+
+
+def test_a_cold_run_that_did_not_reproduce_says_how_many_values_and_how_many_were_not_written(monkeypatch):
+    run = {"run.wall_minutes": 130.6, "run.setup_minutes": 2.5, "run.study_minutes": 128.1, "run.cold_commit": "5f3fa47",
+           "run.cold_reproduces_committed": False, "run.cold_compared": 10, "run.cold_differences": 3}
+    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run | {"run.cold_missing": 2})
+    assert "did not reproduce 3 of the 10 committed values, 2 of them keys it did not write at all" \
+        in report.results_markdown("any")
+    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run)  # a run from before the split was recorded
+    assert "did not reproduce 3 of the 10 committed values (`make cold` lists them" in report.results_markdown("any")
+
+
+def test_the_datasets_table_says_how_much_of_each_committed_run_its_cold_run_reproduced(monkeypatch):
+    runs = {"a": {"run.cold_reproduces_committed": True},
+            "b": {"run.cold_reproduces_committed": False, "run.cold_differences": 26, "run.cold_compared": 652,
+                  "run.cold_missing": 26}}
+    monkeypatch.setattr(report.summary, "read", lambda profile: runs[profile])
+    row = report.datasets_markdown("a", "b").splitlines()[-1]
+    assert row == ("| reproduced the summary committed before it (`make cold`) | yes | no: 26 of 652 values (26 of them "
+                   "keys the code no longer writes) |")
+    runs["a"] = {}
+    assert report.datasets_markdown("a", "b").splitlines()[-1].split(" | ")[1] == "–"

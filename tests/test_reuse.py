@@ -131,9 +131,9 @@ def test_a_score_registered_outside_the_package_runs_through_the_score_study(mon
     assert set(selection[selection["score"] == "squared_norm"]["setting"]) == set(score_study.SETTINGS)
     chosen = score_study.chosen_settings(selection)
     results, _ = score_study.test(profile, store, scored, chosen, chosen[score_study.best(selection)], encoded)
-    assert set(results[results["score"] == "squared_norm"]["budget"]) == set(profile.scores.fractions)
+    assert set(results[results["score"] == "squared_norm"]["sparsity"]) == set(profile.scores.sparsities)
     # README exercise 5: a monotone transform of a score keeps its ranks, so exactly the same accuracies
-    accuracy = results.set_index(["score", "setting", "budget"])["accuracy"]
+    accuracy = results.set_index(["score", "setting", "sparsity"])["accuracy"]
     assert accuracy.loc["squared_norm"].equals(accuracy.loc["magnitude"])
 
 

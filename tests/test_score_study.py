@@ -56,7 +56,7 @@ def test_budget_table_and_comparisons_are_paired_on_the_same_reviews():
             ("random", "global", 0.5, 0): prediction(np.r_[np.zeros(30), np.ones(70)], labels),
             ("random", "global", 0.5, 1): prediction(np.r_[np.ones(60), np.zeros(40)], labels),
             "dense": dense}
-    results = pd.DataFrame([{"score": k[0], "setting": k[1], "budget": k[2], "seed": k[3], "accuracy": p.accuracy}
+    results = pd.DataFrame([{"score": k[0], "setting": k[1], "sparsity": k[2], "seed": k[3], "accuracy": p.accuracy}
                             | p.moved(dense) for k, p in runs.items() if k != "dense"])
     table = score_study.budget_table(results, runs, 0.02).set_index("score")
     assert table.loc["taylor", "drop"] == pytest.approx(0.05) and table.loc["taylor", "n"] == 100

@@ -101,7 +101,10 @@ def test_measure_times_an_aa_pair_of_deep_copies_in_a_fresh_order_every_round():
     assert set(result.seconds) == {timing.DENSE_A, timing.DENSE_B, "other"}
     assert all(len(s) == 8 for s in result.seconds.values())
     assert all(sorted(order) == sorted(result.seconds) for order in result.orders)
-    assert len({tuple(order) for order in result.orders}) > 1  # the order changes between rounds
+    assert len(result.orders) == 8 * 2  # two sweeps a round
+    assert len({tuple(order) for order in result.orders}) > 1  # the order changes between sweeps
+    timed = _Recorder.calls[3:]  # after one warm-up call of each copy: sweeps that call every copy once, alternating
+    assert len(timed) == 8 * 2 * 3 and all(len(set(timed[i:i + 3])) == 3 for i in range(0, len(timed), 3))
     assert id(dense) not in _Recorder.calls and id(other) not in _Recorder.calls  # only copies ran
     assert len(set(_Recorder.calls)) == 3  # dense A, dense B and the variant: three objects
     assert result.calls == 2 and result.threads == 1 and torch.get_num_threads() == threads  # restored
@@ -112,6 +115,16 @@ def test_measure_times_an_aa_pair_of_deep_copies_in_a_fresh_order_every_round():
     assert all(len(s) == 4 for s in fresh.seconds.values())
     with pytest.raises(ValueError, match="protocol's own"):
         timing.measure(dense, {timing.DENSE_B: other}, {"input_ids": ids, "attention_mask": ids}, rounds=2)
+
+
+def test_a_round_takes_each_models_fastest_call(monkeypatch):
+    times = iter([3.0, 1.0, 2.0, 1.5, 5.0, 0.5])  # two sweeps of three models, in the sweeps' orders
+    monkeypatch.setattr(timing, "_call", lambda model, batch, calls: next(times))
+    seconds, orders = timing._round({"a": None, "b": None, "c": None}, np.random.default_rng(0), {}, 2)
+    taken = {}
+    for name, value in zip([n for order in orders for n in order], [3.0, 1.0, 2.0, 1.5, 5.0, 0.5]):
+        taken.setdefault(name, []).append(value)
+    assert seconds == {name: min(values) for name, values in taken.items()}
 
 
 def test_a_bypassed_ffn_computes_what_masking_every_neuron_computes(body, batch):
