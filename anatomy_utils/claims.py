@@ -38,6 +38,10 @@ PAPER_POINTS = {"encoder": [(0.3, 0.851, "paper rule 85.1"), (0.7, 0.78, "paper 
                 "decoder": []}
 ROLES = ("encoder", "decoder")
 VERDICTS = ("confirmed", "refuted", "equivalent", "inconclusive", "not testable")
+# What a verdict means for the claim. Every claim judged with a margin claims a difference (a speed-up, a gain, a
+# loss that matters), so an interval inside the margin ("equivalent": no difference larger than it) says it does not hold.
+OUTCOMES = {"confirmed": "holds", "refuted": "does not hold", "equivalent": "does not hold",
+            "inconclusive": "undecided", "not testable": "not tested"}
 
 
 class LedgerInputsMissing(FileNotFoundError):
@@ -309,6 +313,7 @@ def ledger(profile: Profile) -> pd.DataFrame:
     out = load(profile)
     rows = [claim(out, role) for claim in CLAIMS.values() for role in ROLES]
     table = pd.DataFrame(rows)
+    table["outcome"] = table["verdict"].map(OUTCOMES)
     table["sentence"] = [sentence(row, out.profile) for _, row in table.iterrows()]
     return table
 
@@ -333,7 +338,7 @@ def sentence(row, profile: Profile) -> str:
             f"{' ' + unit if row['claim'] in ACCURACY_CLAIMS else ''}), judged against {_number(row['claim'], row['null'])}")
     if pd.notna(row.get("margin")) and row.get("margin") is not None:
         text += f" (margin +-{_number(row['claim'], row['margin']).lstrip('+')})"
-    text += f" -> {row['verdict']}"
+    text += f" -> {row['verdict']} (the claim: {row['outcome']})"
     if row["verdict"] == "inconclusive":
         needed = row.get("n_to_resolve")
         text += (f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}"
@@ -342,12 +347,12 @@ def sentence(row, profile: Profile) -> str:
 
 
 def summary_values(table: pd.DataFrame) -> dict:
-    """``claims.<id>.<role>.{verdict, effect, ci_low, ci_high, null, margin, level, n, mde, paper, evidence}``."""
+    """``claims.<id>.<role>.{verdict, outcome, effect, ci_low, ci_high, null, margin, level, n, mde, paper, evidence}``."""
     values = {}
     for _, row in table.iterrows():
         key = f"claims.{row['claim']}.{row['role']}"
-        values |= {f"{key}.verdict": row["verdict"], f"{key}.paper": row["paper"], f"{key}.evidence": row["evidence"],
-                   f"{key}.sentence": row["sentence"]}
+        values |= {f"{key}.verdict": row["verdict"], f"{key}.outcome": row["outcome"], f"{key}.paper": row["paper"],
+                   f"{key}.evidence": row["evidence"], f"{key}.sentence": row["sentence"]}
         if row["verdict"] == "not testable":
             continue
         values |= {f"{key}.effect": row["delta"], f"{key}.ci_low": row["ci_low"], f"{key}.ci_high": row["ci_high"],
@@ -402,8 +407,10 @@ def across(first: dict, second: dict, claim: str, role: str) -> str:
 
 
 def table_text(table: pd.DataFrame) -> str:
-    """The ledger as a fixed-width table: claim, model, verdict, effect [interval], null, n."""
+    """The ledger as a fixed-width table: claim, model, verdict, what it means for the claim, effect [interval], null,
+    n."""
     rows = pd.DataFrame({"claim": table["claim"], "model": table["role"], "verdict": table["verdict"],
+                         "the claim": table["outcome"],
                          "effect [95% interval]": [interval_text(r) for _, r in table.iterrows()],
                          "null": ["–" if r["verdict"] == "not testable" else _number(r["claim"], r["null"])
                                   for _, r in table.iterrows()],
@@ -419,6 +426,26 @@ def sentences_text(table: pd.DataFrame) -> str:
     return "\n\n".join(blocks)
 
 
+def conclusions(table: pd.DataFrame) -> str:
+    """What the claims came to, grouped by outcome: which hold, which do not (and by which verdict), which are
+    undecided, and which were not tested (and why)."""
+    lines = []
+    for outcome in dict.fromkeys(OUTCOMES.values()):
+        rows = table[table["outcome"] == outcome]
+        if rows.empty:
+            continue
+        items = [f"{r['claim']} ({r['role']}" + {"does not hold": f", {r['verdict']}", "not tested": f": {r['reason']}"}
+                 .get(outcome, "") + ")" for _, r in rows.iterrows()]
+        lines.append(f"{outcome.capitalize()} ({len(rows)} of {len(table)}): " + "; ".join(items) + ".")
+    return "\n".join(lines)
+
+
+def record(profile: str, table: pd.DataFrame) -> dict:
+    """Write the ledger's ``claims.*`` keys, dropping every earlier ``claims.*`` key first (a claim or field that an
+    older ledger wrote and this one does not must not linger)."""
+    return summary.record(profile, summary_values(table), forget=("claims.",))
+
+
 def main(profile_name: str) -> int:
     """``python -m anatomy_utils.claims PROFILE``: print the ledger, or in one line what to run first."""
     from .profiles import load_profile
@@ -428,7 +455,7 @@ def main(profile_name: str) -> int:
     except (LedgerInputsMissing, ValueError) as error:
         print(error)
         return 2
-    print(table_text(table), sentences_text(table), sep="\n\n")
+    print(table_text(table), sentences_text(table), conclusions(table), sep="\n\n")
     return 0
 
 

@@ -143,9 +143,9 @@ def sweep_table(results: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame
 def verdict(comparison: pd.DataFrame, unit: str = "reviews") -> list[str]:
     """One sentence per question and sparsity, in words, with the interval the verdict was read from."""
     what = {"random masks": "rule minus random masks", "dense": "rule minus dense"}
-    return [f"{row['sparsity']:.0%} pruned, {what[row['against']]}: {stats.describe(row)} {unit}"
-            + (f" x {int(row['masks'])} masks" if row["against"] == "random masks" else "") + f" -> {row['verdict']}"
-            for _, row in comparison.iterrows()]
+    counted = lambda row: unit + (f" x {int(row['masks'])} masks" if row["against"] == "random masks" else "")  # noqa: E731
+    return [f"{row['sparsity']:.0%} pruned, {what[row['against']]}: {stats.describe(row, counted=counted(row))} "
+            f"-> {row['verdict']}" for _, row in comparison.iterrows()]
 
 
 def summary_values(profile: Profile, role: str, results: pd.DataFrame, comparison: pd.DataFrame, unit: str) -> dict:

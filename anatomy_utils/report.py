@@ -33,8 +33,9 @@ def _fmt(value, digits=3):
     return value if isinstance(value, str) else f"{value:.{digits}f}"
 
 
-def _interval(get, key: str, scale: float = 1, digits: int = 3) -> str:
-    low, high = get(f"{key}.ci_low"), get(f"{key}.ci_high")
+def _interval(get, key: str, scale: float = 1, digits: int = 3, sep: str = ".") -> str:
+    """`` [low, high]`` from ``key``.ci_low / .ci_high (``sep="_"``: ``key``_ci_low, the timing keys' spelling)."""
+    low, high = get(f"{key}{sep}ci_low"), get(f"{key}{sep}ci_high")
     return "" if low is None else f" [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
 
 
@@ -53,18 +54,26 @@ def findings_markdown(profile: str) -> str:
         lines.append("")
         if figures:
             lines += [" ".join(f"![{name}](figures/{profile}/{name}.png)" for name in figures), ""]
-    speed = [f"{m}: removed {_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}x "
-             f"[{_fmt(get(f'timing.{m}.p{p}.removed_ci_low'), 2)}, {_fmt(get(f'timing.{m}.p{p}.removed_ci_high'), 2)}] "
-             f"against a {_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)}x FLOP bound at {p}% removed; zeroed weights "
-             f"{_fmt(get(f'timing.{m}.zeroed_ratio'), 2)}x; A/A check {_fmt(get(f'timing.{m}.aa_ratio'), 3)}x "
-             f"[{_fmt(get(f'timing.{m}.aa_ci_low'), 3)}, {_fmt(get(f'timing.{m}.aa_ci_high'), 3)}]"
-             + ("" if get(f"timing.{m}.gate_passed") else " (timing noise exceeds tolerance: no speed verdict)")
-             for m in ROLES for p in (30, 50) if get(f"timing.{m}.p{p}.removed_ratio") is not None]
+    speed = [_speed_line(get, m) for m in ROLES if get(f"timing.{m}.aa_ratio") is not None]
     if speed:
-        lines += ["**Real speed-up against the bound (paper §5.3, Figures 4-1 and 5-1; CPU).** " + "; ".join(speed) + ".", "",
+        lines += ["**Real speed-up against the bound (paper §5.3, Figures 4-1 and 5-1).**", "", *speed, "",
                   f"![figure4-1_inference_time](figures/{profile}/figure4-1_inference_time.png) "
                   f"![figure5-1_inference_time](figures/{profile}/figure5-1_inference_time.png)", ""]
     return "\n".join(lines).rstrip()
+
+
+def _speed_line(get, m: str) -> str:
+    """One model's timing: where and on what shape it was timed, the controls, then removal against its bound."""
+    removed = [f"{p}% removed {_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}x"
+               f"{_interval(get, f'timing.{m}.p{p}.removed', 1, 2, sep='_')} against a "
+               f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)}x FLOP bound" for p in (30, 50)
+               if get(f"timing.{m}.p{p}.removed_ratio") is not None]
+    gate = "" if get(f"timing.{m}.gate_passed") else " (timing noise exceeds tolerance: no speed verdict)"
+    threads = get(f"timing.{m}.threads", get("env.threads"))
+    return (f"- **{m}** ({get(f'timing.{m}.device')}, {threads} thread{'' if threads == 1 else 's'}; batch "
+            f"{get(f'timing.{m}.batch')} x {get(f'timing.{m}.tokens')} tokens; dense {_fmt(get(f'timing.{m}.dense_seconds_per_1000'), 1)} s per 1,000): A/A "
+            f"{_fmt(get(f'timing.{m}.aa_ratio'), 3)}x{_interval(get, f'timing.{m}.aa', 1, 3, sep='_')}{gate}, zeroed "
+            f"weights {_fmt(get(f'timing.{m}.zeroed_ratio'), 2)}x; " + "; ".join(removed) + ".")
 
 
 def _row(get, label: str, key: str, digits: int = 3, paper: str = "") -> str:
@@ -140,7 +149,7 @@ def _pruning_rows(get) -> list[str]:
     for p in (30, 50):
         if get(f"timing.encoder.p{p}.removed_ratio") is not None:
             rows.append(f"| {p}% pruned: speed-up removed [95% CI] / FLOP bound / measured-time bound | " + " | ".join(
-                f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}{_interval(get, f'timing.{m}.p{p}.removed', 1, 2)} / "
+                f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}{_interval(get, f'timing.{m}.p{p}.removed', 1, 2, sep='_')} / "
                 f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)} / {_fmt(get(f'timing.{m}.p{p}.ceiling_time'), 2)}"
                 for m in ROLES) + " | 1.33 (zeroed, 10%) |")
     return rows + [_row(get, "speed-up of zeroed weights (same FLOPs; A/A control beside it)", "timing.{m}.zeroed_ratio"),
@@ -195,14 +204,28 @@ def _claim_cell(get, claim: str, role: str) -> str:
     if verdict is None:
         return "–"
     if verdict == "not testable":
-        return "not testable"
+        return "not tested (not testable)"
     scale = 100 if claim in claims.ACCURACY_CLAIMS else 1
     unit, digits = (" pt", 1) if scale == 100 else ("", 2)
-    text = (f"**{verdict}**: {scale * get(f'{key}.effect'):+.{digits}f}{unit} [{scale * get(f'{key}.ci_low'):+.{digits}f}, "
+    text = (f"**{claims.OUTCOMES[verdict]}** ({verdict}): {scale * get(f'{key}.effect'):+.{digits}f}{unit} [{scale * get(f'{key}.ci_low'):+.{digits}f}, "
             f"{scale * get(f'{key}.ci_high'):+.{digits}f}] vs {scale * get(f'{key}.null'):+.{digits}f}, n = {get(f'{key}.n')}")
     if verdict == "inconclusive" and get(f"{key}.mde") is not None:
         text += f"; MDE {scale * get(f'{key}.mde'):.{digits}f}{unit}"
     return text
+
+
+def _in_short(values: dict, profile: str) -> str:
+    """One line per profile: which claims hold, which do not, how many are undecided or not tested."""
+    rows = [(claim, m, values.get(f"claims.{claim}.{m}.verdict")) for claim in claims.PAPER for m in ROLES]
+    rows = [(claim, m, verdict) for claim, m, verdict in rows if verdict is not None]
+    parts = []
+    for outcome in dict.fromkeys(claims.OUTCOMES.values()):
+        named = [f"`{c}` ({m}{', ' + v if outcome == 'does not hold' else ''})" for c, m, v in rows
+                 if claims.OUTCOMES[v] == outcome]
+        if named:
+            parts.append(f"*{outcome}* ({len(named)}): " + (", ".join(named) if outcome in ("holds", "does not hold")
+                                                            else "see the table"))
+    return f"- **In short, {profile}**: " + "; ".join(parts) + "." if parts else f"- **In short, {profile}**: not run."
 
 
 def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
@@ -217,6 +240,7 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
         for m in ROLES:
             lines.append(f"| `{claim}` ({said}) | {m} | {_claim_cell(a.get, claim, m)} | {_claim_cell(b.get, claim, m)} | "
                          f"{claims.across(a, b, claim, m)} |")
+    lines += ["", *(_in_short(values, p) for p, values in ((first, a), (second, b)))]
     lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and in "
               "their own unit otherwise (a share of the depth, a share of a layer, a Jaccard, a correlation, a speed "
               "ratio); each row's interval is 95% and its verdict is read off that interval (notebook 07 explains the "

@@ -321,7 +321,8 @@ def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Sco
         key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_sparsity)}"
         values |= {f"{key}.accuracy_drop": confirmed["delta"], f"{key}.ci_low": confirmed["ci_low"],
                    f"{key}.ci_high": confirmed["ci_high"], f"{key}.n": confirmed["n"], f"{key}.score": confirmed["score"]}
-    values[f"findings.scores.{role}"] = "; ".join(conclusion(role, table, selection, stable, chosen, compared))
+    lines = conclusion(role, table, selection, stable, chosen, compared)
+    values[f"findings.scores.{role}"] = "; ".join(line.strip() for line in lines)  # the notebook's indents dropped
     return values | {f"scores.{role}.best.score": winner, f"scores.{role}.best.setting": chosen[winner], f"scores.{role}.runner_up": best(selection, 1),
                      f"scores.{role}.dense.accuracy": dense.accuracy, f"eval.{role}.validation_reviews": n_validation,
                      f"scores.{role}.selection.best_score_stability": stable["best score"],

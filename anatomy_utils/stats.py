@@ -160,14 +160,15 @@ def family(comparisons: list[dict], margin: float | None = None) -> list[dict]:
     return out
 
 
-def describe(comparison: dict, scale: float = 100, unit: str = " pt") -> str:
-    """``+1.2 pt [-0.4, +2.8] (98.75%), n = 500``, the level shown when it is not 95%, the MDE when inconclusive."""
+def describe(comparison: dict, scale: float = 100, unit: str = " pt", counted: str = "") -> str:
+    """``+1.2 pt [-0.4, +2.8] (98.75%), n = 500 reviews``, the level shown when it is not 95%, the MDE when inconclusive;
+    ``counted`` names what n counts."""
     c = comparison
     level = c.get("level", LEVEL)
     text = f"{scale * c['delta']:+.1f}{unit} [{scale * c['ci_low']:+.1f}, {scale * c['ci_high']:+.1f}]"
     if abs(level - LEVEL) > 1e-9:
         text += f" ({100 * level:.4g}% simultaneous)"
-    text += f", n = {c['n']}"
+    text += f", n = {c['n']}" + (f" {counted}" if counted else "")
     if c.get("mde") is not None and c.get("verdict") in ("inconclusive",):
         text += f"; detectable at 80% power: {scale * c['mde']:.1f}{unit}"
     return text

@@ -120,3 +120,28 @@ def test_a_profile_that_has_not_run_names_what_to_run(tmp_path, monkeypatch, cap
     assert claims.main("smoke") == 2
     message = capsys.readouterr().out.strip()
     assert len(message.splitlines()) == 1 and "make PROFILE=smoke" in message
+
+
+def test_the_conclusions_say_which_claims_hold_and_why_one_was_not_tested(outputs):
+    ledger = claims.ledger(outputs)
+    by = ledger.set_index(["claim", "role"])
+    # an interval inside the margin of "no speed-up" says the claimed speed-up is not there
+    assert by.loc[("zeroing_speeds_up", "encoder"), "outcome"] == "does not hold"
+    assert by.loc[("removal_speeds_up", "encoder"), "outcome"] == "holds"
+    assert "-> equivalent (the claim: does not hold)" in by.loc[("zeroing_speeds_up", "encoder"), "sentence"]
+    text = claims.conclusions(ledger).splitlines()
+    assert [line.split(" (")[0] for line in text] == [o.capitalize() for o in dict.fromkeys(claims.OUTCOMES.values())
+                                                      if o in set(ledger["outcome"])]
+    assert sum(int(line.split("(")[1].split(" of ")[0]) for line in text) == len(ledger)
+    tested = [line for line in text if line.startswith("Not tested")][0]
+    assert "lower_layers_raise_accuracy (encoder: the paper states it for GPT-2 only)" in tested
+    refused = [line for line in text if line.startswith("Does not hold")][0]
+    assert "zeroing_speeds_up (encoder, equivalent)" in refused
+
+
+def test_recording_the_ledger_drops_what_an_older_ledger_wrote(outputs):
+    summary.record(outputs.name, {"claims.retired_claim.encoder.verdict": "confirmed", "finetune.kept": 1})
+    values = claims.record(outputs.name, claims.ledger(outputs))
+    assert "claims.retired_claim.encoder.verdict" not in values and values["finetune.kept"] == 1
+    assert values["claims.removal_speeds_up.encoder.outcome"] == "holds"
+    assert summary.read(outputs.name) == values

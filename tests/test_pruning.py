@@ -141,6 +141,7 @@ def test_rule_against_random_masks_is_paired_per_review_and_simultaneous():
     dense = compared[compared["against"] == "dense"].set_index("sparsity")
     assert dense.loc[0.7, "verdict"] == "lower" and dense.loc[0.7, "n"] == 200
     lines = verdict(compared)
-    assert "rule minus random masks" in lines[0] and "x 3 masks -> higher" in lines[0]
+    assert "rule minus random masks" in lines[0] and "n = 100 reviews x 3 masks -> higher" in lines[0]
+    assert all(line.index("reviews") < line.index("detectable") for line in lines if "detectable" in line)
     table = sweep_table(pd.DataFrame(rows), compared)
     assert table.loc[0.5, "random_mean"] == pytest.approx(0.6) and table.loc[0.5, "random_spread"] == pytest.approx(0.05)

@@ -51,9 +51,13 @@ def test_the_ledger_table_puts_both_datasets_side_by_side(monkeypatch):
     monkeypatch.setattr(report.summary, "read", lambda profile: {"a": first, "b": second}[profile])
     row = [l for l in report.ledger_markdown("a", "b").splitlines() if l.startswith("| `rule_beats_random`")
            and "| decoder |" in l][0]
-    assert "**refuted**: -13.3 pt [-22.7, -3.9] vs +0.0, n = 64" in row
-    assert "**inconclusive**: +3.2 pt [-0.7, +7.2] vs +0.0, n = 200; MDE 5.0 pt" in row
+    # each cell leads with what the verdict means for the claim
+    assert "**does not hold** (refuted): -13.3 pt [-22.7, -3.9] vs +0.0, n = 64" in row
+    assert "**undecided** (inconclusive): +3.2 pt [-0.7, +7.2] vs +0.0, n = 200; MDE 5.0 pt" in row
     assert row.endswith("|") and "**different**" in row  # the intervals of the two effects are apart
+    short = [l for l in report.ledger_markdown("a", "b").splitlines() if l.startswith("- **In short")]
+    assert short == ["- **In short, a**: *does not hold* (1): `rule_beats_random` (decoder, refuted).",
+                     "- **In short, b**: *undecided* (1): see the table."]
     monkeypatch.setattr(report.summary, "read", lambda profile: {})
     assert "make PROFILE=b" in report.ledger_markdown("a", "b")
 
@@ -78,3 +82,25 @@ def test_the_datasets_table_says_how_much_of_each_committed_run_its_cold_run_rep
                    "keys the code no longer writes) |")
     runs["a"] = {}
     assert report.datasets_markdown("a", "b").splitlines()[-1].split(" | ")[1] == "–"
+
+
+def test_the_speed_paragraph_gives_one_line_per_model_with_its_intervals(monkeypatch):
+    timing = {"env.threads": 2, "timing.encoder.device": "AMD EPYC (2 logical CPUs)", "timing.encoder.threads": 1,
+              "timing.encoder.batch": 1, "timing.encoder.tokens": 256, "timing.encoder.dense_seconds_per_1000": 217.66,
+              "timing.encoder.aa_ratio": 0.9956, "timing.encoder.aa_ci_low": 0.9905, "timing.encoder.aa_ci_high": 1.002,
+              "timing.encoder.gate_passed": True, "timing.encoder.zeroed_ratio": 0.997,
+              "timing.encoder.p50.removed_ratio": 1.36, "timing.encoder.p50.removed_ci_low": 1.34,
+              "timing.encoder.p50.removed_ci_high": 1.38, "timing.encoder.p50.ceiling_flops": 1.43}
+    monkeypatch.setattr(report.summary, "read", lambda profile: timing)
+    lines = [l for l in report.findings_markdown("any").splitlines() if l.startswith("- **")]
+    assert lines == ["- **encoder** (AMD EPYC (2 logical CPUs), 1 thread; batch 1 x 256 tokens; dense 217.7 s per 1,000): "
+                     "A/A 0.996x [0.991, 1.002], zeroed weights 1.00x; 50% removed 1.36x [1.34, 1.38] against a 1.43x "
+                     "FLOP bound."]
+    monkeypatch.setattr(report.summary, "read", lambda profile: timing | {"timing.encoder.gate_passed": False})
+    assert "timing noise exceeds tolerance" in report.findings_markdown("any")
+    # the results row reads the timing keys' own spelling (removed_ci_low), so the interval is printed
+    monkeypatch.setattr(report.summary, "read", lambda profile: timing | {"timing.encoder.p30.removed_ratio": 1.18,
+                                                                          "timing.encoder.p30.removed_ci_low": 1.16,
+                                                                          "timing.encoder.p30.removed_ci_high": 1.2})
+    row = [l for l in report.results_markdown("any").splitlines() if l.startswith("| 30% pruned: speed-up")][0]
+    assert "| 1.18 [1.16, 1.20] / " in row

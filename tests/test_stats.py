@@ -84,6 +84,9 @@ def test_an_inconclusive_verdict_says_what_would_resolve_it():
     assert judged["mde"] == pytest.approx((1.959964 + 0.841621) * se, rel=1e-4)
     assert judged["n_to_resolve"] == pytest.approx(500 * (judged["mde"] / 0.01) ** 2, rel=1e-3)
     assert "detectable at 80% power" in stats.describe(judged)
+    # what n counts stands beside n, not after the MDE
+    assert stats.describe(judged, counted="reviews x 2 masks").startswith(
+        "+1.0 pt [-2.0, +4.0], n = 500 reviews x 2 masks; detectable at 80% power: ")
 
 
 def test_family_words_and_description():
