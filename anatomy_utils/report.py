@@ -203,12 +203,13 @@ def _claim_cell(get, claim: str, role: str) -> str:
     verdict = get(f"{key}.verdict")
     if verdict is None:
         return "–"
-    if verdict == "not testable":
-        return "not tested (not testable)"
+    if verdict == "not testable":  # the sentence reads "<role>: not testable: <reason>."
+        return "**not tested**: " + str(get(f"{key}.sentence", "")).split("not testable: ", 1)[-1].rstrip(".")
     scale = 100 if claim in claims.ACCURACY_CLAIMS else 1
-    unit, digits = (" pt", 1) if scale == 100 else ("", 2)
-    text = (f"**{claims.OUTCOMES[verdict]}** ({verdict}): {scale * get(f'{key}.effect'):+.{digits}f}{unit} [{scale * get(f'{key}.ci_low'):+.{digits}f}, "
-            f"{scale * get(f'{key}.ci_high'):+.{digits}f}] vs {scale * get(f'{key}.null'):+.{digits}f}, n = {get(f'{key}.n')}")
+    unit, digits = (" pt", 1) if scale == 100 else ("", 3)  # 07's table's digits: a share of 0.004 is not +0.00
+    number = lambda name: f"{scale * get(f'{key}.{name}'):+.{digits}f}"  # noqa: E731
+    text = (f"**{claims.OUTCOMES[verdict]}** ({verdict}): {number('effect')}{unit} [{number('ci_low')}, "
+            f"{number('ci_high')}] vs {number('null')}, n = {get(f'{key}.n')}")
     if verdict == "inconclusive" and get(f"{key}.mde") is not None:
         text += f"; MDE {scale * get(f'{key}.mde'):.{digits}f}{unit}"
     return text

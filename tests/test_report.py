@@ -58,6 +58,16 @@ def test_the_ledger_table_puts_both_datasets_side_by_side(monkeypatch):
     short = [l for l in report.ledger_markdown("a", "b").splitlines() if l.startswith("- **In short")]
     assert short == ["- **In short, a**: *does not hold* (1): `rule_beats_random` (decoder, refuted).",
                      "- **In short, b**: *undecided* (1): see the table."]
+    untested = "claims.lower_layers_raise_accuracy.encoder"
+    first |= {f"{untested}.verdict": "not testable",
+              f"{untested}.sentence": "encoder: not testable: the paper states it for GPT-2 only."}
+    assert report._claim_cell(first.get, "lower_layers_raise_accuracy", "encoder") == \
+        "**not tested**: the paper states it for GPT-2 only"
+    key = "claims.sparse_neurons.decoder"
+    share = {f"{key}.verdict": "confirmed", f"{key}.effect": 0.0042, f"{key}.ci_low": 0.003, f"{key}.ci_high": 0.0051,
+             f"{key}.null": 0.05, f"{key}.n": 10}
+    assert report._claim_cell(share.get, "sparse_neurons", "decoder") == \
+        "**holds** (confirmed): +0.004 [+0.003, +0.005] vs +0.050, n = 10"  # not "+0.00 [+0.00, +0.00]"
     monkeypatch.setattr(report.summary, "read", lambda profile: {})
     assert "make PROFILE=b" in report.ledger_markdown("a", "b")
 
