@@ -20,7 +20,7 @@ from .finetune import checkpoint_dir
 from .profiles import Profile
 from .cache import artifact, atomic_write_bytes, chain, code_fingerprint, sha256
 from .runtime import FIGURES, progress
-from .stats import LEVEL, matched_pairs, wilson
+from .stats import LEVEL, auc, bootstrap, compare, wilson
 
 
 @torch.no_grad()
@@ -59,41 +59,51 @@ def lens_agreement(lens: np.ndarray, level: float = LEVEL) -> pd.DataFrame:
     Columns: ``agreement`` with its Wilson interval (``ci_low``, ``ci_high``, at ``level``); ``chance``, the share of
     the more frequent final prediction, which is what a lens that predicts one class for every review gets at best;
     ``single_class``, whether the lens predicts the same class for every review at that layer (its agreement is then
-    just the share of that class); ``n``. The last row (the head on the last layer) agrees by construction.
+    just the share of that class); ``auc``, the threshold-free reading (``lens_auc``); ``n``. The last row (the head on
+    the last layer) agrees by construction.
     """
     predicted = lens > 0
     final = predicted[:, -1]
     share = float(final.mean())
     chance = max(share, 1 - share)
+    aucs = lens_auc(lens)
     rows = []
     for layer in range(lens.shape[1]):
         agrees = (predicted[:, layer] == final).astype(int)
         low, high = wilson(agrees, level)
         rows.append({"agreement": float(agrees.mean()), "ci_low": low, "ci_high": high, "chance": chance,
                      "single_class": bool(predicted[:, layer].all() or not predicted[:, layer].any()),
-                     "n": len(agrees)})
+                     "auc": aucs[layer], "n": len(agrees)})
     return pd.DataFrame(rows).rename_axis("layer")
 
 
-def decision_layer(lens: np.ndarray, level: float = LEVEL) -> int | None:
-    """First layer from which the lens agrees with the final prediction above chance at every later layer (Wilson
-    lower bound above the share of the more frequent final prediction); the last layer when no earlier one does;
-    None when not even the last one does (too few reviews, or one final class only).
-
-    Requiring every later layer is an intersection of tests, so no correction for the number of layers is needed.
-    """
-    table = lens_agreement(lens, level)
-    above = (table["ci_low"] > table["chance"]).to_numpy()
-    settled = [layer for layer in range(len(above)) if above[layer:].all()]
-    return settled[0] if settled else None
+def lens_auc(lens: np.ndarray) -> np.ndarray:
+    """Per layer, the AUC of the lens's logit against the final prediction (``lens[:, -1] > 0``): how well the layer's
+    logit ranks the reviews the model finally calls positive above the others, whatever threshold the head's bias
+    sets. 0.5 is no information, 1 a perfect ranking; the last layer is 1 by construction. NaN with one final class."""
+    final = lens[:, -1] > 0
+    return np.array([auc(lens[:, layer], final) for layer in range(lens.shape[1])])
 
 
-def lens_frame(lens: np.ndarray, labels) -> pd.DataFrame:
-    """Tidy per-review lens logits: columns review, label, layer, logit (rounded to 5 decimals)."""
+def decision_layer(lens: np.ndarray, criterion: float) -> int | None:
+    """First layer from which the lens's AUC against the final prediction (``lens_auc``) stays at or above
+    ``criterion`` at every later layer: where the decision can be read off the residual stream. The last layer
+    always qualifies (its AUC is 1), so the answer can be any layer; None with one final class only."""
+    aucs = lens_auc(lens)
+    if np.isnan(aucs).all():
+        return None
+    below = np.flatnonzero(~(aucs >= criterion))
+    return int(below[-1] + 1) if len(below) else 0
+
+
+def lens_frame(lens: np.ndarray, labels, similarity: np.ndarray) -> pd.DataFrame:
+    """Tidy per-review lens logits and cosines to the final state (``layer_similarity``): columns review, label,
+    layer, logit, cosine (rounded to 5 decimals)."""
     n, layers = lens.shape
     return pd.DataFrame({"review": np.repeat(np.arange(n), layers), "label": np.repeat(np.asarray(labels), layers),
                          "layer": np.tile(np.arange(layers), n),
-                         "logit": lens.astype(np.float64).ravel().round(5)})
+                         "logit": lens.astype(np.float64).ravel().round(5),
+                         "cosine": np.asarray(similarity, dtype=np.float64).ravel().round(5)})
 
 
 def logits_frame(labels, variants: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -163,6 +173,43 @@ def top_k(cosines: np.ndarray, k: int) -> list[list[list[int]]]:
     return [[sorted(row.tolist()) for row in per_input] for per_input in order]
 
 
+def set_text(ids) -> str:
+    return " ".join(map(str, ids))
+
+
+def review_sets(cosines: np.ndarray, threshold: float, k: int) -> pd.DataFrame:
+    """Per review and layer of ``cosines`` ``(reviews, L, n)``: the neurons above ``threshold`` and the top ``k`` by
+    cosine, as space-separated ids (columns review, layer, above, top), the table 07 judges the anatomy claims on."""
+    above, top = above_threshold(cosines, threshold), top_k(cosines, k)
+    return pd.DataFrame([{"review": r, "layer": l, "above": set_text(above[r][l]), "top": set_text(top[r][l])}
+                         for r in range(len(cosines)) for l in range(cosines.shape[1])])
+
+
+def parse_sets(column: pd.Series, reviews: int, layers: int) -> list[list[list[int]]]:
+    """``review_sets``' id strings back to ``[review][layer] -> ids`` (rows in review, layer order)."""
+    ids = [list(map(int, str(text).split())) if isinstance(text, str) else [] for text in column]
+    return [ids[r * layers:(r + 1) * layers] for r in range(reviews)]
+
+
+def pair_jaccard(sets: list[list[list[int]]], width: int) -> np.ndarray:
+    """``(reviews, reviews)`` Jaccard of two reviews' sets averaged over the layers where at least one is non-empty
+    (NaN where both are empty at every layer), from indicator matrices (fast for hundreds of reviews)."""
+    reviews, layers = len(sets), len(sets[0])
+    total, count = np.zeros((reviews, reviews)), np.zeros((reviews, reviews))
+    for l in range(layers):
+        member = np.zeros((reviews, width))
+        for r in range(reviews):
+            member[r, sets[r][l]] = 1
+        inter = member @ member.T
+        sizes = member.sum(1)
+        union = sizes[:, None] + sizes[None, :] - inter
+        seen = union > 0
+        total[seen] += inter[seen] / union[seen]
+        count += seen
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def top_k_count(fraction: float, width: int) -> int:
     """k of the top-k sets: ``round(fraction * width)``, at least 1."""
     return max(1, round(fraction * width))
@@ -217,20 +264,16 @@ def _pair_cells(sets: list[list[list[int]]], widths: list[int]) -> tuple[np.ndar
     return value, chance
 
 
-def _input_bootstrap(value: np.ndarray, upper: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """Mean Jaccard over the non-empty cells of inputs resampled with replacement (pairs of an input with itself left
-    out); resamples with no such cell dropped."""
-    n_inputs = len(value)
+def _input_resample(value: np.ndarray, upper: np.ndarray):
+    """The statistic ``stats.bootstrap`` resamples inputs with: mean Jaccard over the non-empty cells of the drawn
+    inputs (pairs of an input with itself left out); NaN when no such cell is drawn."""
     total, count = np.nansum(value, axis=2), np.isfinite(value).sum(axis=2)  # per input pair, over layers
-    rng = np.random.default_rng(seed)
-    means = np.full(resamples, np.nan)
-    for r in range(resamples):
-        idx = rng.integers(0, n_inputs, n_inputs)
+
+    def statistic(idx: np.ndarray) -> float:
         keep = upper & (idx[:, None] != idx[None, :])
         c = count[np.ix_(idx, idx)][keep].sum()
-        if c:
-            means[r] = total[np.ix_(idx, idx)][keep].sum() / c
-    return means[np.isfinite(means)]
+        return total[np.ix_(idx, idx)][keep].sum() / c if c else math.nan
+    return statistic
 
 
 def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, resamples: int = 2000,
@@ -253,10 +296,9 @@ def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, r
            "total_pairs": int(upper.sum()) * n_layers, "inputs": n_inputs, "level": level}
     if pairs == 0:
         return out
-    means = _input_bootstrap(value, upper, resamples, seed)
-    tail = 100 * (1 - level) / 2
+    low, high = bootstrap(_input_resample(value, upper), n_inputs, level, resamples, seed)
     return out | {"jaccard_nonempty": float(np.nanmean(cells)), "jaccard_chance": float(np.nanmean(chance[upper])),
-                  "ci_low": float(np.percentile(means, tail)), "ci_high": float(np.percentile(means, 100 - tail))}
+                  "ci_low": low, "ci_high": high}
 
 
 OVERLAP_COLUMNS = ("nonempty_pairs", "total_pairs", "jaccard_nonempty", "ci_low", "ci_high", "jaccard_chance")
@@ -358,30 +400,36 @@ def top_k_keep(scores: np.ndarray, k: int) -> dict[int, torch.Tensor]:
 
 
 ABLATIONS = ("top_cosine", "top_contribution", "random")  # the variants of 03's ablation, besides "dense"
+RANDOM_MASK = "random mask {}"  # 03's random masks: their distribution is the "random" row
 
 
 def ablation(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int, drops: dict[str, dict],
              level: float = LEVEL) -> tuple["pd.DataFrame", dict[str, np.ndarray]]:
     """Mask each named set of neurons (``drops``: name -> neurons kept per layer); per name, the change in accuracy
-    (masked minus dense, matched pairs on the same reviews, Agresti & Min's interval at ``level``), the number of
-    neurons masked and the mean |change| of the positive-class logit. Also returns the per-review logits, "dense"
-    first, then one entry per name."""
+    (masked minus dense on the same reviews, ``stats.compare`` at ``level``), the number of neurons masked and the
+    mean |change| of the positive-class logit. Names ``RANDOM_MASK.format(i)`` are one row, "random": their
+    distribution against dense (two-level: masks and reviews). Also returns the per-review logits, "dense" first."""
     from .classifier import predict
     from .pruning import masked
 
     logits = {"dense": predict(clf, data, pad_id, batch_size)}
     correct = lambda values: ((values > 0) == data.labels).astype(int)  # noqa: E731
-    rows = []
+    layers = clf.family.layers(clf.body)
+    dropped = {}
     for name, keep in drops.items():
         with masked(clf.body, keep):
             logits[name] = predict(clf, data, pad_id, batch_size)
-        change = matched_pairs(correct(logits[name]), correct(logits["dense"]), level)
-        layers = clf.family.layers(clf.body)
-        dropped = sum(ffn_width(layers[l], clf.family) - len(kept) for l, kept in keep.items())
-        rows.append({"ablated": name, "masked": dropped,
+        dropped[name] = sum(ffn_width(layers[l], clf.family) - len(kept) for l, kept in keep.items())
+    groups = {}
+    for name in drops:
+        groups.setdefault("random" if name.startswith(RANDOM_MASK.format("")) else name, []).append(name)
+    rows = []
+    for row, names in groups.items():
+        change = compare(np.stack([correct(logits[m]) for m in names]), correct(logits["dense"]), level)
+        rows.append({"ablated": row, "masked": dropped[names[0]], "masks": len(names),
                      "delta_accuracy": change["delta"], "ci_low": change["ci_low"], "ci_high": change["ci_high"],
                      "n": change["n"], "level": level,
-                     "mean_abs_delta_logit": float(np.abs(logits[name] - logits["dense"]).mean())})
+                     "mean_abs_delta_logit": float(np.mean([np.abs(logits[m] - logits["dense"]).mean() for m in names]))})
     return pd.DataFrame(rows).set_index("ablated"), logits
 
 

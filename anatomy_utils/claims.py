@@ -8,12 +8,14 @@ Nothing here loads a model: the inputs are what 01-06 wrote under ``figures/<pro
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from . import anatomy, stats, summary
+from .timing import TOLERANCE
 from .profiles import Profile
 from .prune_study import GRID, RANDOM, RULE, random_name, rules
 from .runtime import FIGURES
@@ -91,12 +93,51 @@ def load(profile: Profile) -> Outputs:
     return Outputs(profile, summary.read(profile.name), pd.read_csv(path, dtype={"notebook": str}))
 
 
+# One multiplicity rule, fixed before the numbers: the paper's pruning claims are the primary family, judged together
+# at the Bonferroni level (their intervals hold simultaneously); every other row is secondary, judged at LEVEL on its own.
+PRIMARY = (("rule_keeps_accuracy", "encoder"), ("rule_keeps_accuracy", "decoder"), ("rule_beats_random", "encoder"),
+           ("rule_beats_random", "decoder"), ("lower_layers_raise_accuracy", "decoder"))
+PRIMARY_LEVEL = stats.family_level(len(PRIMARY))
+MULTIPLICITY = (f"Primary family: the paper's pruning claims ({len(PRIMARY)} rows: rule_keeps_accuracy and "
+                f"rule_beats_random for both models, lower_layers_raise_accuracy for the decoder), Bonferroni, each "
+                f"interval at {100 * PRIMARY_LEVEL:.4g}% so that all {len(PRIMARY)} hold together at "
+                f"{100 * stats.LEVEL:.0f}%. Every other row is secondary: its own {100 * stats.LEVEL:.0f}% interval, "
+                f"read as one finding among several.")
+
+
+def level(claim: str, role: str) -> float:
+    """The level of a row's interval under the ledger's multiplicity rule."""
+    return PRIMARY_LEVEL if (claim, role) in PRIMARY else stats.LEVEL
+
+
+def why(row: dict) -> str:
+    """Why an inconclusive row is undecided, and the bound it can state."""
+    low, high, null, margin = row["ci_low"], row["ci_high"], row["null"], row.get("margin")
+    text = f"the interval [{_number(row['claim'], low)}, {_number(row['claim'], high)}] contains the null " \
+           f"{_number(row['claim'], null)}"
+    if margin is not None:
+        text += f" and reaches beyond its margin of +-{_number(row['claim'], margin).lstrip('+')}"
+    text += f"; the effect lies within [{_number(row['claim'], low)}, {_number(row['claim'], high)}]"
+    if row.get("masks_to_resolve") is not None or row.get("mask_var") is not None:
+        reviews, masks = row.get("n_to_resolve"), row.get("masks_to_resolve")
+        text += (f"; with {row['masks']} masks " + (f"about {int(reviews):,} reviews would resolve the observed effect"
+                 if reviews is not None else "no number of reviews suffices (the spread between masks alone is too "
+                 "wide)") + (f", with these reviews about {int(masks):,} masks" if masks is not None else ""))
+    elif row.get("n_to_resolve") is not None:
+        text += f"; about {int(row['n_to_resolve']):,} would resolve the observed effect"
+    return text
+
+
 def _row(claim: str, role: str, comparison: dict | None, null=None, margin=None, direction="+", evidence="",
-         reason: str = "") -> dict:
-    base = {"claim": claim, "role": role, "paper": PAPER[claim], "evidence": evidence}
+         reason: str = "", method: str = "") -> dict:
+    base = {"claim": claim, "role": role, "paper": PAPER[claim], "evidence": evidence, "method": method}
     if comparison is None:
         return base | {"verdict": "not testable", "reason": reason}
-    return base | stats.judge(comparison, null, margin, direction) | {"direction": direction, "reason": reason}
+    judged = stats.judge(comparison, null, margin, direction)
+    judged["exact"] = bool(comparison.get("exact", False))
+    if judged["verdict"] == "inconclusive":
+        judged["why"] = why(base | judged)
+    return base | judged | {"direction": direction, "reason": reason}
 
 
 def finetune_accuracy(out: Outputs, role: str) -> dict:
@@ -107,126 +148,146 @@ def finetune_accuracy(out: Outputs, role: str) -> dict:
     return _row("finetune_accuracy", role, stats.accuracy_vs(correct, reference), -margin, None, "+",
                 "01_finetune, finetune_confusion_test.png",
                 f"test accuracy minus the reference {reference:.3f} ({out.get('reference.source')}); null: a shortfall "
-                f"of {100 * margin:.0f} pt")
+                f"of {100 * margin:.0f} pt", "Wilson score interval of the test accuracy, minus the fixed reference")
 
 
-def decision_depth(logits: np.ndarray) -> float:
-    """02's decision layer (``anatomy.decision_layer``: the lens agrees with the final prediction above chance by its
-    Wilson interval from that layer on) as a share of the depth; NaN when not even the last layer qualifies."""
-    layer = anatomy.decision_layer(logits)
-    return np.nan if layer is None else layer / (logits.shape[1] - 1)
-
-
-def late_decision(out: Outputs, role: str, resamples: int = 1000) -> dict:
-    """The relative-depth form of "the decision comes late": the lens settles after ``claims.late_depth`` of the
-    depth (8 of 12). Interval: the decision depth over bootstrap resamples of the reviews."""
+def _lens(out: Outputs, role: str) -> tuple[np.ndarray, np.ndarray]:
     lens = out.table(f"lens_{role}.csv.gz", "02_layer_anatomy")
-    logits = lens.pivot(index="review", columns="layer", values="logit").to_numpy()
-    depth = decision_depth(logits)
-    if np.isnan(depth):
-        return _row("late_decision", role, None, reason="the lens never agrees with the final prediction above chance")
-    rng = np.random.default_rng(0)
-    depths = np.array([decision_depth(logits[rng.integers(0, len(logits), len(logits))]) for _ in range(resamples)])
-    low, high = np.percentile(depths[np.isfinite(depths)], [2.5, 97.5])
-    found = {"delta": depth, "ci_low": float(low), "ci_high": float(high), "n": len(logits), "level": stats.LEVEL}
-    return _row("late_decision", role, found, out.profile.claims.late_depth, None, "+",
-                "02_layer_anatomy, lens_decision_layer.png", "the lens's decision layer (above chance) as a share of "
-                "the depth")
+    return (lens.pivot(index="review", columns="layer", values="logit").to_numpy(),
+            lens.pivot(index="review", columns="layer", values="cosine").to_numpy())
 
 
-def _sets(out: Outputs, role: str) -> tuple[np.ndarray, int]:
-    """Neurons above the threshold per input and layer: ``(inputs, layers)`` counts, and the layer width."""
-    table = out.table(f"neurons_above_threshold_{role}.csv", "03_ffn_neurons")
-    counts = table.assign(count=table["neurons"].fillna("").astype(str).str.split().str.len())
-    return counts.pivot(index="input", columns="layer", values="count").to_numpy(), int(
-        out.need(f"anatomy.{role}.ffn_width", "03_ffn_neurons"))
+def late_decision(out: Outputs, role: str) -> dict:
+    """"The decision comes late": at the paper's depth (layer 8 of 12, ``claims.late_depth``) and every later layer
+    but the last, the lens does not yet carry the decision. Statistic: the lowest AUC of the lens's logit against the
+    final prediction over those layers, against ``claims.decision_auc``; below it, the decision layer
+    (``anatomy.decision_layer``) lies past the paper's depth. Interval: ``stats.bootstrap`` over the reviews."""
+    logits, cosine = _lens(out, role)
+    layers, criterion = logits.shape[1] - 1, out.profile.claims.decision_auc
+    first = math.ceil(out.profile.claims.late_depth * layers - 1e-9)
+    if first >= layers:
+        return _row("late_decision", role, None, reason=f"{layers} layers leave no layer between the paper's depth and "
+                                                        f"the last")
+    final = logits[:, -1] > 0
+    asked = range(first, layers)
+    lowest = lambda rows: min(stats.auc(logits[rows, j], final[rows]) for j in asked)  # noqa: E731
+    value = lowest(np.arange(len(logits)))
+    if not np.isfinite(value):
+        return _row("late_decision", role, None, reason="the model's final predictions are all one class")
+    low, high = stats.bootstrap(lowest, len(logits), stats.LEVEL, 1000)
+    decision = anatomy.decision_layer(logits, criterion)
+    found = {"delta": value, "ci_low": low, "ci_high": high, "n": len(logits), "level": stats.LEVEL}
+    return _row("late_decision", role, found, criterion, None, "-", "02_layer_anatomy, lens_decision_layer.png",
+                f"lowest lens AUC against the final prediction at layers {first}-{layers - 1} of {layers} (from the "
+                f"paper's depth {out.profile.claims.late_depth:.0%} on); decision layer (AUC stays >= {criterion}): "
+                f"{decision} of {layers}; the paper's own measure (Figure 1), the mean cosine to the final state, is "
+                f"{cosine[:, first].mean():.2f} at layer {first}",
+                "percentile bootstrap over reviews of the lowest per-layer AUC (Mann-Whitney)")
 
 
-def _input_bootstrap(counts: np.ndarray, statistic, resamples: int = 2000) -> tuple[float, float]:
-    rng = np.random.default_rng(0)
-    values = [statistic(counts[rng.integers(0, len(counts), len(counts))]) for _ in range(resamples)]
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    return tuple(float(v) for v in np.percentile(values, [2.5, 97.5]))
+def _sets(out: Outputs, role: str, column: str) -> tuple[list, int, int]:
+    """03's neuron sets over the lens reviews: ``[review][layer] -> ids`` of ``column`` ("above" the threshold, or
+    "top" k), the layer width and the number of layers."""
+    table = out.table(f"neuron_sets_{role}.csv.gz", "03_ffn_neurons").sort_values(["review", "layer"])
+    reviews, layers = table["review"].nunique(), table["layer"].nunique()
+    return (anatomy.parse_sets(table[column], reviews, layers), int(out.need(f"anatomy.{role}.ffn_width", "03_ffn_neurons")),
+            layers)
+
+
+def _counts(sets: list) -> np.ndarray:
+    return np.array([[len(layer) for layer in review] for review in sets], dtype=float)  # (reviews, layers)
 
 
 def sparse_neurons(out: Outputs, role: str) -> dict:
-    """The largest share of any layer's neurons above the threshold (probe mean) is below 5%."""
-    counts, width = _sets(out, role)
-    share = lambda c: (c.mean(axis=0) / width).max()  # noqa: E731
-    low, high = _input_bootstrap(counts, share)
-    found = {"delta": share(counts), "ci_low": low, "ci_high": high, "n": len(counts), "level": stats.LEVEL}
-    return _row("sparse_neurons", role, found, 0.05, None, "-", "03_ffn_neurons, neurons_above_threshold_<role>.csv",
-                "largest share of a layer above the threshold, over the probe inputs")
+    """Every layer keeps under 5% of its neurons above the threshold: per layer the share of (review, neuron) pairs
+    above it, with Clopper-Pearson intervals; intersection-union, so the claim holds when every layer's upper bound
+    lies below 5% (no multiplicity correction needed)."""
+    sets, width, layers = _sets(out, role, "above")
+    counts = _counts(sets).sum(axis=0)
+    trials = len(sets) * width
+    bounds = [stats.clopper_pearson(c, trials) for c in counts]
+    widest = int(np.argmax(counts))
+    found = {"delta": counts[widest] / trials, "ci_low": bounds[widest][0], "ci_high": max(b[1] for b in bounds),
+             "n": len(sets), "level": stats.LEVEL, "exact": True}
+    return _row("sparse_neurons", role, found, 0.05, None, "-", "03_ffn_neurons, neuron_sets_<role>.csv.gz",
+                f"largest share of a layer above the threshold (layer {widest}), over {len(sets)} reviews",
+                "Clopper-Pearson per layer over review x neuron pairs, intersection-union over layers (exact)")
 
 
 def neurons_by_depth(out: Outputs, role: str) -> dict:
-    """Encoder: counts fall with depth (Spearman of layer and count below 0). Decoder: the neurons sit in the last
-    third of the layers (their share there above the third a uniform spread gives)."""
-    counts, _ = _sets(out, role)
-    if counts.sum() == 0:
-        return _row("neurons_by_depth", role, None, reason="no neuron above the threshold in any layer")
-    layers = counts.shape[1]
+    """Encoder: counts fall with depth (Spearman of layer and mean count below 0). Decoder: the neurons sit in the
+    last third of the layers (their share there above the third a uniform spread gives). Judged by the exact
+    permutation test over layers (counts averaged over the lens reviews), inverted as a shift."""
+    sets, _, layers = _sets(out, role, "above")
+    counts = _counts(sets).mean(axis=0)
+    if counts.sum() == 0 or np.ptp(counts) == 0:
+        return _row("neurons_by_depth", role, None, reason="the counts do not vary across layers")
     if role == "encoder":
         from scipy.stats import spearmanr
 
-        statistic = lambda c: spearmanr(np.arange(layers), c.mean(axis=0)).statistic  # noqa: E731
-        null, direction, what = 0.0, "-", "Spearman correlation of layer and count"
+        statistic = lambda c: spearmanr(np.arange(layers), c).statistic  # noqa: E731
+        null, direction, what = 0.0, "-", "Spearman correlation of layer and mean count"
     else:
         last = np.arange(layers) >= layers - max(1, layers // 3)
-        statistic = lambda c: c[:, last].sum() / max(c.sum(), 1)  # noqa: E731
+        statistic = lambda c: c[last].sum() / c.sum()  # noqa: E731
         null, direction, what = float(last.mean()), "+", "share of the neurons in the last third of the layers"
-    value = statistic(counts)
-    if not np.isfinite(value):
-        return _row("neurons_by_depth", role, None, reason="the counts do not vary across layers")
-    low, high = _input_bootstrap(counts, statistic)
-    found = {"delta": float(value), "ci_low": low, "ci_high": high, "n": len(counts), "level": stats.LEVEL}
-    return _row("neurons_by_depth", role, found, null, None, direction, "03_ffn_neurons, figure2_3_neuron_graph_input0.png",
-                what)
+    found = stats.permutation_trend(counts, statistic, null, (-1.0, 1.0) if role == "encoder" else (0.0, 1.0))
+    found["n"] = len(sets)
+    p = found["p_below"] if direction == "-" else found["p_above"]
+    return _row("neurons_by_depth", role, found, null, None, direction, "03_ffn_neurons, figure2_3_neuron_counts.png",
+                f"{what}, over {len(sets)} reviews; one-sided permutation p = {p:.3f} of {found['permutations']:,} "
+                f"orders of the {layers} layers",
+                "permutation test over layers, " + ("exact" if found["exact"] else "20,000 random orders")
+                + ", inverted as a shift")
 
 
 def same_neurons(out: Outputs, role: str) -> dict:
-    """Mean Jaccard of the inputs' sets over layer pairs where one is non-empty, above ``claims.same_neurons_jaccard``;
-    sets at 0.35 too few to judge (under 10 non-empty pairs) are replaced by each input's top-k neurons per layer."""
-    pairs = out.need(f"anatomy.{role}.nonempty_pairs", "03_ffn_neurons")
-    prefix, what = (f"anatomy.{role}.jaccard_nonempty", f"sets above the threshold ({pairs} non-empty pairs)") if pairs >= 10 else (
-        f"anatomy.{role}.topk.jaccard", f"top-{out.get(f'anatomy.{role}.topk.k')} sets per layer (too few above the "
-                                        f"threshold: {pairs} non-empty pairs)")
-    low = out.get(f"{prefix}_ci_low") if pairs >= 10 else out.get(f"anatomy.{role}.topk.ci_low")
-    high = out.get(f"{prefix}_ci_high") if pairs >= 10 else out.get(f"anatomy.{role}.topk.ci_high")
-    chance = out.get(f"anatomy.{role}.jaccard_chance" if pairs >= 10 else f"anatomy.{role}.topk.jaccard_chance")
-    found = {"delta": out.need(prefix, "03_ffn_neurons"), "ci_low": low, "ci_high": high, "n": 10, "level": stats.LEVEL}
-    if chance is not None:
-        what += f"; random sets of these sizes overlap {chance:.3f}"
-    if pairs >= 10 and out.get(f"anatomy.{role}.topk.jaccard") is not None:
-        what += (f"; each input's top-{out.get(f'anatomy.{role}.topk.k')} per layer overlap "
-                 f"{out.get(f'anatomy.{role}.topk.jaccard'):.2f} [{out.get(f'anatomy.{role}.topk.ci_low'):.2f}, "
-                 f"{out.get(f'anatomy.{role}.topk.ci_high'):.2f}]")
-    alignment = out.get(f"anatomy.{role}.target_alignment")
-    if alignment is not None:
-        what += f"; control: the inputs' final targets have a mean pairwise cosine of {alignment:.2f}"
+    """The same neurons for every input: the mean Jaccard of two reviews' top-k sets (k = ``anatomy.top_k_fraction``
+    of a layer, 03), over all pairs of the lens reviews, above ``claims.same_neurons_jaccard``; U-statistic interval.
+    The sets above the threshold are reported beside it (they are a handful of neurons fixed by the weights)."""
+    top, width, _ = _sets(out, role, "top")
+    above, _, _ = _sets(out, role, "above")
+    k = len(top[0][0])
+    found = stats.pair_mean(anatomy.pair_jaccard(top, width))
+    threshold = stats.pair_mean(anatomy.pair_jaccard(above, width)) if _counts(above).sum() else None
+    what = (f"mean Jaccard of two reviews' top-{k} sets per layer, over {found['n']} reviews; random sets of that size "
+            f"overlap {anatomy.chance_jaccard(k, k, width):.3f}")
+    if threshold is not None and np.isfinite(threshold["delta"]):
+        what += (f"; the sets above the threshold overlap {threshold['delta']:.2f} [{threshold['ci_low']:.2f}, "
+                 f"{threshold['ci_high']:.2f}] where one is non-empty")
     return _row("same_neurons", role, found, out.profile.claims.same_neurons_jaccard, None, "+",
-                "03_ffn_neurons, section3_3_jaccard_<role>.png", f"mean Jaccard of the {what}")
+                "03_ffn_neurons, section3_3_jaccard_<role>.png", what,
+                "U-statistic normal interval of the mean over pairs of reviews")
 
 
 def high_cosine_neurons_matter(out: Outputs, role: str) -> dict:
-    """Masking the top 1% by cosine costs more accuracy than masking as many random neurons (paired, 03's reviews)."""
-    table = out.table(f"ablation_{role}.csv.gz", "03_ffn_neurons")
-    correct = {v: ((g.sort_values("review")["logit"].to_numpy() > 0) == g.sort_values("review")["label"].to_numpy())
-               .astype(float) for v, g in table.groupby("variant")}
-    found = stats.matched_pairs(correct["top_cosine"], correct["random"])
+    """Masking the top 1% by cosine costs more accuracy than masking as many random neurons (the distribution of
+    03's random masks: two-level bootstrap over masks and reviews). Secondary, stated beforehand: the same for the
+    logit margin towards the true label."""
+    table = out.table(f"ablation_{role}.csv.gz", "03_ffn_neurons").sort_values("review")
+    variants = {v: g for v, g in table.groupby("variant")}
+    masks = [v for v in variants if v.startswith(anatomy.RANDOM_MASK.format(""))]
+    correct = lambda g: ((g["logit"].to_numpy() > 0) == g["label"].to_numpy()).astype(float)  # noqa: E731
+    margin = lambda g: (2 * g["label"].to_numpy() - 1) * g["logit"].to_numpy()  # noqa: E731
+    found = stats.compare(correct(variants["top_cosine"]), np.stack([correct(variants[m]) for m in masks]))
+    signed = stats.compare(margin(variants["top_cosine"]), np.stack([margin(variants[m]) for m in masks]))
     return _row("high_cosine_neurons_matter", role, found, 0.0, out.profile.claims.accuracy_margin, "-",
-                "03_ffn_neurons (masking check)", "top-1% by cosine masked minus as many random neurons masked")
+                "03_ffn_neurons (masking check)",
+                f"top-1% by cosine masked minus {len(masks)} random masks of as many neurons; secondary: the logit "
+                f"margin towards the true label changes by {signed['delta']:+.3f} [{signed['ci_low']:+.3f}, "
+                f"{signed['ci_high']:+.3f}]", "two-level bootstrap over masks and reviews")
 
 
 def rule_keeps_accuracy(out: Outputs, role: str, sparsity: float = 0.3) -> dict:
     """At 30% pruned, the rule loses less than the margin against dense (non-inferiority, paired)."""
     if sparsity not in out.profile.prune.sparsities:
         return _row("rule_keeps_accuracy", role, None, reason=f"{sparsity:.0%} is not a sweep sparsity of this profile")
-    found = stats.matched_pairs(out.correct(role, f"{RULE} {sparsity:.0%}"), out.correct(role, "dense"))
+    found = stats.matched_pairs(out.correct(role, f"{RULE} {sparsity:.0%}"), out.correct(role, "dense"),
+                                level("rule_keeps_accuracy", role))
     margin = out.profile.claims.accuracy_margin
     return _row("rule_keeps_accuracy", role, found, -margin, None, "+", f"04/05, figure{4 if role == 'encoder' else 5}"
-                "_accuracy.png", f"rule minus dense at {sparsity:.0%}; null: a loss of {100 * margin:.0f} pt")
+                "_accuracy.png", f"rule minus dense at {sparsity:.0%}; null: a loss of {100 * margin:.0f} pt",
+                f"Tango score interval, paired 0/1 ({found['discordant']} discordant)")
 
 
 def rule_beats_random(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
@@ -237,10 +298,11 @@ def rule_beats_random(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
         return _row("rule_beats_random", role, None, reason=f"no random masks at {sparsity:.0%}")
     outcomes = np.stack([out.correct(role, random_name(sparsity, m)) for m in range(len(masks))])
     rule = out.correct(role, f"{RULE} {sparsity:.0%}")[: outcomes.shape[1]]
-    found = stats.two_level(rule, outcomes)
+    found = stats.two_level(rule, outcomes, level("rule_beats_random", role))
     return _row("rule_beats_random", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 f"04/05, figure{4 if role == 'encoder' else 5}_accuracy.png",
-                f"rule minus {len(masks)} random masks at {sparsity:.0%}; the rule beats {found['beats_share']:.0%} of them")
+                f"rule minus {len(masks)} random masks at {sparsity:.0%}; the rule beats {found['beats_share']:.0%} of them",
+                "two-level bootstrap over masks and reviews")
 
 
 def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
@@ -254,10 +316,12 @@ def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
     if not narrow:
         return _row("lower_layers_raise_accuracy", role, None, reason="the grid has no pair of rows to compare")
     name = lambda r: f"{GRID}: alpha={r.alpha} beta={r.beta} focus={list(r.focusing)}"  # noqa: E731
-    found = stats.matched_pairs(out.correct(role, name(widest)), out.correct(role, name(narrow[0])))
+    found = stats.matched_pairs(out.correct(role, name(widest)), out.correct(role, name(narrow[0])),
+                                level("lower_layers_raise_accuracy", role))
     return _row("lower_layers_raise_accuracy", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 "05_prune_gpt2, figure5_accuracy.png (grid stars)",
-                f"focusing layers {list(widest.focusing)} minus {list(narrow[0].focusing)} at alpha {widest.alpha}")
+                f"focusing layers {list(widest.focusing)} minus {list(narrow[0].focusing)} at alpha {widest.alpha}",
+                f"Tango score interval, paired 0/1 ({found['discordant']} discordant)")
 
 
 def _timing(out: Outputs, claim: str, role: str, key: str, what: str) -> dict:
@@ -270,8 +334,9 @@ def _timing(out: Outputs, claim: str, role: str, key: str, what: str) -> dict:
                                               f"timing noise exceeds tolerance")
     found = {"delta": ratio, "ci_low": out.get(f"{key}_ci_low"), "ci_high": out.get(f"{key}_ci_high"),
              "n": out.profile.prune.timing_rounds, "level": stats.LEVEL}
-    return _row(claim, role, found, 1.0, out.profile.claims.speed_margin, "+",
-                f"04/05, figure{4 if role == 'encoder' else 5}-1_inference_time.png", what)
+    return _row(claim, role, found, 1.0, TOLERANCE, "+",
+                f"04/05, figure{4 if role == 'encoder' else 5}-1_inference_time.png", what,
+                "percentile bootstrap over interleaved timing rounds of the median speed-up (04/05)")
 
 
 def zeroing_speeds_up(out: Outputs, role: str) -> dict:
@@ -297,7 +362,7 @@ def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
     margin = out.profile.claims.accuracy_margin
     return _row("best_score_keeps_accuracy", role, found, -margin, None, "+", "06_importance_scores (confirmation)",
                 f"{out.get(f'{key}.score')} at {out.profile.scores.select_sparsity:.0%} minus dense; null: a loss of "
-                f"{100 * margin:.0f} pt")
+                f"{100 * margin:.0f} pt", "Tango score interval, paired 0/1 (06)")
 
 
 CLAIMS = {f.__name__: f for f in (finetune_accuracy, late_decision, sparse_neurons, neurons_by_depth, same_neurons,
@@ -334,30 +399,32 @@ def sentence(row, profile: Profile) -> str:
     unit = "sentences" if profile.data.name == "rotten_tomatoes" else "reviews"
     if row["verdict"] == "not testable":
         return f"{row['role']}: not testable: {row['reason']}."
-    text = (f"{row['role']}: {row['reason']}: {interval_text(row)} ({100 * row['level']:.4g}% interval, n = {int(row['n'])}"
-            f"{' ' + unit if row['claim'] in ACCURACY_CLAIMS else ''}), judged against {_number(row['claim'], row['null'])}")
+    text = (f"{row['role']}: {row['reason']}: {interval_text(row)} ({100 * row['level']:.4g}% interval"
+            f"{', exact' if row.get('exact') else ''}, n = {int(row['n'])}"
+            f"{' ' + unit if row['claim'] in ACCURACY_CLAIMS else ''}; {row['method']}), judged against "
+            f"{_number(row['claim'], row['null'])}")
     if pd.notna(row.get("margin")) and row.get("margin") is not None:
         text += f" (margin +-{_number(row['claim'], row['margin']).lstrip('+')})"
     text += f" -> {row['verdict']} (the claim: {row['outcome']})"
     if row["verdict"] == "inconclusive":
-        needed = row.get("n_to_resolve")
-        text += (f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}"
-                 + (f"; about {int(needed):,} would resolve the observed effect" if pd.notna(needed) else ""))
+        text += f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}; undecided because {row['why']}"
     return text + "."
 
 
 def summary_values(table: pd.DataFrame) -> dict:
-    """``claims.<id>.<role>.{verdict, outcome, effect, ci_low, ci_high, null, margin, level, n, mde, paper, evidence}``."""
+    """``claims.<id>.<role>.{verdict, outcome, effect, ci_low, ci_high, null, margin, level, n, mde, n_to_resolve,
+    masks_to_resolve, why, method, exact, primary, paper, evidence, sentence}``."""
     values = {}
     for _, row in table.iterrows():
         key = f"claims.{row['claim']}.{row['role']}"
         values |= {f"{key}.verdict": row["verdict"], f"{key}.outcome": row["outcome"], f"{key}.paper": row["paper"],
-                   f"{key}.evidence": row["evidence"], f"{key}.sentence": row["sentence"]}
+                   f"{key}.evidence": row["evidence"], f"{key}.sentence": row["sentence"], f"{key}.method": row["method"]}
         if row["verdict"] == "not testable":
             continue
         values |= {f"{key}.effect": row["delta"], f"{key}.ci_low": row["ci_low"], f"{key}.ci_high": row["ci_high"],
-                   f"{key}.null": row["null"], f"{key}.level": row["level"], f"{key}.n": int(row["n"])}
-        for extra in ("margin", "mde", "n_to_resolve"):
+                   f"{key}.null": row["null"], f"{key}.level": row["level"], f"{key}.n": int(row["n"]),
+                   f"{key}.exact": bool(row["exact"]), f"{key}.primary": (row["claim"], row["role"]) in PRIMARY}
+        for extra in ("margin", "mde", "n_to_resolve", "masks_to_resolve", "why"):
             if extra in row and pd.notna(row[extra]):
                 values[f"{key}.{extra}"] = row[extra]
     return values
@@ -407,11 +474,13 @@ def across(first: dict, second: dict, claim: str, role: str) -> str:
 
 
 def table_text(table: pd.DataFrame) -> str:
-    """The ledger as a fixed-width table: claim, model, verdict, what it means for the claim, effect [interval], null,
-    n."""
+    """The ledger as a fixed-width table: claim, model, verdict, what it means for the claim, effect [interval], its
+    level, null, n."""
     rows = pd.DataFrame({"claim": table["claim"], "model": table["role"], "verdict": table["verdict"],
                          "the claim": table["outcome"],
-                         "effect [95% interval]": [interval_text(r) for _, r in table.iterrows()],
+                         "effect [interval]": [interval_text(r) for _, r in table.iterrows()],
+                         "level": ["–" if r["verdict"] == "not testable" else f"{100 * r['level']:.4g}%"
+                                   for _, r in table.iterrows()],
                          "null": ["–" if r["verdict"] == "not testable" else _number(r["claim"], r["null"])
                                   for _, r in table.iterrows()],
                          "n": ["–" if r["verdict"] == "not testable" else int(r["n"]) for _, r in table.iterrows()]})

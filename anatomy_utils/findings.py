@@ -50,8 +50,8 @@ def _f2(x: float) -> str:
 def layer_anatomy(role: str, model: str, mean: np.ndarray, lens: pd.DataFrame, decision: int | None,
                   items: str = "reviews") -> str:
     """Paper §3.1 / Figure 1: how the target token's cosine to its final state grows with depth (probe mean), and
-    where the lens (the head applied to every layer, ``anatomy.lens_agreement``) first agrees with the final
-    prediction above chance for good (``decision``, from ``anatomy.decision_layer``)."""
+    where the lens (the head applied to every layer, ``anatomy.lens_agreement``) carries the final prediction for good:
+    its AUC against it stays at or above the criterion from ``decision`` on (``anatomy.decision_layer``)."""
     n = len(mean) - 1
     steps = np.diff(mean)
     jump, dip = int(np.argmax(steps)), int(np.argmin(steps))
@@ -71,12 +71,13 @@ def layer_anatomy(role: str, model: str, mean: np.ndarray, lens: pd.DataFrame, d
     if chance == 1:
         text += " The model predicts one class for all of them, so the lens cannot be told from chance."
     elif decision is None or decision >= n:
-        text += " The lens never agrees with the final prediction above chance before the last layer"
-        text += "." if decision is not None else f", nor, with only {reviews} {items}, at it."
+        text += (" Read without a threshold, the lens's logit ranks the final classes with an AUC of "
+                 f"{lens['auc'].iloc[n - 1]:.2f} one layer before the last: the decision layer is the last.")
     else:
         row = lens.loc[decision]
-        text += (f" The decision layer, from which the lens agrees with the final prediction above chance at every "
-                 f"layer, is layer {decision} of {n} ({decision / n:.0%} of the depth), where it agrees on "
+        text += (f" Read without a threshold, the lens's logit ranks the final classes with an AUC of "
+                 f"{row['auc']:.2f} at layer {decision} of {n} ({decision / n:.0%} of the depth), the decision layer "
+                 f"from which it stays at the criterion or above; there the lens's class agrees with the final one on "
                  f"{_pct(row['agreement'])} [{_pct(row['ci_low'])}, {_pct(row['ci_high'])}] (Wilson 95%).")
     single = [l for l in lens.index[:-1] if lens.loc[l, "single_class"]]
     if single:

@@ -129,8 +129,9 @@ def heatmaps(matrices: dict[str, np.ndarray], labels, title: str, vmin=0.0, vmax
 def lens_agreement(agreement, cosine: np.ndarray, decision, title: str, axes, unit: str = "reviews"):
     """The lens of one model on two axes: on ``axes[0]`` the share of ``unit`` on which the head applied to each layer
     agrees with the final prediction, with its Wilson 95% interval, the chance line (the more frequent final class)
-    and open markers where the lens predicts one class for every item; the decision layer dashed (when there is one).
-    On ``axes[1]`` the mean cosine of each layer's target token to the final one."""
+    and open markers where the lens predicts one class for every item; the lens's AUC against the final prediction
+    (threshold-free) and the decision layer, from which that AUC stays at or above the criterion, dashed. On
+    ``axes[1]`` the mean cosine of each layer's target token to the final one."""
     top, bottom = axes
     layers = agreement.index.to_numpy()
     top.fill_between(layers, agreement["ci_low"], agreement["ci_high"], color="C0", alpha=0.2,
@@ -142,11 +143,12 @@ def lens_agreement(agreement, cosine: np.ndarray, decision, title: str, axes, un
                  label="lens predicts one class for all")
     chance = float(agreement["chance"].iloc[0])
     top.axhline(chance, color="grey", ls=":", lw=1.2, label=f"chance: more frequent final class ({chance:.0%})")
+    top.plot(layers, agreement["auc"], "^-", color="C1", ms=3, label="lens AUC against final prediction")
     if decision is not None:
         for ax in axes:
             ax.axvline(decision, color="k", ls="--", lw=1)
         top.plot([], [], "k--", lw=1, label=f"decision layer ({decision})")
-    bottom_limit = min(0.4, chance - 0.1, float(agreement["ci_low"].min()) - 0.02)
+    bottom_limit = min(0.4, chance - 0.1, float(agreement["ci_low"].min()) - 0.02, float(agreement["auc"].min()) - 0.02)
     top.set(ylabel=f"agreement ({int(agreement['n'].iloc[0])} {unit})", ylim=(bottom_limit, 1.02), title=title)
     top.legend(fontsize=7, loc="best")
     bottom.plot(np.arange(len(cosine)), cosine, "s-", color="C2", ms=3)

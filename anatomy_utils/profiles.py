@@ -57,6 +57,7 @@ class AnatomyConfig:
     ablation_fraction: float  # k of the ablations, as a fraction of all FFN neurons
     top_k_fraction: float = 0.01  # per input and layer, the top share of neurons by cosine: sets large enough to test
     causal_reviews: typing.Optional[int] = None  # test reviews for 03's attribution and ablations (null: lens_reviews)
+    ablation_masks: int = 10  # random masks in 03's masking check: the baseline is their distribution, not one draw
 
     @property
     def causal_count(self) -> int:
@@ -105,9 +106,11 @@ class ClaimsConfig:
 
     accuracy_margin: float = 0.02  # accuracy differences within +-2 pt count as equivalent; "keeps accuracy" means
     #                                losing less than this (non-inferiority)
-    speed_margin: float = 0.03  # speed ratios within 1 +- 0.03 count as equivalent
     same_neurons_jaccard: float = 0.5  # "the same neurons for every input": mean Jaccard above this
     late_depth: float = 0.667  # "a late decision": the lens settles after this share of the depth (8 of 12)
+    decision_auc: float = 0.9  # a layer carries the decision when its lens ranks the final classes with AUC >= this
+    #                            (the conventional bar of "excellent" discrimination); speed ratios are judged within
+    #                            timing.TOLERANCE, the A/A gate's own tolerance
 
 
 @dataclass(frozen=True)
@@ -160,13 +163,13 @@ def _check(value, kind, where: str):
 
 # Ranges of numeric keys, by name, wherever they appear: a value of the right type outside them is refused too.
 POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm", "max_tokens",
-            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "causal_reviews", "encoder_eval_examples",
+            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "causal_reviews", "ablation_masks", "encoder_eval_examples",
             "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
             "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
-            "decoder_mask_examples", "accuracy_margin", "speed_margin", "calibration_examples", "encoder_validation_examples",
+            "decoder_mask_examples", "accuracy_margin", "calibration_examples", "encoder_validation_examples",
             "decoder_validation_examples", "round_to"}
 FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_sparsity",
-            "top_k_fraction", "same_neurons_jaccard", "late_depth"}
+            "top_k_fraction", "same_neurons_jaccard", "late_depth", "decision_auc"}
 ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
 NON_NEGATIVE = {"seed", "weight_decay", "encoder_confirm_examples", "decoder_confirm_examples"}
 

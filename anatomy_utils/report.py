@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from . import claims, summary
+from . import claims, stats, summary
 from .finetune import TRAINING_CODE
 from .cache import code_fingerprint
 from .runtime import ROOT
@@ -115,7 +115,7 @@ def _anatomy_rows(get) -> list[str]:
             _row(get, "fine-tuning minutes", "finetune.{m}.train_minutes", 1),
             _row(get, "validation accuracy", "finetune.{m}.validation_accuracy"),
             _row(get, "test accuracy", "finetune.{m}.test_accuracy", paper="0.862 / 0.849"),
-            _row(get, "decision layer of the lens (above chance)", "anatomy.{m}.decision_layer", 0),
+            _row(get, "decision layer of the lens (AUC stays at the criterion)", "anatomy.{m}.decision_layer", 0),
             _row(get, "neurons above 0.35 (probe mean)", "anatomy.{m}.neurons_above_0.35", 1),
             _row(get, "Jaccard across inputs, layer pairs with a non-empty set", "anatomy.{m}.jaccard_nonempty"),
             _row(get, "… the same for random sets of those sizes (chance)", "anatomy.{m}.jaccard_chance"),
@@ -208,8 +208,10 @@ def _claim_cell(get, claim: str, role: str) -> str:
     scale = 100 if claim in claims.ACCURACY_CLAIMS else 1
     unit, digits = (" pt", 1) if scale == 100 else ("", 3)  # 07's table's digits: a share of 0.004 is not +0.00
     number = lambda name: f"{scale * get(f'{key}.{name}'):+.{digits}f}"  # noqa: E731
+    level = get(f"{key}.level", stats.LEVEL)
     text = (f"**{claims.OUTCOMES[verdict]}** ({verdict}): {number('effect')}{unit} [{number('ci_low')}, "
-            f"{number('ci_high')}] vs {number('null')}, n = {get(f'{key}.n')}")
+            f"{number('ci_high')}]{'' if abs(level - stats.LEVEL) < 1e-9 else f' ({100 * level:.4g}%)'}"
+            f"{' (exact)' if get(f'{key}.exact') else ''} vs {number('null')}, n = {get(f'{key}.n')}")
     if verdict == "inconclusive" and get(f"{key}.mde") is not None:
         text += f"; MDE {scale * get(f'{key}.mde'):.{digits}f}{unit}"
     return text
@@ -243,9 +245,10 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
                          f"{claims.across(a, b, claim, m)} |")
     lines += ["", *(_in_short(values, p) for p, values in ((first, a), (second, b)))]
     lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and in "
-              "their own unit otherwise (a share of the depth, a share of a layer, a Jaccard, a correlation, a speed "
-              "ratio); each row's interval is 95% and its verdict is read off that interval (notebook 07 explains the "
-              "rule; `make claims` prints a profile's ledger in seconds). \"Same answer\" is *yes* when both verdicts "
+              "their own unit otherwise (an AUC, a share of a layer, a Jaccard, a correlation, a speed ratio); each "
+              "row's interval is 95% unless its level is shown (the primary family, below) and its verdict is read off "
+              "that interval (notebook 07 explains each procedure; `make claims` prints a profile's ledger in seconds). "
+              f"{claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
               "are decisive and equal, **different** when the interval of the difference of the two effects excludes "
               "zero, *not comparable* when either side is inconclusive or not testable. Published references: "
               + "; ".join(f"{p}: {g.get('reference.source')}" for p, g in ((first, a), (second, b))) + "."]

@@ -2,10 +2,14 @@
 
 A comparison is ``a - b`` on the same reviews, in the order given. Its interval is
 
-* for two single models (0/1 correctness each): Agresti & Min's (2005) interval for matched proportions, which adds
-  half a count to every cell of the 2x2 table, so it never collapses to a point when the two agree on every review;
+* for two single models (0/1 correctness each): Tango's (1998) score interval for matched proportions, the set of
+  differences a score test does not reject; it holds when discordant pairs are few and never collapses to a point;
 * for a model against a distribution of random masks: a two-level bootstrap that resamples the masks and the reviews;
-* for one accuracy against a published figure: Wilson's score interval.
+* for one accuracy against a published figure: Wilson's score interval; for a share of a layer: Clopper-Pearson's;
+* for a mean over pairs of inputs (set overlaps): the U-statistic's normal interval;
+* for a trend over layers: the exact permutation test over layers, inverted as a shift.
+
+Every resampling interval in the package is ``bootstrap`` (percentile, one seed), at the one ``LEVEL``.
 
 A family of m comparisons (the sparsities of one question, the questions of one claim) is made at the Bonferroni
 level 1 - 0.05 / m, so its intervals hold simultaneously; the verdict comes from that same interval:
@@ -50,27 +54,48 @@ def accuracy_vs(correct: np.ndarray, reference: float, level: float = LEVEL) -> 
             "level": level}
 
 
+def _tango_statistic(up: float, down: float, n: int, delta: float) -> float:
+    """Tango's score statistic for ``P(a=1, b=0) - P(a=0, b=1) = delta``, the nuisance cell at its restricted MLE."""
+    b = up * (1 + delta) + down * (1 - delta) - 2 * n * delta
+    q = (b + math.sqrt(b * b + 8 * n * down * delta * (1 - delta))) / (4 * n)
+    variance, gap = n * (2 * q + delta * (1 - delta)), up - down - n * delta
+    if variance > 0:
+        return gap / math.sqrt(variance)
+    return 0.0 if gap == 0 else math.copysign(math.inf, gap)
+
+
+def tango(up: int, down: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Tango's score interval for a paired difference of proportions from its discordant counts ``up`` (a right, b
+    wrong) and ``down`` of ``n`` pairs: every delta whose score test is not rejected at ``level``."""
+    from scipy.optimize import brentq
+
+    z, estimate = z_value(level), (up - down) / n
+    f = lambda d: _tango_statistic(up, down, n, d)  # noqa: E731  decreasing in delta
+    low = -1.0 if f(-1 + 1e-12) <= z else brentq(lambda d: f(d) - z, -1 + 1e-12, estimate, xtol=1e-10)
+    high = 1.0 if f(1 - 1e-12) >= -z else brentq(lambda d: f(d) + z, estimate, 1 - 1e-12, xtol=1e-10)
+    return float(low), float(high)
+
+
 def matched_pairs(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> dict:
-    """``mean(a) - mean(b)`` for two 0/1 outcome vectors on the same reviews, with Agresti & Min's interval."""
+    """``mean(a) - mean(b)`` for two 0/1 outcome vectors on the same reviews, with Tango's score interval; also the
+    discordant counts it rests on."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"Paired outcomes need the same reviews; got {a.shape} and {b.shape}.")
     if not np.isin(a, (0, 1)).all() or not np.isin(b, (0, 1)).all():
         raise ValueError("matched_pairs takes 0/1 outcomes; average over masks with two_level instead.")
-    n = len(a)
-    up, down = float(((a == 1) & (b == 0)).sum()) + 0.5, float(((a == 0) & (b == 1)).sum()) + 0.5
-    m = n + 2
-    centre = (up - down) / m
-    se = math.sqrt(up + down - (up - down) ** 2 / m) / m
-    half = z_value(level) * se
-    return {"delta": float(a.mean() - b.mean()), "ci_low": max(centre - half, -1.0), "ci_high": min(centre + half, 1.0),
-            "n": n, "level": level}
+    up, down = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
+    low, high = tango(up, down, len(a), level)
+    return {"delta": float(a.mean() - b.mean()), "ci_low": low, "ci_high": high, "n": len(a), "level": level,
+            "discordant": up + down}
 
 
 def two_level(a: np.ndarray, masks: np.ndarray, level: float = LEVEL, resamples: int = 4000, seed: int = 0) -> dict:
-    """``a`` (one model's 0/1 outcomes, ``(n,)``) minus a distribution of random masks (``(masks, n)``, the same
-    reviews), masks and reviews both resampled: the interval carries the spread between masks as well as the
-    sampling of reviews. Also where ``a`` falls among the masks (the share of masks it beats)."""
+    """``a`` (one model's outcomes, ``(n,)``) minus a distribution of random masks (``(masks, n)``, the same reviews),
+    masks and reviews both resampled: the interval carries the spread between masks as well as the sampling of
+    reviews. Also where ``a`` falls among the masks (the share of masks it beats) and the two variance components
+    (``mask_var``: between masks' mean differences, net of review noise; ``review_var``: per review), which
+    ``n_to_resolve`` needs to say how many masks and reviews would resolve the observed effect."""
     a, masks = np.asarray(a, dtype=float), np.atleast_2d(np.asarray(masks, dtype=float))
     if masks.shape[1] != len(a):
         raise ValueError(f"Paired outcomes need the same reviews; got {len(a)} and {masks.shape[1]}.")
@@ -79,16 +104,19 @@ def two_level(a: np.ndarray, masks: np.ndarray, level: float = LEVEL, resamples:
     # identical outcomes do not yield a zero-width interval; the estimate itself is the plain mean.
     padded = np.hstack([diff, np.ones((len(masks), 1)), -np.ones((len(masks), 1))])
     rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    for r in range(resamples):
-        per_review = padded[rng.integers(0, len(masks), len(masks))].mean(axis=0)
-        means[r] = per_review[rng.integers(0, padded.shape[1], padded.shape[1])].mean()
-    tail = 100 * (1 - level) / 2
+    m, n = padded.shape
+
+    def resampled(_):
+        return padded[rng.integers(0, m, m)].mean(axis=0)[rng.integers(0, n, n)].mean()
+
+    low, high = bootstrap(resampled, 1, level, resamples, seed)
     accuracies = masks.mean(axis=1)
-    return {"delta": float(diff.mean()), "ci_low": float(np.percentile(means, tail)),
-            "ci_high": float(np.percentile(means, 100 - tail)), "n": len(a), "masks": len(masks), "level": level,
-            "mask_spread": float(accuracies.std(ddof=1)) if len(masks) > 1 else None,
-            "beats_share": float(np.mean(a.mean() > accuracies))}
+    review_var = float(diff.mean(axis=0).var(ddof=1)) if len(a) > 1 else 0.0
+    within = float(diff.var(axis=1, ddof=1).mean()) / len(a) if len(a) > 1 else 0.0
+    mask_var = max(float(diff.mean(axis=1).var(ddof=1)) - within, 0.0) if len(masks) > 1 else None
+    return {"delta": float(diff.mean()), "ci_low": low, "ci_high": high, "n": len(a), "masks": len(masks),
+            "level": level, "mask_spread": float(accuracies.std(ddof=1)) if len(masks) > 1 else None,
+            "beats_share": float(np.mean(a.mean() > accuracies)), "mask_var": mask_var, "review_var": review_var}
 
 
 def compare(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> dict:
@@ -106,13 +134,76 @@ def compare(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> dict:
     raise ValueError("compare takes at most one side with several masks or seeds.")
 
 
+def bootstrap(statistic, n: int, level: float = LEVEL, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The package's one bootstrap: the percentile interval of ``statistic(rows)`` over ``resamples`` draws of ``n``
+    row indices with replacement (``seed`` fixed); draws where the statistic is not finite are left out."""
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(resamples)], dtype=float)
+    values = values[np.isfinite(values)]
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
 def bootstrap_interval(values: np.ndarray, level: float = LEVEL, resamples: int = 4000, seed: int = 0) -> tuple[float, float]:
     """Percentile interval of the mean of ``values`` (one per review, or per input), resampled with replacement."""
     values = np.asarray(values, dtype=float)
-    rows = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
-    means = values[rows].mean(axis=1)
-    tail = 100 * (1 - level) / 2
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    return bootstrap(lambda rows: values[rows].mean(), len(values), level, resamples, seed)
+
+
+def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a share of ``k`` in ``n``."""
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def pair_mean(matrix: np.ndarray, level: float = LEVEL) -> dict:
+    """Mean of a symmetric ``(n, n)`` matrix of pairwise values (e.g. set overlaps of two inputs) over its off-diagonal
+    cells, NaN cells left out, with the U-statistic's normal interval: the standard error is ``2 sd(row means) /
+    sqrt(n)`` (Hoeffding), each row mean over that input's pairs. It carries the variation between inputs; identical
+    inputs give a zero width, which is then the truth, not an artefact."""
+    matrix = np.array(matrix, dtype=float)
+    np.fill_diagonal(matrix, np.nan)
+    rows = np.nanmean(matrix, axis=1)
+    rows = rows[np.isfinite(rows)]
+    estimate = float(np.nanmean(matrix))
+    half = z_value(level) * 2 * float(rows.std(ddof=1)) / math.sqrt(len(rows)) if len(rows) > 1 else math.inf
+    return {"delta": estimate, "ci_low": estimate - half, "ci_high": estimate + half, "n": len(rows), "level": level}
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` against the 0/1 ``positive`` (Mann-Whitney, ties counted half); NaN when
+    one class is missing."""
+    positive = np.asarray(positive, dtype=bool)
+    k = int(positive.sum())
+    if k in (0, len(positive)):
+        return math.nan
+    ranks = stats.rankdata(scores)
+    return float((ranks[positive].sum() - k * (k + 1) / 2) / (k * (len(positive) - k)))
+
+
+def permutation_trend(values: np.ndarray, statistic, null: float, bounds: tuple[float, float] = (-math.inf, math.inf),
+                      level: float = LEVEL, exact_up_to: int = 8, draws: int = 20000, seed: int = 0) -> dict:
+    """A trend over layers: ``statistic`` of the per-layer ``values`` against its distribution when the values are
+    permuted over the layers (every permutation up to ``exact_up_to`` layers, else ``draws`` random ones). The
+    interval is the test inverted as a shift, ``[T - q_high + null, T - q_low + null]`` with ``q`` the permutation
+    quantiles, clipped to the statistic's ``bounds``, so it excludes ``null`` exactly when the two-sided permutation
+    test rejects at ``level``."""
+    import itertools
+
+    values = np.asarray(values, dtype=float)
+    if len(values) <= exact_up_to:
+        perms = np.array(list(itertools.permutations(range(len(values)))))
+    else:
+        rng = np.random.default_rng(seed)
+        perms = np.array([rng.permutation(len(values)) for _ in range(draws)])
+    observed = float(statistic(values))
+    spread = np.array([statistic(values[p]) for p in perms], dtype=float)
+    tail = (1 - level) / 2
+    q_low, q_high = np.quantile(spread, [tail, 1 - tail], method="inverted_cdf")
+    low, high = max(observed - q_high + null, bounds[0]), min(observed - q_low + null, bounds[1])
+    return {"delta": observed, "ci_low": float(low), "ci_high": float(high),
+            "n": len(values), "level": level, "p_below": float(np.mean(spread <= observed)),
+            "p_above": float(np.mean(spread >= observed)), "permutations": len(perms), "exact": len(values) <= exact_up_to}
 
 
 def verdict(low: float, high: float, null: float = 0.0, margin: float | None = None, direction: str = "+") -> str:
@@ -137,13 +228,30 @@ def n_to_resolve(effect: float, null: float, n: int, detectable: float) -> int |
     return None if gap == 0 else int(math.ceil(n * (detectable / gap) ** 2))
 
 
+def masks_and_reviews(effect: float, null: float, c: dict, power: float = POWER) -> tuple[int | None, int | None]:
+    """For a comparison with random masks (``two_level``): the reviews that would resolve the observed effect with
+    the masks it has, and the masks that would with its reviews, from the variance components (None where no number
+    of that one suffices, or the effect equals the null)."""
+    gap = abs(effect - null)
+    if gap == 0 or c.get("mask_var") is None:
+        return None, None
+    target = (gap / (z_value(c["level"]) + float(stats.norm.ppf(power)))) ** 2
+    masks_part, reviews_part = c["mask_var"] / c["masks"], c["review_var"] / c["n"]
+    reviews = math.ceil(c["review_var"] / (target - masks_part)) if target > masks_part else None
+    masks = math.ceil(c["mask_var"] / (target - reviews_part)) if target > reviews_part else None
+    return reviews, masks
+
+
 def judge(comparison: dict, null: float = 0.0, margin: float | None = None, direction: str = "+") -> dict:
     """The comparison with its verdict; an inconclusive one also gets ``mde`` and ``n_to_resolve``."""
     c = dict(comparison)
     c |= {"null": null, "margin": margin, "verdict": verdict(c["ci_low"], c["ci_high"], null, margin, direction)}
     if c["verdict"] == "inconclusive":
         c["mde"] = mde(c["ci_low"], c["ci_high"], c["level"])
-        c["n_to_resolve"] = n_to_resolve(c["delta"], null, c["n"], c["mde"])
+        if c.get("mask_var") is not None:
+            c["n_to_resolve"], c["masks_to_resolve"] = masks_and_reviews(c["delta"], null, c)
+        else:
+            c["n_to_resolve"] = n_to_resolve(c["delta"], null, c["n"], c["mde"])
     return c
 
 

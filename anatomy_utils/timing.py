@@ -31,10 +31,10 @@ from torch import nn
 from .classifier import Encoded
 from .families import empty_ffn, family_of, projections
 from .runtime import synchronize
+from .stats import LEVEL, bootstrap
 
 DENSE_A, DENSE_B = "dense A", "dense B"  # the reference and its A/A control
 TOLERANCE = 0.02  # the A/A interval must lie inside 1 +- this for a speed-up verdict
-LEVEL = 0.95
 NOISE_MESSAGE = "timing noise exceeds tolerance"
 MIN_BLOCK = 0.5  # seconds: each variant's calls in a round add up to at least this (several of a short batch or a GPU
 #                  forward), so a scheduler tick or interrupt stays small
@@ -53,12 +53,9 @@ def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.
 # ---------------------------------------------------------------------------------------------- ratios and the gate
 
 def bootstrap_median(values: np.ndarray, level: float = LEVEL, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median of ``values`` (resampled with replacement)."""
+    """Percentile bootstrap interval of the median of ``values`` (``stats.bootstrap``)."""
     values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    medians = np.median(values[rng.integers(0, len(values), (resamples, len(values)))], axis=1)
-    tail = 100 * (1 - level) / 2
-    return float(np.percentile(medians, tail)), float(np.percentile(medians, 100 - tail))
+    return bootstrap(lambda rows: np.median(values[rows]), len(values), level, resamples, seed)
 
 
 def ratio_summary(seconds: dict[str, np.ndarray], reference: str = DENSE_A, control: str = DENSE_B,

@@ -113,28 +113,29 @@ def _lens(columns):
     return np.stack(columns, axis=1).astype(float)
 
 
-def test_decision_layer_is_where_agreement_stays_above_chance():
+def test_decision_layer_is_where_the_lens_auc_stays_at_the_criterion():
     final = np.where(np.arange(200) % 2 == 0, 1.0, -1.0)
     noisy = final.copy()
-    noisy[:30] *= -1  # 85% agreement
+    noisy[:30] *= -1  # 85% agreement: AUC 0.85
     lens = _lens([np.ones(200), -final, noisy, final, final])
     table = anatomy.lens_agreement(lens)
     assert table["single_class"].tolist() == [True, False, False, False, False]
     assert np.allclose(table["chance"], 0.5) and np.isclose(table.loc[2, "agreement"], 0.85)
-    assert anatomy.decision_layer(lens) == 2
+    assert np.allclose(table["auc"], [0.5, 0.0, 0.85, 1.0, 1.0])
+    assert anatomy.decision_layer(lens, 0.8) == 2 and anatomy.decision_layer(lens, 0.9) == 3
     lens[:, 3] = noisy * np.where(np.arange(200) < 100, 1, -1)  # a later layer back at chance: the decision moves
-    assert anatomy.decision_layer(lens) == 4
+    assert anatomy.decision_layer(lens, 0.8) == 4
 
 
-def test_a_lens_that_predicts_one_class_is_at_chance_not_above_it():
-    final = np.where(np.arange(200) < 120, 1.0, -1.0)  # 60% positive: a constant lens agrees on 60%
-    lens = _lens([np.ones(200), np.ones(200), np.ones(200), final])
+def test_the_auc_reads_a_lens_that_predicts_one_class_and_can_come_out_either_way():
+    final = np.where(np.arange(200) < 120, 1.0, -1.0)  # 60% positive: a constant-class lens agrees on 60%
+    ranked = 5 + 0.1 * final  # every logit positive (one class), but ordered as the final prediction
+    lens = _lens([np.ones(200), ranked, final])
     table = anatomy.lens_agreement(lens)
-    assert np.allclose(table["agreement"][:3], 0.6) and np.isclose(table["chance"].iloc[0], 0.6)
-    assert table["single_class"][:3].all()
-    assert anatomy.decision_layer(lens) == 3  # only the last layer, which agrees by construction
-    assert anatomy.decision_layer(_lens([np.ones(200), np.ones(200)])) is None  # one final class: no chance to beat
-    assert anatomy.decision_layer(_lens([final[:3], final[:3]])) is None  # 3 items: even 3/3 is not above chance
+    assert np.allclose(table["agreement"][:2], 0.6) and table["single_class"][:2].all()
+    assert anatomy.decision_layer(lens, 0.9) == 1  # the threshold-free reading sees the decision one layer early
+    assert anatomy.decision_layer(_lens([np.ones(200), np.ones(200), final]), 0.9) == 2  # a flat lens: only the last
+    assert anatomy.decision_layer(_lens([np.ones(200), np.ones(200)]), 0.9) is None  # one final class
 
 
 def test_lens_at_the_last_layer_equals_the_classifier(body):
@@ -157,11 +158,11 @@ def test_lens_and_ablation_tables_are_gzipped_identically_on_rerun(tmp_path, mon
 
     monkeypatch.setattr(anatomy, "FIGURES", tmp_path)
     lens = np.array([[0.123456789, -1.0], [2.0, 3.0]])
-    path = anatomy.save_table(anatomy.lens_frame(lens, [1, 0]), "p", "lens_encoder")
+    path = anatomy.save_table(anatomy.lens_frame(lens, [1, 0], lens / 10), "p", "lens_encoder")
     first = path.read_bytes()
-    assert anatomy.save_table(anatomy.lens_frame(lens, [1, 0]), "p", "lens_encoder").read_bytes() == first
+    assert anatomy.save_table(anatomy.lens_frame(lens, [1, 0], lens / 10), "p", "lens_encoder").read_bytes() == first
     table = pd.read_csv(path)
-    assert list(table.columns) == ["review", "label", "layer", "logit"] and len(table) == 4
+    assert list(table.columns) == ["review", "label", "layer", "logit", "cosine"] and len(table) == 4
     assert table.loc[0, "logit"] == 0.12346 and table.loc[3, "layer"] == 1 and table.loc[3, "label"] == 0
     assert gzip.decompress(first)  # a plain gzip stream
     frame = anatomy.logits_frame([1, 0], {"dense": np.array([1.0, -1.0]), "random": np.array([0.5, -0.5])})

@@ -19,11 +19,11 @@ def _lens(decided_at: int | None, layers: int = 6) -> np.ndarray:
     return np.stack(columns + [FINAL], axis=1)
 
 
-def test_a_late_decision_is_reported_as_never_above_chance_before_the_last_layer():
+def test_a_late_decision_is_reported_as_the_last_layer_with_the_auc_before_it():
     lens = _lens(None)
     text = findings.layer_anatomy("encoder", "m", np.array([0.49, 0.5, 0.5, 0.5, 0.541, 0.5405, 1.0]),
-                                  anatomy.lens_agreement(lens), anatomy.decision_layer(lens), "reviews")
-    assert "never agrees with the final prediction above chance before the last layer" in text
+                                  anatomy.lens_agreement(lens), anatomy.decision_layer(lens, 0.9), "reviews")
+    assert "an AUC of 0.50 one layer before the last: the decision layer is the last" in text
     assert "first reaches 0.9" not in text  # only the last layer reaches it: true by construction
     assert "-0.00" not in text and "largest fall" not in text  # a fall that rounds to zero is left out
     assert "60% (chance)" in text and "At layers 0-5 the lens predicts one class for every review" in text
@@ -33,8 +33,9 @@ def test_an_earlier_decision_is_stated_with_its_agreement_interval_and_chance():
     lens = _lens(3)
     table = anatomy.lens_agreement(lens)
     text = findings.layer_anatomy("decoder", "m", np.array([-0.001, 0.3, 0.95, 0.9, 0.5, 0.4, 1.0]), table,
-                                  anatomy.decision_layer(lens), "sentences")
-    assert "is layer 3 of 6 (50% of the depth), where it agrees on 100% [98%, 100%]" in text
+                                  anatomy.decision_layer(lens, 0.9), "sentences")
+    assert "an AUC of 1.00 at layer 3 of 6 (50% of the depth), the decision layer" in text
+    assert "agrees with the final one on 100% [98%, 100%]" in text
     assert "it first reaches 0.9 at layer 2, before the last layer" in text
     assert "after the embeddings" in text and "-0.00" not in text and "is 0.00 after" in text
     assert "the largest fall from layer 3 to 4 (-0.40)" in text
@@ -90,5 +91,5 @@ def test_summary_values_hold_no_nan():
     assert values["anatomy.decoder.topk.jaccard"] == 0.0 and math.isclose(values["anatomy.decoder.topk.jaccard_chance"], 0.1)
     assert values["anatomy.decoder.decision_layer"] is None and values["anatomy.decoder.decision_depth"] is None
     assert values["anatomy.decoder.layers"] == 6 and values["anatomy.decoder.ffn_width"] == 10
-    lens = anatomy.lens_values("encoder", anatomy.lens_agreement(_lens(3)), anatomy.decision_layer(_lens(3)))
+    lens = anatomy.lens_values("encoder", anatomy.lens_agreement(_lens(3)), anatomy.decision_layer(_lens(3), 0.9))
     assert lens["anatomy.encoder.decision_depth"] == 0.5 and lens["anatomy.encoder.lens_chance"] == 0.6

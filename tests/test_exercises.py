@@ -37,7 +37,7 @@ def test_exercise_2_a_comparison_reanalysed_from_the_csv_matches_the_ledger():
         rows = test[test["variant"] == variant].drop_duplicates("review").sort_values("review")
         return ((rows["logit"] > 0) == rows["label"]).to_numpy(dtype=float)
 
-    mine = stats.matched_pairs(correct("paper rule (scaled) 30%"), correct("dense"))
+    mine = stats.matched_pairs(correct("paper rule (scaled) 30%"), correct("dense"), claims.level("rule_keeps_accuracy", "encoder"))
     row = claims.ledger(load_profile("default")).set_index(["claim", "role"]).loc[("rule_keeps_accuracy", "encoder")]
     assert (mine["ci_low"], mine["ci_high"], mine["n"]) == pytest.approx((row["ci_low"], row["ci_high"], row["n"]))
 

@@ -12,20 +12,26 @@ def test_wilson_matches_the_closed_form():
     np.testing.assert_allclose(stats.wilson(correct), (centre - half, centre + half), atol=1e-5)
 
 
-def test_matched_pairs_is_agresti_min():
+def test_matched_pairs_is_tangos_score_interval():
     a = np.array([1.0] * 60 + [0.0] * 40)
     b = np.array([1.0] * 50 + [0.0] * 50)  # a right on 10 more reviews, never wrong where b is right
     result = stats.matched_pairs(a, b)
-    up, down, m = 10.5, 0.5, 102  # half a count added to every cell
-    se = np.sqrt(up + down - (up - down) ** 2 / m) / m
-    centre = (up - down) / m
-    assert result["delta"] == pytest.approx(0.10) and result["n"] == 100
-    assert result["ci_low"] == pytest.approx(centre - 1.959964 * se, abs=1e-5)
-    assert result["ci_high"] == pytest.approx(centre + 1.959964 * se, abs=1e-5)
+    assert result["delta"] == pytest.approx(0.10) and result["n"] == 100 and result["discordant"] == 10
+    # the endpoints are where Tango's score statistic reaches -+z (the interval inverts the score test)
+    assert stats._tango_statistic(10, 0, 100, result["ci_low"]) == pytest.approx(1.959964, abs=1e-4)
+    assert stats._tango_statistic(10, 0, 100, result["ci_high"]) == pytest.approx(-1.959964, abs=1e-4)
     with pytest.raises(ValueError, match="same reviews"):
         stats.matched_pairs(a, b[:50])
     with pytest.raises(ValueError, match="0/1"):
         stats.matched_pairs(a * 0.5, b)
+
+
+@pytest.mark.parametrize("up, down", [(38, 22), (36, 22), (5, 0), (3, 1), (0, 0), (12, 30)])
+def test_tango_excludes_zero_exactly_when_mcnemars_score_test_rejects(up, down):
+    low, high = stats.tango(up, down, 300)
+    mcnemar = abs(up - down) / np.sqrt(up + down) if up + down else 0.0  # the score test at delta = 0
+    assert (low > 0 or high < 0) == (mcnemar > 1.959964)
+    assert low < (up - down) / 300 < high or up == down == 0
 
 
 def test_identical_variants_do_not_give_a_point_interval():
