@@ -432,7 +432,8 @@ def summary_values(table: pd.DataFrame) -> dict:
 
 def consistent(values: dict) -> list[str]:
     """The ledger's own rule checked on a summary: confirmed/refuted iff the null lies outside the interval;
-    inconclusive has an MDE; equivalent has a margin and an interval inside it. Returns the violations."""
+    inconclusive has an MDE; equivalent has a margin and an interval inside it; no decisive verdict rests on a
+    zero-width interval unless the quantity is exact. Returns the violations."""
     problems = []
     keys = {k.rsplit(".", 1)[0] for k in values if k.startswith("claims.") and k.endswith(".verdict")}
     for key in sorted(keys):
@@ -445,6 +446,8 @@ def consistent(values: dict) -> list[str]:
             problems.append(f"{key}: {verdict} but null {null} {'outside' if outside else 'inside'} [{low}, {high}]")
         if verdict == "inconclusive" and values.get(f"{key}.mde") is None:
             problems.append(f"{key}: inconclusive without an MDE")
+        if verdict != "inconclusive" and not high > low and not values.get(f"{key}.exact"):
+            problems.append(f"{key}: {verdict} on a zero-width interval that is not exact")
         if verdict == "equivalent":
             margin = values.get(f"{key}.margin")
             if margin is None or not (null - margin <= low and high <= null + margin):

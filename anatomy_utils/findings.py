@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .profiles import ReferenceConfig
-from .stats import describe
+from .stats import LEVEL, describe
 
 
 def unit(profile) -> str:
@@ -143,7 +143,7 @@ def causal_check(role: str, model: str, table: pd.DataFrame, spearman: float, it
     for name, row in table.iterrows():
         label = _label(name, int(row["masked"])) if "masked" in row else name
         change = {"delta": row["delta_accuracy"], "ci_low": row["ci_low"], "ci_high": row["ci_high"],
-                  "n": int(row["n"]), "level": row.get("level", 0.95)}
+                  "n": int(row["n"]), "level": row.get("level", LEVEL)}
         effect = ("lowers accuracy" if row["ci_high"] < 0 else "raises accuracy" if row["ci_low"] > 0
                   else "changes accuracy by no detectable amount")
         rows.append(f"masking {label} {effect}, {describe(change)}")

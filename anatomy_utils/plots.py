@@ -6,6 +6,7 @@ import numpy as np
 import seaborn as sns
 
 from .runtime import FIGURES
+from .stats import LEVEL
 
 sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "svg.hashsalt": "anatomy", "axes.titleweight": "bold"})
@@ -254,7 +255,7 @@ def score_forest(table, title: str, margin: float, unit: str = "reviews", ax=Non
     ax.axvline(0, color="k", lw=1)
     ax.axvspan(-100 * margin, 100 * margin, color="C0", alpha=0.08, lw=0, label=f"equivalence margin (±{100 * margin:g} pt)")
     ax.set_yticks(y, [f"{r.score} ({r.setting}), {r.sparsity:.0%}" for r in rows.itertuples()], fontsize=8)
-    level = float(rows["level"].iloc[0]) if "level" in rows else 0.95
+    level = float(rows["level"].iloc[0]) if "level" in rows else LEVEL
     ax.set(xlabel=f"accuracy change vs dense, paired (points; {100 * level:.3g}% simultaneous CI)",
            title=f"{title}\n(n = {int(rows['n'].iloc[0])} test {unit} per row)")
     ax.legend(fontsize=7, loc="lower left")

@@ -109,7 +109,7 @@ def masks_of(predictions: dict, sparsity: float) -> np.ndarray:
 def comparisons(results: pd.DataFrame, predictions: dict, margin: float) -> pd.DataFrame:
     """Paired on the same reviews, one family per question across the sweep's sparsities (intervals simultaneous at
     95%, verdicts read off them): the rule minus the random masks (two-level bootstrap over masks and reviews, on the
-    masks' reviews) and the rule minus dense (Agresti-Min)."""
+    masks' reviews) and the rule minus dense (Tango's score interval)."""
     sparsities = list(results.loc[results["method"] == RULE, "sparsity"])
     level = stats.family_level(len(sparsities))
     rows = []

@@ -278,6 +278,59 @@ def _reproduced(get) -> str:
             + ("" if missing is None else f" ({missing} of them keys the code no longer writes)"))
 
 
+def _claim_pt(get, claim: str, m: str) -> str:
+    key = f"claims.{claim}.{m}"
+    return (f"{100 * get(f'{key}.effect'):+.1f} pt [{100 * get(f'{key}.ci_low'):+.1f}, "
+            f"{100 * get(f'{key}.ci_high'):+.1f}] (n = {get(f'{key}.n')})")
+
+
+def _outcome(get, claim: str, m: str) -> str:
+    return claims.OUTCOMES.get(get(f"claims.{claim}.{m}.verdict"), "not judged")
+
+
+def headline_markdown(profile: str = "default") -> str:
+    """The README's first screen: what the study found, five plain sentences with their numbers (from the summary of
+    ``profile``) and a link to where each is shown."""
+    get = summary.read(profile).get
+    if get("claims.late_decision.encoder.verdict") is None:
+        return "(Run `make` to fill this section.)"
+    runs = f"notebooks/executed/{profile}"
+    model = {m: get(f"finetune.{m}.model") for m in ROLES}
+    accuracy = " and ".join(f"{model[m]} {100 * get(f'finetune.{m}.test_accuracy'):.1f}%" for m in ROLES)
+    late = {m: get(f"claims.late_decision.{m}.effect") for m in ROLES}
+    share = max(get(f"claims.sparse_neurons.{m}.effect") for m in ROLES)
+    same = {m: get(f"claims.same_neurons.{m}.effect") for m in ROLES}
+    speed = {m: get(f"claims.removal_speeds_up.{m}.effect") for m in ROLES}
+    lines = [
+        f"1. **How well do the small models learn the task?** On {get('data.test')} held-out IMDB reviews the fine-tuned {accuracy} "
+        f"are right; the paper's BERT and GPT-2 reached 86.2% and 84.9% "
+        f"([01]({runs}/01_finetune.ipynb)).",
+        f"2. **Where does the decision form?** Applied to the "
+        f"layers from two-thirds of the depth on, the classifier's head ranks reviews as the model finally decides with "
+        f"an AUC of at least {late['encoder']:.2f} in the encoder and {late['decoder']:.2f} in the decoder (1 is "
+        f"perfect; the claim “late” needs it below {get('claims.late_decision.encoder.null'):.1f}: encoder "
+        f"{_outcome(get, 'late_decision', 'encoder')}, decoder {_outcome(get, 'late_decision', 'decoder')}) "
+        f"([02]({runs}/02_layer_anatomy.ipynb)).",
+        f"3. **How many neurons pass the paper's 0.35 cosine, and are they the same for every input?** At most {100 * share:.1f}% of "
+        f"any layer passes it; two reviews' top neurons per layer overlap by a Jaccard of {same['encoder']:.2f} "
+        f"(encoder) and {same['decoder']:.2f} (decoder), where “the same neurons for every input” would need 0.5 or "
+        f"more (claim: encoder {_outcome(get, 'same_neurons', 'encoder')}, decoder "
+        f"{_outcome(get, 'same_neurons', 'decoder')}; [03]({runs}/03_ffn_neurons.ipynb)).",
+        f"4. **Does the paper's pruning rule keep accuracy?** At 30% of FFN neurons pruned, accuracy "
+        f"changes by {_claim_pt(get, 'rule_keeps_accuracy', 'encoder')} for the encoder and "
+        f"{_claim_pt(get, 'rule_keeps_accuracy', 'decoder')} for the decoder, pruned minus dense on the same reviews "
+        f"(claim: encoder {_outcome(get, 'rule_keeps_accuracy', 'encoder')}, decoder "
+        f"{_outcome(get, 'rule_keeps_accuracy', 'decoder')}; [04]({runs}/04_prune_bert.ipynb), "
+        f"[05]({runs}/05_prune_gpt2.ipynb)).",
+        f"5. **What does pruning buy?** With half the FFN neurons physically "
+        f"removed the encoder runs {speed['encoder']:.2f}x and the decoder {speed['decoder']:.2f}x faster; the best "
+        f"score of [06]({runs}/06_importance_scores.ipynb) at 50% changes accuracy by "
+        f"{_claim_pt(get, 'best_score_keeps_accuracy', 'encoder')} (encoder) and "
+        f"{_claim_pt(get, 'best_score_keeps_accuracy', 'decoder')} (decoder).",
+    ]
+    return "\n".join(lines + ["", f"![The paper's Figure 4 on this study's encoder](figures/{profile}/figure4_accuracy.png)"])
+
+
 def _replace(text: str, name: str, body: str) -> str:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}\n{end}", text, flags=re.S)
@@ -290,6 +343,7 @@ def update_readme(profile: str = "default") -> None:
     """Replace the Findings section, the results block and the two-dataset table of README.md with current numbers."""
     readme = ROOT / "README.md"
     text = _replace(readme.read_text(), "findings", findings_markdown(profile))
+    text = _replace(text, "headline", headline_markdown(profile))
     text = _replace(text, "datasets", datasets_markdown(*README_PROFILES))
     text = _replace(text, "ledger", ledger_markdown(*README_PROFILES))
     readme.write_text(_replace(text, "results", results_markdown(profile)))

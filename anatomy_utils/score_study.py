@@ -240,7 +240,7 @@ def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, sparsity: fl
 
 def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: str, setting: str, tokenizer) -> dict:
     """06's choice confirmed on test reviews that 02-06 never read (those after 04/05's): dense minus the chosen
-    score at ``scores.select_sparsity``, paired (Agresti-Min, 95%); None when the profile sets no confirmation reviews."""
+    score at ``scores.select_sparsity``, paired (Tango, 95%); None when the profile sets no confirmation reviews."""
     start = getattr(profile.prune, f"{role}_eval_examples")
     count = getattr(profile.scores, f"{role}_confirm_examples")
     if count == 0:

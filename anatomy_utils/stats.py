@@ -156,18 +156,23 @@ def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]
     return float(ci.low), float(ci.high)
 
 
-def pair_mean(matrix: np.ndarray, level: float = LEVEL) -> dict:
-    """Mean of a symmetric ``(n, n)`` matrix of pairwise values (e.g. set overlaps of two inputs) over its off-diagonal
-    cells, NaN cells left out, with the U-statistic's normal interval: the standard error is ``2 sd(row means) /
-    sqrt(n)`` (Hoeffding), each row mean over that input's pairs. It carries the variation between inputs; identical
-    inputs give a zero width, which is then the truth, not an artefact."""
+def pair_mean(matrix: np.ndarray, level: float = LEVEL, bounds: tuple[float, float] = (0.0, 1.0)) -> dict:
+    """Mean of a symmetric ``(n, n)`` matrix of pairwise values in ``bounds`` (e.g. set overlaps of two inputs) over its
+    off-diagonal cells, NaN cells left out, with the U-statistic's normal interval: the standard error is
+    ``2 sd(row means) / sqrt(n)`` (Hoeffding), each row mean over that input's pairs. As in ``two_level``, one pseudo
+    input that disagrees with every other (its pairs at the bound farthest from the mean) enters the standard error,
+    so that n identical inputs give an interval of width about ``8 / n``, not a point; the estimate is the plain mean."""
     matrix = np.array(matrix, dtype=float)
     np.fill_diagonal(matrix, np.nan)
-    rows = np.nanmean(matrix, axis=1)
-    rows = rows[np.isfinite(rows)]
     estimate = float(np.nanmean(matrix))
-    half = z_value(level) * 2 * float(rows.std(ddof=1)) / math.sqrt(len(rows)) if len(rows) > 1 else math.inf
-    return {"delta": estimate, "ci_low": estimate - half, "ci_high": estimate + half, "n": len(rows), "level": level}
+    far = bounds[0] if abs(estimate - bounds[0]) > abs(estimate - bounds[1]) else bounds[1]
+    padded = np.pad(matrix, ((0, 1), (0, 1)), constant_values=far)
+    padded[-1, -1] = np.nan
+    rows = np.nanmean(padded, axis=1)
+    rows = rows[np.isfinite(rows)]
+    half = z_value(level) * 2 * float(rows.std(ddof=1)) / math.sqrt(len(rows) - 1)
+    return {"delta": estimate, "ci_low": max(estimate - half, bounds[0]), "ci_high": min(estimate + half, bounds[1]),
+            "n": len(rows) - 1, "level": level}
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:

@@ -106,6 +106,9 @@ def test_the_consistency_check_catches_a_verdict_its_interval_does_not_support(o
     assert any(key in problem for problem in claims.consistent(broken))
     assert any("without an MDE" in p for p in claims.consistent(broken | {f"{key}.verdict": "inconclusive",
                                                                           f"{key}.mde": None}))
+    point = values | {f"{key}.verdict": "confirmed", f"{key}.ci_low": 0.01, f"{key}.ci_high": 0.01}
+    assert any("zero-width" in p for p in claims.consistent(point))
+    assert not any("zero-width" in p for p in claims.consistent(point | {f"{key}.exact": True}))
 
 
 def test_same_answer_across_datasets_comes_from_the_intervals():

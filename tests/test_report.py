@@ -114,3 +114,23 @@ def test_the_speed_paragraph_gives_one_line_per_model_with_its_intervals(monkeyp
                                                                           "timing.encoder.p30.removed_ci_high": 1.2})
     row = [l for l in report.results_markdown("any").splitlines() if l.startswith("| 30% pruned: speed-up")][0]
     assert "| 1.18 [1.16, 1.20] / " in row
+
+
+def test_the_front_page_answers_five_questions_from_the_ledger_with_links(monkeypatch):
+    values = {"data.test": 1000}
+    for m in report.ROLES:
+        values |= {f"finetune.{m}.model": f"model-{m}", f"finetune.{m}.test_accuracy": 0.85}
+        for claim, effect in (("late_decision", 0.8), ("sparse_neurons", 0.001), ("same_neurons", 0.2),
+                              ("removal_speeds_up", 1.4), ("rule_keeps_accuracy", -0.1),
+                              ("best_score_keeps_accuracy", -0.01)):
+            values |= {f"claims.{claim}.{m}.{k}": v for k, v in (("effect", effect), ("ci_low", effect - 0.01),
+                                                                 ("ci_high", effect + 0.01), ("null", 0.9), ("n", 200),
+                                                                 ("verdict", "refuted"))}
+    monkeypatch.setattr(report.summary, "read", lambda profile: values)
+    lines = report.headline_markdown("default").splitlines()
+    assert [line[:3] for line in lines[:5]] == ["1. ", "2. ", "3. ", "4. ", "5. "]
+    assert all("notebooks/executed/default/" in line for line in lines[:5])
+    assert "-10.0 pt [-11.0, -9.0] (n = 200) for the encoder" in lines[3] and "does not hold" in lines[3]
+    assert "model-encoder 85.0%" in lines[0] and lines[-1].startswith("![")
+    monkeypatch.setattr(report.summary, "read", lambda profile: {})
+    assert "make" in report.headline_markdown("default")
