@@ -123,6 +123,9 @@ def why(row: dict) -> str:
         text += (f"; with {row['masks']} masks " + (f"about {int(reviews):,} reviews would resolve the observed effect"
                  if reviews is not None else "no number of reviews suffices (the spread between masks alone is too "
                  "wide)") + (f", with these reviews about {int(masks):,} masks" if masks is not None else ""))
+    elif row.get("permutations"):
+        text += (f"; the test permutes the layers, so more reviews cannot resolve it: with these {row['permutations']:,} "
+                 f"orders the one-sided permutation p is {row['p_below' if row['direction'] == '-' else 'p_above']:.3f}")
     elif row.get("n_to_resolve") is not None:
         text += f"; about {int(row['n_to_resolve']):,} would resolve the observed effect"
     return text
@@ -135,8 +138,10 @@ def _row(claim: str, role: str, comparison: dict | None, null=None, margin=None,
         return base | {"verdict": "not testable", "reason": reason}
     judged = stats.judge(comparison, null, margin, direction)
     judged["exact"] = bool(comparison.get("exact", False))
+    if "permutations" in comparison:  # its n is the layers: more reviews cannot resolve it
+        judged["n_to_resolve"] = None
     if judged["verdict"] == "inconclusive":
-        judged["why"] = why(base | judged)
+        judged["why"] = why(base | judged | {"direction": direction})
     return base | judged | {"direction": direction, "reason": reason}
 
 
@@ -164,7 +169,7 @@ def late_decision(out: Outputs, role: str) -> dict:
     (``anatomy.decision_layer``) lies past the paper's depth. Interval: ``stats.bootstrap`` over the reviews."""
     logits, cosine = _lens(out, role)
     layers, criterion = logits.shape[1] - 1, out.profile.claims.decision_auc
-    first = math.ceil(out.profile.claims.late_depth * layers - 1e-9)
+    first = math.ceil(round(out.profile.claims.late_depth * layers, 1))  # 0.667 of 6 layers: layer 4, as 8 of 12
     if first >= layers:
         return _row("late_decision", role, None, reason=f"{layers} layers leave no layer between the paper's depth and "
                                                         f"the last")

@@ -297,10 +297,9 @@ def headline_markdown(profile: str = "default") -> str:
     runs = f"notebooks/executed/{profile}"
     model = {m: get(f"finetune.{m}.model") for m in ROLES}
     accuracy = " and ".join(f"{model[m]} {100 * get(f'finetune.{m}.test_accuracy'):.1f}%" for m in ROLES)
-    late = {m: get(f"claims.late_decision.{m}.effect") for m in ROLES}
+    late, same, speed = ({m: get(f"claims.{c}.{m}.effect") for m in ROLES}
+                         for c in ("late_decision", "same_neurons", "removal_speeds_up"))
     share = max(get(f"claims.sparse_neurons.{m}.effect") for m in ROLES)
-    same = {m: get(f"claims.same_neurons.{m}.effect") for m in ROLES}
-    speed = {m: get(f"claims.removal_speeds_up.{m}.effect") for m in ROLES}
     lines = [
         f"1. **How well do the small models learn the task?** On {get('data.test')} held-out IMDB reviews the fine-tuned {accuracy} "
         f"are right; the paper's BERT and GPT-2 reached 86.2% and 84.9% "
