@@ -191,25 +191,6 @@ def parse_sets(column: pd.Series, reviews: int, layers: int) -> list[list[list[i
     return [ids[r * layers:(r + 1) * layers] for r in range(reviews)]
 
 
-def pair_jaccard(sets: list[list[list[int]]], width: int) -> np.ndarray:
-    """``(reviews, reviews)`` Jaccard of two reviews' sets averaged over the layers where at least one is non-empty
-    (NaN where both are empty at every layer), from indicator matrices (fast for hundreds of reviews)."""
-    reviews, layers = len(sets), len(sets[0])
-    total, count = np.zeros((reviews, reviews)), np.zeros((reviews, reviews))
-    for l in range(layers):
-        member = np.zeros((reviews, width))
-        for r in range(reviews):
-            member[r, sets[r][l]] = 1
-        inter = member @ member.T
-        sizes = member.sum(1)
-        union = sizes[:, None] + sizes[None, :] - inter
-        seen = union > 0
-        total[seen] += inter[seen] / union[seen]
-        count += seen
-    with np.errstate(invalid="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
 def top_k_count(fraction: float, width: int) -> int:
     """k of the top-k sets: ``round(fraction * width)``, at least 1."""
     return max(1, round(fraction * width))
@@ -223,15 +204,23 @@ def jaccard(a: list[int], b: list[int]) -> float:
 
 def jaccard_matrix(sets: list[list[list[int]]], layers) -> np.ndarray:
     """Mean Jaccard overlap between every pair of inputs over those of the given layers where at least one of the two
-    sets is non-empty: ``(n_inputs, n_inputs)``, NaN where both sets are empty at every one of the layers."""
+    sets is non-empty: ``(n_inputs, n_inputs)``, NaN where both sets are empty at every one of the layers (computed
+    from indicator matrices, fast for hundreds of inputs)."""
     n = len(sets)
-    out = np.full((n, n), np.nan)
-    for i in range(n):
-        for j in range(n):
-            values = [v for v in (jaccard(sets[i][l], sets[j][l]) for l in layers) if not math.isnan(v)]
-            if values:
-                out[i, j] = np.mean(values)
-    return out
+    width = 1 + max((i for per_input in sets for l in layers for i in per_input[l]), default=0)
+    total, count = np.zeros((n, n)), np.zeros((n, n))
+    for l in layers:
+        member = np.zeros((n, width))
+        for r in range(n):
+            member[r, sets[r][l]] = 1
+        inter = member @ member.T
+        sizes = member.sum(1)
+        union = sizes[:, None] + sizes[None, :] - inter
+        seen = union > 0
+        total[seen] += inter[seen] / union[seen]
+        count += seen
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def chance_jaccard(a: int, b: int, n: int) -> float:

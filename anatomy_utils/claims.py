@@ -250,11 +250,11 @@ def same_neurons(out: Outputs, role: str) -> dict:
     """The same neurons for every input: the mean Jaccard of two reviews' top-k sets (k = ``anatomy.top_k_fraction``
     of a layer, 03), over all pairs of the lens reviews, above ``claims.same_neurons_jaccard``; U-statistic interval.
     The sets above the threshold are reported beside it (they are a handful of neurons fixed by the weights)."""
-    top, width, _ = _sets(out, role, "top")
+    top, width, layers = _sets(out, role, "top")
     above, _, _ = _sets(out, role, "above")
     k = len(top[0][0])
-    found = stats.pair_mean(anatomy.pair_jaccard(top, width))
-    threshold = stats.pair_mean(anatomy.pair_jaccard(above, width)) if _counts(above).sum() else None
+    found = stats.pair_mean(anatomy.jaccard_matrix(top, range(layers)))
+    threshold = stats.pair_mean(anatomy.jaccard_matrix(above, range(layers))) if _counts(above).sum() else None
     what = (f"mean Jaccard of two reviews' top-{k} sets per layer, over {found['n']} reviews; random sets of that size "
             f"overlap {anatomy.chance_jaccard(k, k, width):.3f}")
     if threshold is not None and np.isfinite(threshold["delta"]):
