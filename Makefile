@@ -10,14 +10,14 @@ endif
 NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores 07_claims
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
-# What the notebooks import: every module but the README writer, the benchmark and the cold run (they run after, not
-# inside, them).
-PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py anatomy_utils/cold.py,$(wildcard anatomy_utils/*.py))
+# What the notebooks import: every module but those no notebook imports (the README writer, the benchmark, the cold
+# run, the one-call pruner).
+PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py anatomy_utils/cold.py anatomy_utils/shrink.py,$(wildcard anatomy_utils/*.py))
 VENV := .venv/.stamp
 WHEELS := data/wheels/.stamp
 PY := .venv/bin/python
 # Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
-RUN_ENV := ANATOMY_PROGRESS=0 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+RUN_ENV := ANATOMY_PROGRESS=0 TQDM_DISABLE=1 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
 .PHONY: all test bench claims cold lab fetch lock clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time

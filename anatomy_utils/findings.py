@@ -37,6 +37,15 @@ def layer_ranges(layers) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def compact(table: pd.DataFrame, rows: int = 12, keep=()) -> pd.DataFrame:
+    """A long per-layer table shortened for reading: at most about ``rows`` evenly spaced rows, the first and the last
+    among them, and the rows at the positions ``keep`` (say, the decision layer); the whole table is in its CSV."""
+    if len(table) <= rows:
+        return table
+    picked = np.linspace(0, len(table) - 1, rows).round().astype(int)
+    return table.iloc[np.unique(np.concatenate([picked, [k for k in keep if k is not None]]).astype(int))]
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 

@@ -96,24 +96,33 @@ def neuron_graph(graph, n_layers: int, title: str, ax=None, labelled: int = 40):
 def neuron_counts(counts: dict[str, np.ndarray], inputs, title: str):
     """Per model, a layer x input heatmap of how many neurons lie above the threshold (``counts[name]``:
     ``(layers, inputs)``): where the sets are, and how their sizes vary, before any graph or overlap is read."""
-    fig, axes = plt.subplots(1, len(counts), figsize=(5.2 * len(counts), 4.4), squeeze=False)
+    depth = max(m.shape[0] for m in counts.values())
+    fig, axes = plt.subplots(1, len(counts), figsize=(5.6 * len(counts), max(4.4, 0.24 * depth + 1.8)), squeeze=False)
     for ax, (name, matrix) in zip(axes[0], counts.items()):
-        sns.heatmap(matrix, annot=True, fmt="d", annot_kws={"fontsize": 7}, cmap="Blues", cbar=False, ax=ax,
-                    xticklabels=inputs, yticklabels=[f"{l}" for l in range(matrix.shape[0])])
+        sns.heatmap(matrix, annot=True, fmt="d", annot_kws={"fontsize": 7}, cmap="Blues", ax=ax, xticklabels=inputs,
+                    yticklabels=[f"{l}" if matrix.shape[0] <= 12 or l % 5 == 0 else "" for l in range(matrix.shape[0])],
+                    cbar_kws={"label": "neurons above the threshold"})  # each panel its own scale
         ax.set(title=name, xlabel="probe input (Table 1)", ylabel="layer")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def heatmaps(matrices: dict[str, np.ndarray], labels, title: str, vmin=0.0, vmax=1.0, note: str | None = None):
-    """Side-by-side annotated heatmaps sharing one colour scale; NaN cells are left blank (white), and ``note``, when
-    given, is printed under the panels (say there what a blank cell means)."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(4.6 * len(matrices), 4.2))
-    for ax, (name, matrix) in zip(np.atleast_1d(axes), matrices.items()):
+def heatmaps(matrices: dict[str, np.ndarray], labels, title: str, vmin=0.0, vmax=1.0, note: str | None = None,
+             chance: float | None = None, scale: str = "Jaccard overlap"):
+    """Side-by-side annotated heatmaps sharing one colour scale, drawn once beside the last panel (``chance``, when
+    given, marked on it); NaN cells are left blank (white), and ``note``, when given, is printed under the panels (say
+    there what a blank cell means)."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(4.6 * len(matrices) + 0.8, 4.2))
+    for k, (ax, (name, matrix)) in enumerate(zip(np.atleast_1d(axes), matrices.items())):
+        last = k == len(matrices) - 1
         sns.heatmap(matrix, mask=np.isnan(np.asarray(matrix, dtype=float)), vmin=vmin, vmax=vmax, annot=True, fmt=".2f",
-                    annot_kws={"fontsize": 6}, cmap="viridis", cbar=False, ax=ax, xticklabels=labels,
-                    yticklabels=labels, square=True)
+                    annot_kws={"fontsize": 6}, cmap="viridis", cbar=last, ax=ax, xticklabels=labels,
+                    yticklabels=labels, square=True,
+                    cbar_kws={"label": scale + ("" if chance is None else f" (white line: chance, {chance:.2g})")}
+                    if last else None)
+        if last and chance is not None:
+            ax.collections[0].colorbar.ax.axhline(chance, color="w", lw=2)
         ax.set_facecolor("white")
         ax.grid(False)
         if np.isnan(np.asarray(matrix, dtype=float)).all():
@@ -184,8 +193,8 @@ def pruning_accuracy(results, sweep, title: str, paper_points=(), unit: str = "r
     dense = results.loc[results["method"] == "dense", "accuracy"].iloc[0]
     ax.axhline(dense, color="grey", lw=1, ls=":", label=f"dense ({dense:.3f}, n = {n})")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--", alpha=0.5, label="chance (0.5)")
-    ax.set(xlabel="FFN neurons pruned (%)", ylabel=f"test accuracy ({unit})", title=title)
-    ax.legend(fontsize=7)
+    ax.set(xlabel="FFN neurons pruned (%)", ylabel=f"test accuracy (n {unit}: see legend)", title=title)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=2, borderaxespad=0)  # below: hides no point
     diff.errorbar(x, 100 * sweep["delta"], yerr=[100 * (sweep["delta"] - sweep["delta_ci_low"]),
                   100 * (sweep["delta_ci_high"] - sweep["delta"])], fmt="o", capsize=4, color="C0")
     diff.axhline(0, color="k", lw=1)
@@ -222,16 +231,17 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
     ax.axhline(1, color="grey", lw=0.8)
     ax.set_xticks(x, [v.replace(" (A/A)", "\n(A/A)").replace(" (x", "\n(x") for v in rows["variant"]], fontsize=8)
     gate = "A/A gate passed" if gate_passed else "timing noise exceeds tolerance: no verdict"
-    ax.set(ylabel="speed-up over dense copy A (median, 95% CI)",
-           title=f"{title}\n{device}, {threads} thread{'s' if threads != 1 else ''}; {gate}")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.set(ylabel="speed-up over dense copy A\n(median, 95% CI)", title="speed-up per variant")
+    fig.suptitle(f"{title}\n{device}, {threads} thread{'s' if threads != 1 else ''}; {gate}", fontsize=11)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.22), ncol=3, borderaxespad=0)
     timed = table[table["kind"].isin(["dense", "zeroed", "removed", "rounded"])]
     bars.bar(np.arange(len(timed)), timed["seconds_per_1000"], color=[colours.get(k, "C7") for k in timed["kind"]])
     bars.set_xticks(np.arange(len(timed)), [v.replace(" (reference)", "").replace(" (x", "\n(x") for v in timed["variant"]],
                     fontsize=8, rotation=30, ha="right")
-    note = "" if not paper else (f"\npaper ({paper['model']}, T4 GPU): {paper['dense_seconds']:g} s dense, "
+    note = "" if not paper else (f"\npaper ({paper['model']}, T4 GPU):\n{paper['dense_seconds']:g} s dense, "
                                  f"{paper['zeroed_seconds']:g} s zeroed")
-    bars.set(ylabel="seconds per 1,000 reviews (measured here)", title=f"the paper's unit{note}")
+    bars.set_ylabel("seconds per 1,000 reviews\n(measured here)")
+    bars.set_title(f"the paper's unit{note}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -258,7 +268,7 @@ def score_forest(table, title: str, margin: float, unit: str = "reviews", ax=Non
     level = float(rows["level"].iloc[0]) if "level" in rows else LEVEL
     ax.set(xlabel=f"accuracy change vs dense, paired (points; {100 * level:.3g}% simultaneous CI)",
            title=f"{title}\n(n = {int(rows['n'].iloc[0])} test {unit} per row)")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # outside: hides no row
     return ax
 
 

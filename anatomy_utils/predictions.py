@@ -1,8 +1,8 @@
 """The prediction store: per-review logits of every evaluated model variant, cached and never computed twice.
 
-A variant is a fine-tuned model, optionally pruned to a keep-set and bias-repaired. Its logits on a set of reviews are
+A variant is a fine-tuned model, optionally pruned to a keep-set and bias-repaired or refitted (``refit``). Its logits on a set of reviews are
 cached under ``data/cache/<profile>/predictions/`` keyed by what made them: the weights of the model (a digest of its
-tensors), the kept neurons, the repair, the tokenized reviews, and the source of the modules that compute a forward
+tensors), the kept neurons, the repair or the refit, the tokenized reviews, and the source of the modules that compute a forward
 pass (with the torch and transformers versions). A changed keep-set, checkpoint or forward code gets a new key.
 Every paired comparison of the study is made on these vectors.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 
 from . import pruning
+from .refit import Refit
 from .classifier import Encoded, SentimentClassifier, predict
 from .cache import artifact, atomic_write_bytes, code_fingerprint
 from .runtime import FIGURES
@@ -59,6 +61,7 @@ class Prediction:
     split: str
     logits: np.ndarray
     labels: np.ndarray
+    info: dict | None = None  # how a refitted variant was made: seconds, layers that fell back
 
     @property
     def correct(self) -> np.ndarray:
@@ -95,28 +98,45 @@ class Store:
     batch_size: int
     records: list[Prediction] = field(default_factory=list)
     computed: int = 0  # evaluations that were not in the cache
+    refitted: dict = field(default_factory=dict)  # the last refitted model and how it was made
 
     def __post_init__(self):
         self.base = model_digest(self.clf)
         self.code = code_fingerprint(*FORWARD_CODE)
 
     def run(self, name: str, split: str, data: Encoded, keep: dict | None = None,
-            repair: np.ndarray | None = None) -> Prediction:
-        """Logits of the variant (dense, or ``keep`` removed after the optional bias ``repair``) on ``data``."""
-        key = _digest(self.base, self.code, data_digest(data), variant_digest(keep, repair))
+            repair: np.ndarray | None = None, refit: Refit | None = None) -> Prediction:
+        """Logits of the variant (dense, or ``keep`` removed after the optional bias ``repair``, then refitted when
+        ``refit`` is given) on ``data``."""
+        made = variant_digest(keep, repair) if refit is None else _digest(variant_digest(keep, repair), refit.digest(),
+                                                                          code_fingerprint("refit"))
+        key = _digest(self.base, self.code, data_digest(data), made)
         path = artifact(self.profile, f"predictions/{self.role}-{key}.npy")
+        about = path.with_suffix(".json")
         if path.exists():
             logits = np.load(path)
         else:
-            model = self.clf if keep is None else pruning.pruned_copy(self.clf, keep, repair)
+            model, info = self._model(made, keep, repair, refit)
             logits = predict(model, data, self.pad_id, self.batch_size)
+            if info is not None:
+                atomic_write_bytes(about, json.dumps(info).encode())
             buffer = io.BytesIO()
             np.save(buffer, logits)
             atomic_write_bytes(path, buffer.getvalue())
             self.computed += 1
-        record = Prediction(name, split, logits, data.labels)
+        record = Prediction(name, split, logits, data.labels, json.loads(about.read_text()) if about.exists() else None)
         self.records.append(record)
         return record
+
+    def _model(self, made: str, keep: dict | None, repair, refit: Refit | None) -> tuple[torch.nn.Module, dict | None]:
+        """The variant's model; a refitted one is kept in memory for the next split of the same variant."""
+        if keep is None:
+            return self.clf, None
+        if refit is None:
+            return pruning.pruned_copy(self.clf, keep, repair), None
+        if made not in self.refitted:
+            self.refitted = {made: refit.apply(self.clf, keep, repair)}  # one at a time: a decoder copy is 0.5 GB
+        return self.refitted[made]
 
     def table(self) -> pd.DataFrame:
         """Tidy rows: one per variant and review."""

@@ -98,6 +98,9 @@ class ScoresConfig:
     timing_batch: int  # reviews per timed batch for the rounding option (tokens: prune.timing_tokens)
     encoder_confirm_examples: int = 0  # test reviews after 04/05's that 02-06 never read: 06's choice confirmed there
     decoder_confirm_examples: int = 0  # the same for the decoder (0: no confirmatory check)
+    refit_examples: int = 64  # training reviews (the calibration reviews first) that the least-squares refit fits on
+    refit_ridge: float = 0.01  # the refit's pull towards the plain cut, relative to a kept neuron's mean energy
+    refit_sparsities: list = (0.5, 0.7)  # the best refit setting measured on the confirmation reviews at these
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_si
             "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
             "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
             "decoder_mask_examples", "accuracy_margin", "calibration_examples", "encoder_validation_examples",
-            "decoder_validation_examples", "round_to"}
+            "decoder_validation_examples", "round_to", "refit_examples", "refit_ridge"}
 FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_sparsity",
             "top_k_fraction", "same_neurons_jaccard", "late_depth", "decision_auc"}
 ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
@@ -206,10 +209,10 @@ def _validate(p: Profile) -> Profile:
     for role, m in p.models().items():
         if m.train_examples > p.data.train:
             raise ProfileError(f"{p.name}.{role}.train_examples ({m.train_examples}) exceeds data.train ({p.data.train}).")
-    for section in ("prune", "scores"):
-        for f in getattr(p, section).sparsities:
+    for section, key in (("prune", "sparsities"), ("scores", "sparsities"), ("scores", "refit_sparsities")):
+        for f in getattr(getattr(p, section), key):
             if not 0 <= f < 1:
-                raise ProfileError(f"{p.name}.{section}.sparsities: {f} is not in [0, 1).")
+                raise ProfileError(f"{p.name}.{section}.{key}: {f} is not in [0, 1).")
     for role in ("encoder", "decoder"):
         grid, sweep = getattr(p.prune, f"{role}_grid_examples"), getattr(p.prune, f"{role}_eval_examples")
         if not 0 < grid <= sweep:

@@ -1,4 +1,4 @@
-"""Notebook 06: importance scores compared on the same fine-tuned models, budgets and repair chosen on validation."""
+"""Notebook 06: importance scores compared on the same fine-tuned models; budget, repair or refit chosen on validation."""
 from __future__ import annotations
 
 import time
@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from . import importance, pruning, speed_study, stats, timing
+from .refit import Refit
 from .classifier import Encoded, SentimentClassifier, encode
 from .data import load_splits
 from .families import ffn_widths
@@ -17,8 +18,9 @@ from .profiles import Profile
 from .predictions import Prediction, Store
 from .prune_study import inputs as saved_inputs
 
-SETTINGS = {"uniform": ("uniform", False), "global": ("global", False),
-            "uniform + repair": ("uniform", True), "global + repair": ("global", True)}
+SETTINGS = {"uniform": ("uniform", None), "global": ("global", None),  # name: (budget, what is done to the rest)
+            "uniform + repair": ("uniform", "repair"), "global + repair": ("global", "repair"),
+            "global + refit": ("global", "refit")}  # the refit follows the importance (Kwon et al.): global only
 CONTROLS = ("mirror", "random")  # sanity controls: "uniform", never chosen as best
 CONTROL_SETTING = "uniform"
 LIKE_WITH_LIKE = ("cosine", "random")  # also run at the best score's setting, so differences are the score's
@@ -31,12 +33,15 @@ class Scored:
     scores: dict[str, list[np.ndarray]]  # name -> one array per seed (one for the deterministic scores)
     seconds: dict[str, float]
     mean_activation: np.ndarray  # for the bias repair
+    refit: Refit | None = None  # for the least-squares refit
 
 
-def calibration(profile: Profile, role: str, tokenizer) -> Encoded:
-    """``scores.calibration_examples`` reviews drawn (seeded) from the training split, tokenized as for training."""
+def calibration(profile: Profile, role: str, tokenizer, count: int | None = None) -> Encoded:
+    """``count`` (default ``scores.calibration_examples``) reviews drawn (seeded) from the training split, tokenized as
+    for training; a larger count starts with the same reviews."""
     train = load_splits(profile.data, profile.seed)["train"]
-    rows = train.shuffle(seed=profile.seed).select(range(min(profile.scores.calibration_examples, len(train))))
+    count = profile.scores.calibration_examples if count is None else count
+    rows = train.shuffle(seed=profile.seed).select(range(min(count, len(train))))
     cfg = getattr(profile, role)
     return encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
 
@@ -57,7 +62,9 @@ def compute(profile: Profile, role: str, clf: SentimentClassifier, tokenizer,
     start = time.perf_counter()
     mean_activation = importance.activation_stats(base)["mean"]
     seconds["repair statistics"] = time.perf_counter() - start
-    return Scored(scores, seconds, mean_activation)
+    refit = Refit(calibration(profile, role, tokenizer, profile.scores.refit_examples), tokenizer.pad_token_id,
+                  base.batch_size, profile.scores.refit_ridge)
+    return Scored(scores, seconds, mean_activation, refit)
 
 
 def keep_set(profile: Profile, score: np.ndarray, sparsity: float, setting: str, multiple: int = 1) -> dict:
@@ -75,8 +82,9 @@ def run_pruned(profile: Profile, store: Store, scored: Scored, name: str, seed: 
                split: str, data: Encoded, multiple: int = 1) -> Prediction:
     """Predictions of the model pruned by score ``name`` (seed ``seed``) under ``setting``, from the store."""
     keep = keep_set(profile, scored.scores[name][seed], sparsity, setting, multiple)
-    repair = scored.mean_activation if SETTINGS[setting][1] else None
-    return store.run(variant(name, seed, sparsity, setting, multiple), split, data, keep, repair)
+    fix = SETTINGS[setting][1]
+    return store.run(variant(name, seed, sparsity, setting, multiple), split, data, keep,
+                     scored.mean_activation if fix == "repair" else None, scored.refit if fix == "refit" else None)
 
 
 def select(profile: Profile, store: Store, scored: Scored, data: Encoded) -> tuple[pd.DataFrame, dict]:
@@ -88,7 +96,8 @@ def select(profile: Profile, store: Store, scored: Scored, data: Encoded) -> tup
             continue
         for setting in SETTINGS:
             prediction = run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, "validation", data)
-            rows.append({"score": name, "setting": setting, "accuracy": prediction.accuracy, "loss": prediction.loss})
+            rows.append({"score": name, "setting": setting, "accuracy": prediction.accuracy, "loss": prediction.loss,
+                         "refused": len(prediction.info["fell_back"]) if prediction.info else 0})
             losses[name, setting] = prediction.losses
     return pd.DataFrame(rows), losses
 
@@ -141,11 +150,17 @@ def stability(selection: pd.DataFrame, losses: dict, resamples: int = 1000, seed
 
 
 def selection_table(selection: pd.DataFrame, stable: dict[str, float]) -> pd.DataFrame:
-    """Validation "accuracy / loss" per score (rows) and setting (columns), the chosen setting starred, and how often
-    a bootstrap of the validation reviews makes the same choice."""
+    """Validation "accuracy / loss" per score (rows) and setting (columns), the chosen setting starred, the number of
+    refused layer fits of a refit in brackets, and how often a bootstrap of the validation reviews makes the same
+    choice."""
     chosen = chosen_settings(selection)
-    cells = selection.assign(cell=[f"{a:.3f} / {l:.3f}" + (" *" if chosen[n] == s else "")
-                                   for n, s, a, l in selection[["score", "setting", "accuracy", "loss"]].itertuples(index=False)])
+    refused = selection["refused"] if "refused" in selection else [0] * len(selection)
+
+    def cell(row, refusals: int) -> str:
+        return (f"{row.accuracy:.3f} / {row.loss:.3f}" + (f" ({refusals} refused)" if refusals else "")
+                + (" *" if chosen[row.score] == row.setting else ""))
+
+    cells = selection.assign(cell=[cell(row, r) for row, r in zip(selection.itertuples(index=False), refused)])
     table = cells.pivot(index="score", columns="setting", values="cell")[list(SETTINGS)]
     return table.assign(**{"same choice (bootstrap)": [f"{stable[n]:.0%}" for n in table.index]})
 
@@ -238,19 +253,54 @@ def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, sparsity: fl
     return lines
 
 
-def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: str, setting: str, tokenizer) -> dict:
-    """06's choice confirmed on test reviews that 02-06 never read (those after 04/05's): dense minus the chosen
-    score at ``scores.select_sparsity``, paired (Tango, 95%); None when the profile sets no confirmation reviews."""
+def confirmation_reviews(profile: Profile, role: str, tokenizer) -> tuple[int, Encoded] | None:
+    """The test reviews after 04/05's that 02-06 never read (``scores.<role>_confirm_examples``; None when 0), and the
+    index of the first."""
     start = getattr(profile.prune, f"{role}_eval_examples")
     count = getattr(profile.scores, f"{role}_confirm_examples")
     if count == 0:
         return None
     rows = load_splits(profile.data, profile.seed)["test"].select(range(start, start + count))
     cfg = getattr(profile, role)
-    data = encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
+    return start, encode(tokenizer, rows["text"], rows["label"], cfg.max_tokens, cfg.truncation)
+
+
+def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: str, setting: str, tokenizer) -> dict:
+    """06's choice confirmed on the confirmation reviews: dense minus the chosen score at ``scores.select_sparsity``,
+    paired (Tango, 95%); None when the profile sets no confirmation reviews."""
+    unseen = confirmation_reviews(profile, role, tokenizer)
+    if unseen is None:
+        return None
+    start, data = unseen
     dense = store.run("dense (confirmation reviews)", "confirm", data)
     pruned = run_pruned(profile, store, scored, winner, 0, profile.scores.select_sparsity, setting, "confirm", data)
     return {"score": winner, "setting": setting, "first_review": start} | stats.matched_pairs(dense.correct, pruned.correct)
+
+
+def best_refit(selection: pd.DataFrame) -> tuple[str, str]:
+    """The score and refit setting with the lowest validation loss among the refit rows (06's rule, within them)."""
+    row = ranked(selection[selection["setting"].str.endswith("refit")]).iloc[0]
+    return row["score"], row["setting"]
+
+
+def refit_check(profile: Profile, role: str, store: Store, scored: Scored, selection: pd.DataFrame,
+                tokenizer) -> pd.DataFrame | None:
+    """The best refit setting on validation, measured on the confirmation reviews at each of ``scores.refit_sparsities``:
+    dense minus refitted, paired (Tango, 95%), the seconds the refit took and the layers whose fit fell back. None when
+    the profile sets no confirmation reviews."""
+    unseen = confirmation_reviews(profile, role, tokenizer)
+    if unseen is None:
+        return None
+    name, setting = best_refit(selection)
+    dense = store.run("dense (confirmation reviews)", "confirm", unseen[1])
+    rows = []
+    for sparsity in profile.scores.refit_sparsities:
+        pruned = run_pruned(profile, store, scored, name, 0, sparsity, setting, "confirm", unseen[1])
+        rows.append({"score": name, "setting": setting, "sparsity": sparsity, "accuracy": pruned.accuracy}
+                    | {f"drop_{k}" if k in ("ci_low", "ci_high") else k: v
+                       for k, v in stats.matched_pairs(dense.correct, pruned.correct).items()}
+                    | {"prune_seconds": pruned.info["seconds"], "fell_back": len(pruned.info["fell_back"])})
+    return pd.DataFrame(rows).rename(columns={"delta": "drop"})
 
 
 def agreement(profile: Profile, scored: Scored, sparsity: float) -> pd.DataFrame:
@@ -266,34 +316,55 @@ def emptied_layers(profile: Profile, scored: Scored, sparsity: float) -> pd.Data
                          / values[0].shape[1] for name, values in scored.scores.items()}).T.rename_axis("score")
 
 
-@torch.no_grad()
-def rounding(profile: Profile, role: str, store: Store, scored: Scored, name: str, repair: bool, data: Encoded,
-             tokenizer) -> pd.DataFrame:
-    """A global budget (uneven widths) at the selection budget, widths exact or rounded to ``scores.round_to``:
-    accuracy on ``data``, FLOP ceiling, and the speed-up over dense with its interval from the timing protocol of
-    04/05 (``timing.measure``: an A/A pair of dense copies, fresh random orders, medians of per-round ratios)."""
-    clf, sparsity, multiple = store.clf, profile.scores.select_sparsity, profile.scores.round_to
-    setting = "global + repair" if repair else "global"
+def speed(profile: Profile, role: str, clf: SentimentClassifier, variants: dict[str, torch.nn.Module], tokenizer,
+          ffn_time_share: float | None = None) -> pd.DataFrame:
+    """Speed-up of each variant over dense with its interval, from the timing protocol of 04/05 (``timing.measure``:
+    an A/A pair of dense copies, fresh random orders, medians of per-round ratios) on ``scores.timing_batch`` reviews of
+    ``prune.timing_tokens`` tokens; beside it the FLOP ceiling and, given the FFNs' measured share of the time (04/05),
+    the time-share ceiling 1 / (1 - f s)."""
     tokens = speed_study.timing_tokens(profile, role)
     timed = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
     batch = timing.fixed_batch(timed, profile.scores.timing_batch, tokens)
-    variants, rows = {}, {}
+    with torch.no_grad():
+        measured = timing.measure(clf, variants, batch, profile.prune.timing_rounds, seed=profile.seed,
+                                  threads=speed_study.THREADS, copy_variants=False).summary
+    rows = {}
+    for label, model in variants.items():
+        widths = ffn_widths(model.body)
+        fraction = 1 - sum(widths) / sum(ffn_widths(clf.body))
+        ratio = measured["ratios"][label]
+        rows[label] = {"widths": f"{min(widths)}-{max(widths)}", "pruned_fraction": fraction,
+                       "speedup": ratio["ratio"], "speedup_ci_low": ratio["ci_low"], "speedup_ci_high": ratio["ci_high"],
+                       "ceiling": timing.speedup_ceiling(clf.body, model.body, tokens),
+                       "ceiling_time": np.nan if ffn_time_share is None else timing.time_ceiling(fraction, ffn_time_share),
+                       "aa_gate_passed": measured["gate_passed"]}
+    table = pd.DataFrame(rows).T.infer_objects()  # one dtype per column, not object
+    return table.assign(speedup_vs_ceiling=table["speedup"] / table["ceiling"],
+                        speedup_vs_ceiling_time=table["speedup"] / table["ceiling_time"])
+
+
+def rounding(profile: Profile, role: str, store: Store, scored: Scored, name: str, fix: str | None, data: Encoded,
+             tokenizer) -> pd.DataFrame:
+    """A global budget (uneven widths) at the selection budget, with the best score's repair or refit (``fix``), widths
+    exact or rounded to ``scores.round_to``: accuracy on ``data`` and :func:`speed`."""
+    sparsity, multiple = profile.scores.select_sparsity, profile.scores.round_to
+    setting = "global" + (f" + {fix}" if fix else "")
+    variants, accuracy = {}, {}
     for label, m in (("exact widths", 1), (f"widths rounded to {multiple}", multiple)):
         keep = keep_set(profile, scored.scores[name][0], sparsity, setting, m)
-        pruned = pruning.pruned_copy(clf, keep, scored.mean_activation if repair else None)
-        variants[label] = pruned
-        widths = ffn_widths(pruned.body)
-        rows[label] = {"widths": f"{min(widths)}-{max(widths)}", "pruned_fraction": 1 - sum(widths) / scored.scores[name][0].size,
-                       "accuracy": run_pruned(profile, store, scored, name, 0, sparsity, setting, "test", data, m).accuracy,
-                       "ceiling": timing.speedup_ceiling(clf.body, pruned.body, tokens)}
-    measured = timing.measure(clf, variants, batch, profile.prune.timing_rounds, seed=profile.seed,
-                              threads=speed_study.THREADS, copy_variants=False).summary
-    table = pd.DataFrame(rows).T
-    for column in ("ratio", "ci_low", "ci_high"):
-        table["speedup" if column == "ratio" else f"speedup_{column}"] = [measured["ratios"][label][column]
-                                                                          for label in table.index]
-    table["aa_gate_passed"] = measured["gate_passed"]
-    return table.assign(speedup_vs_ceiling=table["speedup"] / table["ceiling"]).rename_axis(f"{name}, {setting}")
+        variants[label] = pruning.pruned_copy(store.clf, keep)  # the shapes of the variant: its speed
+        accuracy[label] = run_pruned(profile, store, scored, name, 0, sparsity, setting, "test", data, m).accuracy
+    table = speed(profile, role, store.clf, variants, tokenizer)
+    return table.assign(accuracy=pd.Series(accuracy)).rename_axis(f"{name}, {setting}")
+
+
+def refit_speed(profile: Profile, role: str, store: Store, scored: Scored, checked: pd.DataFrame, tokenizer,
+                ffn_time_share: float | None) -> pd.DataFrame:
+    """:func:`speed` of the refitted models of :func:`refit_check` (a refit changes weights, not shapes: each is timed
+    as the plain cut of its keep-set, the same matrices)."""
+    variants = {f"{row.setting}, {row.sparsity:.0%}": pruning.pruned_copy(
+        store.clf, keep_set(profile, scored.scores[row.score][0], row.sparsity, row.setting)) for row in checked.itertuples()}
+    return speed(profile, role, store.clf, variants, tokenizer, ffn_time_share).rename_axis(checked["score"].iloc[0])
 
 
 def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Scored, selection: pd.DataFrame,
@@ -327,6 +398,33 @@ def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Sco
                      f"scores.{role}.dense.accuracy": dense.accuracy, f"eval.{role}.validation_reviews": n_validation,
                      f"scores.{role}.selection.best_score_stability": stable["best score"],
                      f"scores.{role}.selection.setting_stability": stable[winner]}
+
+
+def refit_values(role: str, checked: pd.DataFrame | None, speeds: pd.DataFrame | None) -> dict:
+    """The keys ``scores.<role>.refit.p<NN>.*`` of :func:`refit_check` and :func:`refit_speed` (drop: dense minus
+    refitted)."""
+    if checked is None:
+        return {}
+    values = {}
+    for row, (_, timed) in zip(checked.itertuples(), speeds.iterrows()):
+        key = f"scores.{role}.refit.p{round(100 * row.sparsity)}"
+        values |= {f"{key}.{k}": getattr(row, k) for k in ("score", "setting", "accuracy", "n", "prune_seconds",
+                                                            "fell_back")}
+        values |= {f"{key}.accuracy_drop": row.drop, f"{key}.drop_ci_low": row.drop_ci_low,
+                   f"{key}.drop_ci_high": row.drop_ci_high}
+        values |= {f"{key}.{k}": timed[k] for k in ("speedup", "speedup_ci_low", "speedup_ci_high", "ceiling",
+                                                    "ceiling_time", "speedup_vs_ceiling", "speedup_vs_ceiling_time")}
+    return values
+
+
+def refit_findings(role: str, checked: pd.DataFrame | None) -> list[str]:
+    """The refit in plain sentences: its change against dense on unseen reviews and its refused layer fits (its
+    seconds and speed are measured, machine-dependent: they stay in the tables)."""
+    if checked is None:
+        return []
+    return [f"{role}: {row.score} ({row.setting}) at {row.sparsity:.0%} removed and refitted ({row.fell_back} layer "
+            f"fit(s) refused): pruned minus dense {-100 * row.drop:+.1f} pt [{-100 * row.drop_ci_high:+.1f}, "
+            f"{-100 * row.drop_ci_low:+.1f}], n = {row.n}" for row in checked.itertuples()]
 
 
 def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: dict, chosen: dict[str, str],

@@ -93,3 +93,13 @@ def test_summary_values_hold_no_nan():
     assert values["anatomy.decoder.layers"] == 6 and values["anatomy.decoder.ffn_width"] == 10
     lens = anatomy.lens_values("encoder", anatomy.lens_agreement(_lens(3)), anatomy.decision_layer(_lens(3), 0.9))
     assert lens["anatomy.encoder.decision_depth"] == 0.5 and lens["anatomy.encoder.lens_chance"] == 0.6
+
+
+def test_compact_keeps_the_first_last_and_asked_for_layers_of_a_long_table():
+    import pandas as pd
+    from anatomy_utils.findings import compact
+
+    table = pd.DataFrame({"x": range(31)})
+    short = compact(table, rows=7, keep=[13])
+    assert short.index[0] == 0 and short.index[-1] == 30 and 13 in short.index and len(short) <= 8
+    assert compact(table.iloc[:6]).equals(table.iloc[:6])  # short tables stay whole

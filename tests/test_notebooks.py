@@ -52,6 +52,16 @@ def test_every_saved_figure_is_shown_in_its_executed_notebook(path):
             assert len(images) >= cell.source.count("au.plots.save("), f"{path.name}: no figure shown for\n{cell.source}"
 
 
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_every_figure_is_followed_by_a_caption_that_says_what_to_look_for(source):
+    cells = nbformat.read(source, as_version=4).cells
+    for cell, after in zip(cells, cells[1:] + [None]):
+        if cell.cell_type == "code" and "au.plots.save(" in cell.source:
+            assert after is not None and after.cell_type == "markdown" and after.source.startswith("*Figure"), \
+                f"{source.name}: no caption after\n{cell.source}"
+            assert "**Look for**" in after.source
+
+
 def test_readme_lists_exactly_the_figures_make_writes():
     import re
 

@@ -108,3 +108,20 @@ def test_export_writes_one_tidy_table_and_replaces_a_notebooks_earlier_rows(cach
     table = pd.read_csv(cache / "figures" / "t" / "predictions.csv.gz")
     assert len(table) == 5 and list(table.columns) == ["role", "variant", "split", "review", "label", "logit", "notebook"]
     assert (cache / "figures" / "t" / "predictions.csv.gz").read_bytes()[:2] == b"\x1f\x8b"
+
+
+def test_a_refitted_variant_is_cached_with_what_it_took_and_apart_from_the_plain_cut(cache):
+    from anatomy_utils.refit import Refit
+
+    clf = SentimentClassifier(tiny_body("llama"), 0.0).eval()
+    data, recipe = reviews(), Refit(reviews(24, seed=3), 0, 8)
+    first = store(clf)
+    plain, refitted = first.run("plain", "test", data, keep()), first.run("refit", "test", data, keep(), refit=recipe)
+    assert plain.info is None and refitted.info["seconds"] > 0 and not np.array_equal(plain.logits, refitted.logits)
+    first.run("refit", "validation", reviews(5, seed=4), keep(), refit=recipe)  # the same model, kept in memory
+    again = store(clf)
+    served = again.run("refit", "test", data, keep(), refit=recipe)
+    assert again.computed == 0 and served.info == refitted.info
+    assert served.logits.tobytes() == refitted.logits.tobytes()
+    again.run("refit, other ridge", "test", data, keep(), refit=Refit(reviews(24, seed=3), 0, 8, ridge=0.5))
+    assert again.computed == 1

@@ -23,6 +23,8 @@ def write(tmp_path, monkeypatch, mutate):
     (lambda r: r.pop("seed"), r"missing key\(s\) \['seed'\]"),
     (lambda r: r["decoder"].update(train_examples=10**6), "exceeds data.train"),
     (lambda r: r["scores"].update(sparsities=[0.3, 1.2]), r"scores\.sparsities: 1\.2 is not in"),
+    (lambda r: r["scores"].update(refit_sparsities=[0.5, 1.0]), r"scores\.refit_sparsities: 1\.0 is not in"),
+    (lambda r: r["scores"].update(refit_ridge=-0.1), "refit_ridge"),
     (lambda r: r["scores"].update(select_sparsity=0.7), "select_sparsity .* must be one of scores.sparsities"),
     (lambda r: r["encoder"].update(lr=-3), r"broken\.encoder\.lr: -3\.0 must be greater than 0"),
     (lambda r: r["data"].update(test=0), r"broken\.data\.test: 0 must be greater than 0"),

@@ -17,7 +17,7 @@ def test_results_block_gives_intervals_verdicts_and_the_chosen_setting(monkeypat
     monkeypatch.setattr(report.summary, "read", lambda profile: VALUES)
     lines = report.results_markdown("any").splitlines()
     assert "| 30% removed, best score: drop vs dense (pt) [simultaneous CI] | +1.0 pt [-0.4, +2.4] | – |  |" in lines
-    assert "| its budget and repair, chosen on validation (06) | uniform + repair | global |  |" in lines
+    assert "| its budget and repair or refit, chosen on validation (06) | uniform + repair | global |  |" in lines
     assert any(line.startswith("| 30% pruned: rule − random masks (pt) [simultaneous CI], n: verdict | "
                                "+4.0 pt [+1.0, +7.0], n = 200: higher |") for line in lines)
     assert any(line.startswith("| 30% pruned: paper rule vs random masks (mean ± SD between masks, masks) | "

@@ -38,7 +38,7 @@ def test_selection_table_stars_the_chosen_setting_and_reports_stability():
                        for i, setting in enumerate(score_study.SETTINGS)])
     shown = score_study.selection_table(table, {"cosine": 0.5, "taylor": 0.97})
     assert list(shown.columns) == [*score_study.SETTINGS, "same choice (bootstrap)"]
-    assert shown.loc["taylor", "global + repair"] == "0.800 / 0.200 *"
+    assert shown.loc["taylor", "global + refit"] == "0.900 / 0.100 *"  # the last setting has the lowest loss here
     assert shown.loc["taylor", "uniform"] == "0.500 / 0.500"
     assert shown.loc["taylor", "same choice (bootstrap)"] == "97%"
 
@@ -76,3 +76,29 @@ def test_budget_table_and_comparisons_are_paired_on_the_same_reviews():
     lines = score_study.control_findings(compared.reset_index(), agreement, 0.5)
     assert "MISBEHAVES" in lines[0]
     assert "overlap by 0.333" in lines[1] and "1 of 1 score pairs" in lines[1]
+
+
+def test_the_best_refit_is_chosen_among_the_refit_rows_and_its_refusals_are_shown():
+    rows = {("taylor", "global + repair"): (0.90, 0.20), ("taylor", "global + refit"): (0.88, 0.30),
+            ("cosine", "global + refit"): (0.85, 0.25)}
+    table = selection([(score, setting, *rows.get((score, setting), (0.5, 0.9))) for score in ("cosine", "taylor")
+                       for setting in score_study.SETTINGS])
+    assert score_study.best_refit(table) == ("cosine", "global + refit")  # lowest loss among refits, not overall
+    refused = [2 if (s, t) == ("taylor", "global + refit") else 0 for s, t in zip(table["score"], table["setting"])]
+    shown = score_study.selection_table(table.assign(refused=refused), {"cosine": 0.9, "taylor": 0.8})
+    assert shown.loc["taylor", "global + refit"] == "0.880 / 0.300 (2 refused)"
+    assert shown.loc["taylor", "global + repair"] == "0.900 / 0.200 *"
+
+
+def test_refit_values_name_the_keys_of_the_issue_and_keep_drop_as_dense_minus_pruned():
+    checked = pd.DataFrame([{"score": "taylor", "setting": "global + refit", "sparsity": 0.5, "accuracy": 0.9, "n": 400,
+                             "drop": 0.01, "drop_ci_low": -0.01, "drop_ci_high": 0.03, "prune_seconds": 12.0,
+                             "fell_back": 1}])
+    speeds = pd.DataFrame([{"speedup": 1.3, "speedup_ci_low": 1.29, "speedup_ci_high": 1.31, "ceiling": 1.4,
+                            "ceiling_time": 1.35, "speedup_vs_ceiling": 0.93, "speedup_vs_ceiling_time": 0.96}])
+    values = score_study.refit_values("encoder", checked, speeds)
+    assert values["scores.encoder.refit.p50.accuracy_drop"] == 0.01
+    assert {f"scores.encoder.refit.p50.{k}" for k in ("drop_ci_low", "drop_ci_high", "n", "prune_seconds")} <= set(values)
+    line = score_study.refit_findings("encoder", checked)[0]
+    assert "pruned minus dense -1.0 pt [-3.0, +1.0]" in line and "1 layer fit(s) refused" in line
+    assert score_study.refit_values("encoder", None, None) == {} and score_study.refit_findings("encoder", None) == []
