@@ -357,15 +357,14 @@ def removal_speeds_up(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
                    f"dense time / removed time at {sparsity:.0%}" + (f"; FLOP ceiling {ceiling:.2f}x" if ceiling else ""))
 
 
-def _unseen(out: Outputs, claim: str, role: str, key: str, what: str, sparsity: float) -> dict:
-    """A pruned model against dense on 06's confirmation reviews (``key``: dense minus pruned): it loses less than the
-    accuracy margin."""
+def _unseen(out: Outputs, claim: str, role: str, key: str, what: str, sparsity: float, low: str, high: str) -> dict:
+    """A pruned model against dense on 06's confirmation reviews (``key``.accuracy_drop, ``low``, ``high``: dense minus
+    pruned): it loses less than the accuracy margin."""
     if out.get(f"{key}.n") is None:
         return _row(claim, role, None, reason="06 recorded no confirmation on unseen reviews (the profile sets none, or "
                                               "06 has not run on this code)")
-    low, high = (f"{key}.ci_low", f"{key}.ci_high") if out.get(f"{key}.ci_low") is not None else (
-        f"{key}.drop_ci_low", f"{key}.drop_ci_high")
-    found = {"delta": -out.get(f"{key}.accuracy_drop"), "ci_low": -out.get(high), "ci_high": -out.get(low),
+    found = {"delta": -out.get(f"{key}.accuracy_drop"), "ci_low": -out.get(f"{key}.{high}"),
+             "ci_high": -out.get(f"{key}.{low}"),
              "n": out.get(f"{key}.n"), "level": stats.LEVEL}
     margin = out.profile.claims.accuracy_margin
     return _row(claim, role, found, -margin, None, "+", "06_importance_scores (confirmation)",
@@ -377,7 +376,7 @@ def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
     """06's chosen score at the selection budget, on test reviews 02-06 never read: it loses less than the margin."""
     sparsity = out.profile.scores.select_sparsity
     key = f"scores.{role}.confirm.p{round(100 * sparsity)}"
-    return _unseen(out, "best_score_keeps_accuracy", role, key, str(out.get(f"{key}.score")), sparsity)
+    return _unseen(out, "best_score_keeps_accuracy", role, key, str(out.get(f"{key}.score")), sparsity, "ci_low", "ci_high")
 
 
 def refit_keeps_accuracy(out: Outputs, role: str) -> dict:
@@ -385,7 +384,8 @@ def refit_keeps_accuracy(out: Outputs, role: str) -> dict:
     score's own row), on the same unseen reviews: it loses less than the margin."""
     sparsity = max(out.profile.scores.refit_sparsities)
     key = f"scores.{role}.refit.p{round(100 * sparsity)}"
-    return _unseen(out, "refit_keeps_accuracy", role, key, f"{out.get(f'{key}.score')} refitted", sparsity)
+    return _unseen(out, "refit_keeps_accuracy", role, key, f"{out.get(f'{key}.score')} refitted", sparsity,
+                   "drop_ci_low", "drop_ci_high")
 
 
 CLAIMS = {f.__name__: f for f in (finetune_accuracy, late_decision, sparse_neurons, neurons_by_depth, same_neurons,

@@ -327,7 +327,7 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, variants: dict[
     batch = timing.fixed_batch(timed, profile.scores.timing_batch, tokens)
     with torch.no_grad():
         measured = timing.measure(clf, variants, batch, profile.prune.timing_rounds, seed=profile.seed,
-                                  threads=speed_study.THREADS, copy_variants=False).summary
+                                  threads=speed_study.THREADS, copy_variants=False, quiet=True).summary  # gate: a column
     rows = {}
     for label, model in variants.items():
         widths = ffn_widths(model.body)
