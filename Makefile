@@ -11,15 +11,15 @@ NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
 # What the notebooks import: every module but those no notebook imports (the README writer, the benchmark, the cold
-# run, the one-call pruner).
-PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py anatomy_utils/cold.py anatomy_utils/shrink.py,$(wildcard anatomy_utils/*.py))
+# run, the one-call pruner, the student track).
+PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py anatomy_utils/cold.py anatomy_utils/shrink.py anatomy_utils/student.py,$(wildcard anatomy_utils/*.py))
 VENV := .venv/.stamp
 WHEELS := data/wheels/.stamp
 PY := .venv/bin/python
 # Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
 RUN_ENV := ANATOMY_PROGRESS=0 TQDM_DISABLE=1 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
-.PHONY: all test bench claims cold lab fetch lock clean distclean help
+.PHONY: all test bench claims cold student lab fetch lock clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/report.py
@@ -78,6 +78,9 @@ claims: $(VENV) ## print the claims ledger of PROFILE from its stored outputs (s
 COLD_PROFILES ?= $(PROFILE)
 cold: $(VENV) ## clone the committed tree, run PROFILE (or COLD_PROFILES="default rotten_tomatoes") there from an empty cache, compare with the committed summary
 	$(PY) -m anatomy_utils.cold $(COLD_PROFILES)
+
+student: $(VENV) ## build the student track (notebooks/student/release/: two weeks of graded exercises) and grade its solutions
+	$(RUN_ENV) $(PY) -m anatomy_utils.student
 
 lab: $(VENV) $(WHEELS) ## JupyterLab on the repository (open the URL it prints; notebooks default to the default profile)
 	.venv/bin/jupyter lab --no-browser --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
