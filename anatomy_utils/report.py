@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import re
 
-from . import claims, stats, summary
+from . import claims, importance, stats, summary
 from .finetune import TRAINING_CODE
 from .cache import code_fingerprint
 from .runtime import ROOT
 
 ROLES = ("encoder", "decoder")
-SCORES = ("cosine", "random", "magnitude", "activation", "taylor", "contribution")
+BASELINE = "random"  # the paper's baseline keeps its row; the other control (the mirror) stays in 06
+
+
+def scores() -> list[str]:
+    """The README's score rows: every registered score (``importance.register`` included) but the controls, then the
+    random baseline."""
+    from .score_study import CONTROLS
+
+    return [name for name in importance.SCORES if name not in CONTROLS] + [BASELINE]
+
+
 FIGURES = {  # Findings: (heading, summary keys of the sentences, figures)
     "Fine-tuning (paper §3.1)": (["findings.01_finetune.{m}"], []),
     "Layer anatomy (paper §3.1, Figure 1)": (["findings.02_layer_anatomy.{m}"],
@@ -166,34 +176,34 @@ def _score_rows(get) -> list[str]:
     for p in (30, 50):
         if get(f"scores.encoder.best.p{p}.accuracy_drop") is None:
             continue
-        rows.append(f"| {p}% removed, best score: drop vs dense (pt) [simultaneous CI] | " + " | ".join(
-            _pt(get, f"scores.{m}.best.p{p}", "accuracy_drop", "drop_ci_low", "drop_ci_high", f"eval.{m}.test_reviews")
-            for m in ROLES) + " |  |")
-        for score in SCORES:
+        rows.append(f"| {p}% removed, best score: change vs dense (pt) [simultaneous CI] | " + " | ".join(
+            _change(get, f"scores.{m}.best.p{p}", f"eval.{m}.test_reviews") for m in ROLES) + " |  |")
+        for score in scores():
             key = f"scores.{{m}}.{score}.p{p}"
             rows.append(f"| {p}% removed, {score} score at its setting: accuracy [95% CI] | " + " | ".join(
                 _fmt(get(f"{key.format(m=m)}.accuracy")) + _interval(get, key.format(m=m)) for m in ROLES) + " |  |")
-    rows.append("| confirmation: best score's drop on unseen test reviews (pt) [95% CI], n | " + " | ".join(
-        _pt(get, f"scores.{m}.confirm.p50", "accuracy_drop") for m in ROLES) + " |  |")
+    rows.append("| confirmation: best score's change on unseen test reviews (pt) [95% CI], n | " + " | ".join(
+        _pt(get, f"scores.{m}.confirm.p50", "accuracy_drop", sign=-1) for m in ROLES) + " |  |")
     for p in (50, 70):
         key = f"scores.{{m}}.refit.p{p}"
         if get(f"{key.format(m='encoder')}.n") is None:
             continue
         rows += [f"| {p}% removed and refitted ({get(key.format(m='encoder') + '.score')} / "
-                 f"{get(key.format(m='decoder') + '.score')}): drop on unseen test reviews (pt) [95% CI], n | " + " | ".join(
-                     _pt(get, key.format(m=m), "accuracy_drop", "drop_ci_low", "drop_ci_high") for m in ROLES) + " |  |",
+                 f"{get(key.format(m='decoder') + '.score')}): change on unseen test reviews (pt) [95% CI], n | " + " | ".join(
+                     _change(get, key.format(m=m)) for m in ROLES) + " |  |",
                  _row(get, f"{p}% refitted: seconds to refit (06)", f"{key}.prune_seconds", 0),
                  _row(get, f"{p}% refitted: layer fits refused", f"{key}.fell_back"),
                  _row(get, f"{p}% refitted: speed-up over dense (time-share ceiling beside it)", f"{key}.speedup"),
                  _row(get, f"{p}% refitted: time-share ceiling", f"{key}.ceiling_time")]
     return rows + [_row(get, f"seconds to compute the {score} score (06)", f"scores.{{m}}.{score}.seconds", 1)
-                   for score in SCORES]
+                   for score in scores()]
 
 
 def results_markdown(profile: str) -> str:
     values = summary.read(profile)
     get = values.get
-    header = ["", "Accuracy changes: \"drop\" is dense minus pruned (positive: worse); \"rule − random\" is the rule's "
+    header = ["", "Accuracy changes are pruned minus dense, in points (negative: worse), as everywhere in this README; "
+              "the summary's `accuracy_drop` keys store the opposite sign; \"rule − random\" is the rule's "
               "accuracy minus the distribution of random masks, paired on the same reviews (two-level bootstrap); "
               "intervals are simultaneous across the sparsities of each question (level shown in the notebooks), and "
               "each verdict is read off its own interval.", "",
@@ -201,12 +211,22 @@ def results_markdown(profile: str) -> str:
     return "\n".join(_provenance(values, profile) + header + _anatomy_rows(get) + _pruning_rows(get) + _score_rows(get))
 
 
-def _pt(get, key: str, delta: str = "delta", low: str = "ci_low", high: str = "ci_high", n: str | None = None) -> str:
+def _pt(get, key: str, delta: str = "delta", low: str = "ci_low", high: str = "ci_high", n: str | None = None,
+        sign: int = 1) -> str:
     """A paired difference in points with its interval and n, from the keys ``key``.{delta, low, high} and ``n``
-    (default ``key``.n; no n when the summary records none)."""
+    (default ``key``.n; no n when the summary records none); ``sign`` -1 turns a drop (dense - pruned) into the
+    README's one convention, a change (pruned - dense)."""
     value, count = get(f"{key}.{delta}"), get(n or f"{key}.n")
-    return "–" if value is None else (f"{100 * value:+.1f} pt [{100 * get(f'{key}.{low}'):+.1f}, "
-                                      f"{100 * get(f'{key}.{high}'):+.1f}]" + ("" if count is None else f", n = {count}"))
+    if value is None:
+        return "–"
+    ends = sorted(sign * get(f"{key}.{end}") for end in (low, high))
+    return (f"{100 * sign * value:+.1f} pt [{100 * ends[0]:+.1f}, {100 * ends[1]:+.1f}]"
+            + ("" if count is None else f", n = {count}"))
+
+
+def _change(get, key: str, n: str | None = None) -> str:
+    """A stored drop (``accuracy_drop``, ``drop_ci_low``, ``drop_ci_high``: dense - pruned) as a change, pruned - dense."""
+    return _pt(get, key, "accuracy_drop", "drop_ci_low", "drop_ci_high", n, sign=-1)
 
 
 def _claim_cell(get, claim: str, role: str) -> str:

@@ -69,7 +69,8 @@ def test_the_readme_exercise_snippets_run_as_written(monkeypatch, capsys):
     import textwrap
 
     readme = (FIGURES.parent / "README.md").read_text()
-    section = readme[readme.index("## Exercises"):readme.index("## Glossary")]
+    start = readme.index("## Exercises")
+    section = readme[start:readme.index("\n## ", start + 1)]
     snippets = re.findall(r"```python\n(.*?)\s*```", section, flags=re.S)
     assert len(snippets) == 2
     monkeypatch.chdir(FIGURES.parent)

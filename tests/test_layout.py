@@ -14,10 +14,14 @@ PACKAGE = Path(families.__file__).parent
 ALLOWED = {"families.py", "models.py"}
 LAYER_CLASSES = ("Conv1D", "Bert", "GPT2", "Llama", "Roberta", "Mistral", "Qwen")
 MODEL_NAMES = {"bert", "gpt2", "llama", "tiny-gpt2", "minilm", "smollm2", "bert-base-uncased"}
+# attribute names of one family's module layout (FFN, attention, blocks): only the adapter may walk them
+LAYOUT_ATTRIBUTES = {"mlp", "c_fc", "c_proj", "c_attn", "intermediate", "gate_proj", "up_proj", "down_proj",
+                     "transformer", "h", "ln_f", "self_attn", "attention"}
 
 
 def offences(source: str) -> list[str]:
-    """Layer classes named, isinstance on a torch module class, and model-name strings (docstrings left out)."""
+    """Layer classes named, attribute paths of one family's layout, isinstance on a torch module class, and
+    model-name strings (docstrings left out)."""
     tree = ast.parse(source)
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(getattr(node, "body", None), list) and node.body and isinstance(node.body[0], ast.Expr)}
@@ -26,6 +30,8 @@ def offences(source: str) -> list[str]:
         name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
         if name and name.startswith(LAYER_CLASSES):
             found.append(f"line {node.lineno}: {name}")
+        if isinstance(node, ast.Attribute) and node.attr in LAYOUT_ATTRIBUTES:
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and "nn." in ast.unparse(node):
             found.append(f"line {node.lineno}: {ast.unparse(node)}")
         if isinstance(node, ast.Constant) and node.value in MODEL_NAMES and id(node) not in docstrings:
@@ -40,6 +46,9 @@ def test_no_architecture_knowledge_outside_the_adapter(module):
 
 def test_the_check_bites():
     assert offences("from transformers.pytorch_utils import Conv1D\nx = isinstance(m, nn.Linear)\ny = 'gpt2'\n")
+    for path in ("layer.mlp.c_fc.weight", "layer.intermediate.dense", "layer.mlp.gate_proj", "m.transformer.h"):
+        assert offences(f"w = {path}\n"), path
+    assert offences("w = family.ffn_out(layer).weight\n") == []
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])

@@ -16,7 +16,7 @@ VALUES = {"scores.encoder.best.p30.accuracy_drop": 0.01, "scores.encoder.best.p3
 def test_results_block_gives_intervals_verdicts_and_the_chosen_setting(monkeypatch):
     monkeypatch.setattr(report.summary, "read", lambda profile: VALUES)
     lines = report.results_markdown("any").splitlines()
-    assert "| 30% removed, best score: drop vs dense (pt) [simultaneous CI] | +1.0 pt [-0.4, +2.4] | – |  |" in lines
+    assert "| 30% removed, best score: change vs dense (pt) [simultaneous CI] | -1.0 pt [-2.4, +0.4] | – |  |" in lines  # drop 0.01 shown as a change
     assert "| its budget and repair or refit, chosen on validation (06) | uniform + repair | global |  |" in lines
     assert any(line.startswith("| 30% pruned: rule − random masks (pt) [simultaneous CI], n: verdict | "
                                "+4.0 pt [+1.0, +7.0], n = 200: higher |") for line in lines)
@@ -134,3 +134,16 @@ def test_the_front_page_answers_five_questions_from_the_ledger_with_links(monkey
     assert "model-encoder 85.0%" in lines[0] and lines[-1].startswith("![")
     monkeypatch.setattr(report.summary, "read", lambda profile: {})
     assert "make" in report.headline_markdown("default")
+
+
+def test_a_registered_score_reaches_the_readme_with_no_other_edit(monkeypatch):
+    from anatomy_utils import importance
+
+    monkeypatch.setitem(importance.SCORES, "squared_norm", lambda inputs: None)
+    values = VALUES | {"scores.encoder.squared_norm.p30.accuracy": 0.83, "scores.encoder.squared_norm.p30.ci_low": 0.8,
+                       "scores.encoder.squared_norm.p30.ci_high": 0.86, "scores.encoder.squared_norm.seconds": 1.5}
+    monkeypatch.setattr(report.summary, "read", lambda profile: values)
+    lines = report.results_markdown("any").splitlines()
+    assert "| 30% removed, squared_norm score at its setting: accuracy [95% CI] | 0.830 [0.800, 0.860] | – |  |" in lines
+    assert "| seconds to compute the squared_norm score (06) | 1.5 | – |  |" in lines
+    assert not any("mirror score" in line for line in lines)  # the control stays in 06

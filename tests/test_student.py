@@ -62,3 +62,15 @@ def test_solved_notebooks_get_full_marks_and_stripped_ones_none(course):
         assert scores["solved", assignment][0] == coded  # the written answers await a human
         assert scores["stripped", assignment][0] == 0
         assert scores["solved", assignment][1] == coded + sum(w.points for w in week["written"])
+
+
+def test_the_readme_lists_every_exercise_with_its_level_and_minutes():
+    rows = [line for line in (student.ROOT / "README.md").read_text().splitlines() if line.startswith("| 1 |")
+            or line.startswith("| 2 |")]
+    expected = [(number, f"`{e.target.replace(':', '.')}`", f"{e.difficulty} | {e.minutes} |")
+                for number, week in enumerate(student.WEEKS.values(), 1) for e in week["coded"]]
+    expected += [(number, f"written: `{w.name}`", f"| | {w.minutes} |")
+                 for number, week in enumerate(student.WEEKS.values(), 1) for w in week["written"]]
+    for number, name, tail in expected:
+        assert any(r.startswith(f"| {number} | {name} |") and r.endswith(tail) for r in rows), name
+    assert len(rows) == len(expected)
