@@ -8,6 +8,7 @@ from . import claims, importance, stats, summary
 from .finetune import TRAINING_CODE
 from .cache import code_fingerprint
 from .runtime import ROOT
+from .score_study import CONTROLS
 
 ROLES = ("encoder", "decoder")
 BASELINE = "random"  # the paper's baseline keeps its row; the other control (the mirror) stays in 06
@@ -16,8 +17,6 @@ BASELINE = "random"  # the paper's baseline keeps its row; the other control (th
 def scores() -> list[str]:
     """The README's score rows: every registered score (``importance.register`` included) but the controls, then the
     random baseline."""
-    from .score_study import CONTROLS
-
     return [name for name in importance.SCORES if name not in CONTROLS] + [BASELINE]
 
 

@@ -10,7 +10,6 @@ sit beside them as manually graded answers whose marking scheme is stripped from
 from __future__ import annotations
 
 import ast
-import base64
 import importlib
 import inspect
 import marshal
@@ -138,10 +137,15 @@ def _function(target: str):
     return importlib.import_module(f"anatomy_utils.{module}"), name
 
 
+def _source(target: str) -> tuple:
+    """The exercise's module and the (undecorated) function's source, dedented."""
+    module, name = _function(target)
+    return module, textwrap.dedent(inspect.getsource(inspect.unwrap(getattr(module, name))))
+
+
 def _solution_cell(target: str) -> str:
     """The function's source with its body (after the docstring) between nbgrader's solution markers."""
-    module, name = _function(target)
-    source = textwrap.dedent(inspect.getsource(inspect.unwrap(getattr(module, name))))
+    source = _source(target)[1]
     node = ast.parse(source).body[0]
     start = node.body[1].lineno - 1 if ast.get_docstring(node) else node.body[0].lineno - 1
     lines = source.splitlines()
@@ -151,9 +155,9 @@ def _solution_cell(target: str) -> str:
 def _imports(target: str) -> str:
     """The imports a student's version needs: every global of the function's module that its source names (decorators
     and defaults included)."""
-    module, name = _function(target)
-    node = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(getattr(module, name)))))
-    used = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in vars(module)} - {name})
+    module, source = _source(target)
+    used = sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and n.id in vars(module)}
+                  - {target.split(":")[1]})
     wrapped = textwrap.fill(", ".join(used), 112, initial_indent="    ", subsequent_indent="    ")
     return f"from __future__ import annotations\n\nfrom {module.__name__} import (\n{wrapped},\n)"
 
@@ -238,9 +242,8 @@ def grade(function) -> None:
     if exercise is None:
         raise ValueError(f"{function.__name__!r} is not one of the exercises: {[e.target for e in exercises()]}.")
     plain = inspect.unwrap(function)
-    payload = base64.b64encode(pickle.dumps((exercise.target, marshal.dumps(plain.__code__), plain.__defaults__)))
-    with tempfile.NamedTemporaryFile("wb", suffix=".b64", delete=False) as handle:
-        handle.write(payload)
+    with tempfile.NamedTemporaryFile("wb", suffix=".pickle", delete=False) as handle:
+        pickle.dump((exercise.target, marshal.dumps(plain.__code__), plain.__defaults__), handle)
     started = time.perf_counter()
     try:
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", __name__,
@@ -261,7 +264,7 @@ def pytest_configure(config) -> None:
     path = os.environ.get(STUDENT_CODE)
     if not path:
         return
-    target, code, defaults = pickle.loads(base64.b64decode(Path(path).read_bytes()))
+    target, code, defaults = pickle.loads(Path(path).read_bytes())
     module, name = _function(target)
     original = inspect.unwrap(getattr(module, name))
     original.__code__, original.__defaults__ = marshal.loads(code), defaults
