@@ -246,7 +246,7 @@ def grade(function) -> None:
         pickle.dump((exercise.target, marshal.dumps(plain.__code__), plain.__defaults__), handle)
     started = time.perf_counter()
     try:
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", __name__,
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-p", __name__,
                               *exercise.tests], cwd=ROOT, capture_output=True, text=True,
                              env=os.environ | {STUDENT_CODE: handle.name})
     finally:
@@ -255,7 +255,8 @@ def grade(function) -> None:
     if run.returncode != 0:
         raise AssertionError(f"{function.__name__}: the package's tests fail on your version:\n"
                              + "\n".join(report[-40:]))
-    print(f"{function.__name__}: {report[-1] if report else 'passed'} ({time.perf_counter() - started:.0f} s)")
+    passed = ", ".join(test.rsplit("::", 1)[-1] for test in exercise.tests)
+    print(f"{function.__name__}: the package's tests pass ({time.perf_counter() - started:.0f} s): {passed}")
 
 
 def pytest_configure(config) -> None:
