@@ -251,10 +251,9 @@ def grade(function) -> None:
                              env=os.environ | {STUDENT_CODE: handle.name})
     finally:
         os.unlink(handle.name)
-    report = run.stdout.strip().splitlines()
     if run.returncode != 0:
         raise AssertionError(f"{function.__name__}: the package's tests fail on your version:\n"
-                             + "\n".join(report[-40:]))
+                             + "\n".join(run.stdout.strip().splitlines()[-40:]))
     passed = ", ".join(test.rsplit("::", 1)[-1] for test in exercise.tests)
     print(f"{function.__name__}: the package's tests pass ({time.perf_counter() - started:.0f} s): {passed}")
 
