@@ -7,7 +7,7 @@ PROFILE ?= default
 ifeq ($(wildcard params/$(PROFILE).yaml),)
 $(error No profile '$(PROFILE)': params/$(PROFILE).yaml does not exist. Profiles: $(basename $(notdir $(wildcard params/*.yaml))). Run e.g. `make PROFILE=default`)
 endif
-NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores 07_claims
+NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores 07_seeds 08_claims
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
 # What the notebooks import: every module but those no notebook imports (the README writer, the benchmark, the cold
@@ -64,7 +64,8 @@ $(EXEC)/02_layer_anatomy.ipynb: $(EXEC)/01_finetune.ipynb
 $(EXEC)/03_ffn_neurons.ipynb: $(EXEC)/02_layer_anatomy.ipynb
 $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb: $(EXEC)/03_ffn_neurons.ipynb
 $(EXEC)/06_importance_scores.ipynb: $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune_gpt2.ipynb
-$(EXEC)/07_claims.ipynb: $(EXEC)/06_importance_scores.ipynb
+$(EXEC)/07_seeds.ipynb: $(EXEC)/06_importance_scores.ipynb
+$(EXEC)/08_claims.ipynb: $(EXEC)/07_seeds.ipynb
 
 test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the README's test command)
 	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax --nbval-current-env notebooks/executed/smoke

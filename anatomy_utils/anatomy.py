@@ -179,7 +179,7 @@ def set_text(ids) -> str:
 
 def review_sets(cosines: np.ndarray, threshold: float, k: int) -> pd.DataFrame:
     """Per review and layer of ``cosines`` ``(reviews, L, n)``: the neurons above ``threshold`` and the top ``k`` by
-    cosine, as space-separated ids (columns review, layer, above, top), the table 07 judges the anatomy claims on."""
+    cosine, as space-separated ids (columns review, layer, above, top), the table 08 judges the anatomy claims on."""
     above, top = above_threshold(cosines, threshold), top_k(cosines, k)
     return pd.DataFrame([{"review": r, "layer": l, "above": set_text(above[r][l]), "top": set_text(top[r][l])}
                          for r in range(len(cosines)) for l in range(cosines.shape[1])])

@@ -1,4 +1,4 @@
-"""The claims ledger (notebook 07): what each of the paper's claims came to, for each model, from stored outputs only.
+"""The claims ledger (notebook 08): what each of the paper's claims came to, for each model, from stored outputs only.
 
 Every row is one claim for one model, judged by one interval (95%, the level stated beside it) and the verdict read off
 that same interval (``stats.verdict``): ``confirmed`` / ``refuted`` when it excludes the null on the claimed side or the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,7 @@ class Outputs:
     profile: Profile
     values: dict
     predictions: pd.DataFrame
+    folder: Path | None = None  # where the tables are: figures/<profile>/ unless given (a seed's own folder)
 
     def get(self, key: str, default=None):
         return self.values.get(key, default)
@@ -79,7 +81,7 @@ class Outputs:
         return ((rows["logit"].to_numpy() > 0) == rows["label"].to_numpy()).astype(float)
 
     def table(self, name: str, notebook: str) -> pd.DataFrame:
-        path = FIGURES / self.profile.name / name
+        path = (self.folder or FIGURES / self.profile.name) / name
         if not path.exists():
             raise LedgerInputsMissing(f"{path} is missing: run {notebook} (`make PROFILE={self.profile.name}`) first.")
         return pd.read_csv(path)
@@ -402,8 +404,22 @@ def ledger(profile: Profile) -> pd.DataFrame:
     rows = [claim(out, role) for claim in CLAIMS.values() for role in ROLES]
     table = pd.DataFrame(rows)
     table["outcome"] = table["verdict"].map(OUTCOMES)
+    table["seeds"] = [seeds_text(out.values, row["claim"], row["role"]) for _, row in table.iterrows()]
     table["sentence"] = [sentence(row, out.profile) for _, row in table.iterrows()]
     return table
+
+
+def seeds_text(values: dict, claim: str, role: str) -> str | None:
+    """What the seed study (07) found for a row: ``4 seeds: 3/4 confirmed, 1/4 inconclusive; pooled +1.2 pt [-0.4,
+    +2.8] -> inconclusive``; None where the profile ran one seed or the claim was not re-judged."""
+    key = f"seeds.{claim}.{role}"
+    if values.get(f"{key}.stable") is None:
+        return None
+    text = f"{values[f'{key}.n_seeds']} seeds: {values[f'{key}.stable']}"
+    if values.get(f"{key}.pooled_effect") is not None:
+        text += (f"; pooled {_number(claim, values[f'{key}.pooled_effect'])} [{_number(claim, values[f'{key}.pooled_ci_low'])}, "
+                 f"{_number(claim, values[f'{key}.pooled_ci_high'])}] -> {values[f'{key}.pooled_verdict']}")
+    return text
 
 
 def _number(claim: str, value: float) -> str:
@@ -431,6 +447,8 @@ def sentence(row, profile: Profile) -> str:
     text += f" -> {row['verdict']} (the claim: {row['outcome']})"
     if row["verdict"] == "inconclusive":
         text += f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}; undecided because {row['why']}"
+    if row.get("seeds"):
+        text += f"; across fine-tuning seeds (07): {row['seeds']}"
     return text + "."
 
 
@@ -510,6 +528,8 @@ def table_text(table: pd.DataFrame) -> str:
                          "null": ["–" if r["verdict"] == "not testable" else _number(r["claim"], r["null"])
                                   for _, r in table.iterrows()],
                          "n": ["–" if r["verdict"] == "not testable" else int(r["n"]) for _, r in table.iterrows()]})
+    if table["seeds"].notna().any():
+        rows["across seeds"] = table["seeds"].fillna("–").str.split(";").str[0]
     return rows.to_string(index=False)
 
 

@@ -280,3 +280,35 @@ def layer_shares(shares: dict, title: str):
         ax.set(title=f"{label}: {title}", xlabel="layer", ylabel="")
     fig.tight_layout()
     return fig
+
+
+def seed_forest(rows, pooled, scale_of, title: str):
+    """The seed study as forest plots, one panel per claim and model: each run's effect with its interval (points),
+    the random-effects pool across runs (diamond), the claim's null (line) and margin (shaded). ``scale_of(claim)``
+    gives 100 for accuracy claims (drawn in points), else 1."""
+    panels = pooled.to_dict("records")
+    cols = 4
+    fig, axes = plt.subplots(-(-len(panels) // cols), cols, figsize=(4 * cols, 2.3 * -(-len(panels) // cols)),
+                             squeeze=False)
+    for ax, p in zip(axes.flat, panels):
+        runs = rows[(rows["claim"] == p["claim"]) & (rows["role"] == p["role"])].sort_values("seed")
+        scale = scale_of(p["claim"])
+        tested = runs[runs["verdict"] != "not testable"]
+        y = np.arange(len(runs), 0, -1)[(runs["verdict"] != "not testable").to_numpy()]
+        ax.errorbar(scale * tested["delta"], y, xerr=[scale * (tested["delta"] - tested["ci_low"]),
+                                                      scale * (tested["ci_high"] - tested["delta"])], fmt="o", capsize=3)
+        if not np.isnan(p.get("pooled_effect", np.nan)):
+            ax.errorbar([scale * p["pooled_effect"]], [0], xerr=[[scale * (p["pooled_effect"] - p["pooled_ci_low"])],
+                                                                 [scale * (p["pooled_ci_high"] - p["pooled_effect"])]],
+                        fmt="D", color="C3", capsize=3)
+            ax.axvline(scale * p["null"], color="k", lw=1)
+            if p.get("margin") is not None and not np.isnan(p["margin"]):
+                ax.axvspan(scale * (p["null"] - p["margin"]), scale * (p["null"] + p["margin"]), color="C0", alpha=0.1, lw=0)
+        ax.set_yticks([*range(len(runs), 0, -1), 0], [*(f"seed {s}" for s in runs["seed"]), "pooled"], fontsize=7)
+        ax.set_title(f"{p['claim']}, {p['role']}\n{p['stable']}", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -104,8 +104,20 @@ class ScoresConfig:
 
 
 @dataclass(frozen=True)
+class SeedsConfig:
+    """The seed study (07): both models fine-tuned again with other training seeds (the head's initialisation, the
+    order of the training reviews, dropout; the split stays the profile's), and the claims that depend on the weights
+    judged again on each, on the same reviews."""
+
+    extra: list = ()  # training seeds besides the profile's own; empty: one seed, no study
+    encoder_examples: int = 1000  # the first test reviews (04's): each seed's accuracy and pruning rows
+    decoder_examples: int = 300  # the same for the decoder (05's first)
+    masks: int = 5  # random masks per seed at 50%, on the first prune.<role>_mask_examples of those reviews
+
+
+@dataclass(frozen=True)
 class ClaimsConfig:
-    """The margins and nulls of the claims ledger (07), fixed before any test number is read."""
+    """The margins and nulls of the claims ledger (08), fixed before any test number is read."""
 
     accuracy_margin: float = 0.02  # accuracy differences within +-2 pt count as equivalent; "keeps accuracy" means
     #                                losing less than this (non-inferiority)
@@ -141,6 +153,7 @@ class Profile:
     device: typing.Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when torch sees a GPU, else the CPU
     reference: ReferenceConfig = PAPER_REFERENCE  # published accuracies printed next to the fine-tuned models'
     claims: ClaimsConfig = ClaimsConfig()
+    seeds: SeedsConfig = SeedsConfig()
 
     def models(self) -> dict[str, ModelConfig]:
         """The two models of the study by role."""
@@ -170,7 +183,8 @@ POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_si
             "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
             "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
             "decoder_mask_examples", "accuracy_margin", "calibration_examples", "encoder_validation_examples",
-            "decoder_validation_examples", "round_to", "refit_examples", "refit_ridge"}
+            "decoder_validation_examples", "round_to", "refit_examples", "refit_ridge", "encoder_examples",
+            "decoder_examples", "masks"}
 FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_sparsity",
             "top_k_fraction", "same_neurons_jaccard", "late_depth", "decision_auc"}
 ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
@@ -224,6 +238,14 @@ def _validate(p: Profile) -> Profile:
         if sweep + confirm > p.data.test:
             raise ProfileError(f"{p.name}.scores.{role}_confirm_examples ({confirm}) plus prune.{role}_eval_examples "
                                f"({sweep}) exceed data.test ({p.data.test}): the confirmation needs unused test reviews.")
+        examples = getattr(p.seeds, f"{role}_examples")
+        if p.seeds.extra and not 0 < examples <= sweep:
+            raise ProfileError(f"{p.name}.seeds.{role}_examples ({examples}) must be in 1..prune.{role}_eval_examples "
+                               f"({sweep}): each seed is judged on 04/05's reviews.")
+    if len(set(p.seeds.extra) | {p.seed}) != len(p.seeds.extra) + 1:
+        raise ProfileError(f"{p.name}.seeds.extra {list(p.seeds.extra)} must be distinct seeds other than seed ({p.seed}).")
+    if not {0.3, 0.5} <= set(p.prune.sparsities) and p.seeds.extra:
+        raise ProfileError(f"{p.name}.seeds: the seed study judges the rule at 30% and 50%; prune.sparsities must hold both.")
     if not set(p.prune.headline_sparsities) <= set(p.prune.sparsities):
         raise ProfileError(f"{p.name}.prune.headline_sparsities {p.prune.headline_sparsities} must be among prune.sparsities.")
     if p.data.source == "file" and not p.data.name:

@@ -17,14 +17,19 @@ from .cache import artifact
 from .runtime import FIGURES
 
 
-def inputs(profile: Profile, role: str) -> dict:
-    """What 02 and 03 saved: ``Layer_similarity`` (probe mean per layer) and the per-neuron probe cosines."""
-    layer_sim = pd.read_csv(FIGURES / profile.name / f"layer_similarity_{role}.csv", index_col="layer")["mean"].to_numpy()
-    cosines = anatomy.load_cosines(profile, role)
+def rule_inputs(profile: Profile, layer_sim: np.ndarray, cosines: np.ndarray) -> dict:
+    """What the paper's rule reads: ``Layer_similarity`` (probe mean per layer), the per-neuron probe cosines, the
+    neuron similarity made of them and the neurons above the threshold that random masks leave alone."""
     threshold = profile.anatomy.neuron_threshold
     return {"layer_similarity": layer_sim, "cosines": cosines,
             "similarity": pruning.neuron_similarity(cosines, profile.prune.neuron_similarity),
             "protected": [np.flatnonzero((cosines[:, l] > threshold).any(axis=0)) for l in range(cosines.shape[1])]}
+
+
+def inputs(profile: Profile, role: str) -> dict:
+    """:func:`rule_inputs` from what 02 and 03 saved."""
+    layer_sim = pd.read_csv(FIGURES / profile.name / f"layer_similarity_{role}.csv", index_col="layer")["mean"].to_numpy()
+    return rule_inputs(profile, layer_sim, anatomy.load_cosines(profile, role))
 
 
 def rules(profile: Profile, role: str, n_layers: int) -> list[pruning.PaperRule]:

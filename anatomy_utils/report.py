@@ -236,7 +236,7 @@ def _claim_cell(get, claim: str, role: str) -> str:
     if verdict == "not testable":  # the sentence reads "<role>: not testable: <reason>."
         return "**not tested**: " + str(get(f"{key}.sentence", "")).split("not testable: ", 1)[-1].rstrip(".")
     scale = 100 if claim in claims.ACCURACY_CLAIMS else 1
-    unit, digits = (" pt", 1) if scale == 100 else ("", 3)  # 07's table's digits: a share of 0.004 is not +0.00
+    unit, digits = (" pt", 1) if scale == 100 else ("", 3)  # 08's table's digits: a share of 0.004 is not +0.00
     number = lambda name: f"{scale * get(f'{key}.{name}'):+.{digits}f}"  # noqa: E731
     level = get(f"{key}.level", stats.LEVEL)
     text = (f"**{claims.OUTCOMES[verdict]}** ({verdict}): {number('effect')}{unit} [{number('ci_low')}, "
@@ -271,13 +271,14 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
              f"same answer on both? |", "|---|---|---|---|---|"]
     for claim, said in claims.PAPER.items():
         for m in ROLES:
-            lines.append(f"| `{claim}` ({said}) | {m} | {_claim_cell(a.get, claim, m)} | {_claim_cell(b.get, claim, m)} | "
-                         f"{claims.across(a, b, claim, m)} |")
+            cells = [_claim_cell(v.get, claim, m) + (f"; *{s}*" if (s := claims.seeds_text(v, claim, m)) else "")
+                     for v in (a, b)]
+            lines.append(f"| `{claim}` ({said}) | {m} | {cells[0]} | {cells[1]} | {claims.across(a, b, claim, m)} |")
     lines += ["", *(_in_short(values, p) for p, values in ((first, a), (second, b)))]
     lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and in "
               "their own unit otherwise (an AUC, a share of a layer, a Jaccard, a correlation, a speed ratio); each "
               "row's interval is 95% unless its level is shown (the primary family, below) and its verdict is read off "
-              "that interval (notebook 07 explains each procedure; `make claims` prints a profile's ledger in seconds). "
+              "that interval (notebook 08 explains each procedure; `make claims` prints a profile's ledger in seconds). "
               f"{claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
               "are decisive and equal, **different** when the interval of the difference of the two effects excludes "
               "zero, *not comparable* when either side is inconclusive or not testable. Published references: "

@@ -47,14 +47,16 @@ def calibration(profile: Profile, role: str, tokenizer, count: int | None = None
 
 
 def compute(profile: Profile, role: str, clf: SentimentClassifier, tokenizer,
-            similarity: np.ndarray | None = None) -> Scored:
-    """Run every score of ``importance.SCORES`` on the model (``random`` once per seed), timing each. ``similarity``
-    is the paper's per-neuron probe cosine; by default the one 03 saved."""
+            similarity: np.ndarray | None = None, names=None) -> Scored:
+    """Run every score of ``importance.SCORES`` (or those ``names``) on the model (``random`` once per seed), timing
+    each. ``similarity`` is the paper's per-neuron probe cosine; by default the one 03 saved."""
     similarity = saved_inputs(profile, role)["similarity"] if similarity is None else similarity
     base = importance.ScoreInputs(clf, calibration(profile, role, tokenizer), tokenizer.pad_token_id,
                                   getattr(profile, role).eval_batch_size, similarity)
     scores, seconds = {}, {}
     for name, score in importance.SCORES.items():
+        if names is not None and name not in names:
+            continue
         seeds = range(profile.scores.random_seeds) if name == "random" else [0]
         start = time.perf_counter()
         scores[name] = [score(importance.ScoreInputs(**{**vars(base), "seed": s})) for s in seeds]

@@ -7,7 +7,9 @@ A comparison is ``a - b`` on the same reviews, in the order given. Its interval 
 * for a model against a distribution of random masks: a two-level bootstrap that resamples the masks and the reviews;
 * for one accuracy against a published figure: Wilson's score interval; for a share of a layer: Clopper-Pearson's;
 * for a mean over pairs of inputs (set overlaps): the U-statistic's normal interval;
-* for a trend over layers: the exact permutation test over layers, inverted as a shift.
+* for a trend over layers: the exact permutation test over layers, inverted as a shift;
+* for one effect measured in several fine-tuning runs (seeds): a random-effects pool, DerSimonian-Laird's between-run
+  variance with the Hartung-Knapp-Sidik-Jonkman interval (t with k - 1 degrees of freedom).
 
 Every resampling interval in the package is ``bootstrap`` (percentile, one seed), at the one ``LEVEL``.
 
@@ -209,6 +211,28 @@ def permutation_trend(values: np.ndarray, statistic, null: float, bounds: tuple[
     return {"delta": observed, "ci_low": float(low), "ci_high": float(high),
             "n": len(values), "level": level, "p_below": float(np.mean(spread <= observed)),
             "p_above": float(np.mean(spread >= observed)), "permutations": len(perms), "exact": len(values) <= exact_up_to}
+
+
+def random_effects(effects, errors, level: float = LEVEL) -> dict:
+    """Pool k effects measured in separate runs, each with its within-run standard error: DerSimonian-Laird's
+    between-run variance tau^2, the inverse-variance mean under it, and the Hartung-Knapp-Sidik-Jonkman interval
+    (t with k - 1 degrees of freedom, its scale floored at 1 so that it is never narrower than the plain
+    random-effects one). Runs that disagree by more than their own errors raise tau^2 and widen the interval; a
+    within-run error of 0 (an exact count) leaves the spread between runs as the only source of error."""
+    y = np.asarray(effects, dtype=float)
+    v = np.maximum(np.asarray(errors, dtype=float) ** 2, 1e-12)
+    k = len(y)
+    if k < 2:
+        raise ValueError(f"pooling needs at least 2 runs, got {k}")
+    w = 1 / v
+    fixed = (w * y).sum() / w.sum()
+    tau2 = max(0.0, ((w * (y - fixed) ** 2).sum() - (k - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
+    w = 1 / (v + tau2)
+    pooled = (w * y).sum() / w.sum()
+    scale = max(1.0, (w * (y - pooled) ** 2).sum() / (k - 1))
+    half = float(stats.t.ppf((1 + level) / 2, k - 1)) * math.sqrt(scale / w.sum())
+    return {"delta": float(pooled), "ci_low": float(pooled - half), "ci_high": float(pooled + half), "n": k,
+            "level": level, "between_sd": math.sqrt(tau2), "within_sd": float(np.sqrt(v.mean()))}
 
 
 def verdict(low: float, high: float, null: float = 0.0, margin: float | None = None, direction: str = "+") -> str:

@@ -117,7 +117,7 @@ WEEKS = {
                     "quotes 06's mirror-against-random comparison with its paired interval and n; (3) it says whether "
                     "that interval excludes 0 and so whether the difference is decided.", 15),
             Written("ledger",
-                    "Pick one undecided row of the claims ledger (07). Say why it is undecided, what its `n_to_resolve` "
+                    "Pick one undecided row of the claims ledger (08). Say why it is undecided, what its `n_to_resolve` "
                     "asks for, and whether spending that many reviews would be worth it on a 2-core CPU.",
                     "Full marks: (1) the row's interval contains the null (or crosses the margin) and the answer reads it; "
                     "(2) it uses the row's `why` and `n_to_resolve` (or masks) and turns them into minutes from 04/05's "

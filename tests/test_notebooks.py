@@ -15,7 +15,7 @@ def code_cells(path):
 
 def test_all_notebooks_exist():
     assert [p.stem for p in SOURCES] == ["01_finetune", "02_layer_anatomy", "03_ffn_neurons", "04_prune_bert",
-                                         "05_prune_gpt2", "06_importance_scores", "07_claims"]
+                                         "05_prune_gpt2", "06_importance_scores", "07_seeds", "08_claims"]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

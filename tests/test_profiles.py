@@ -28,6 +28,8 @@ def write(tmp_path, monkeypatch, mutate):
     (lambda r: r["scores"].update(select_sparsity=0.7), "select_sparsity .* must be one of scores.sparsities"),
     (lambda r: r["encoder"].update(lr=-3), r"broken\.encoder\.lr: -3\.0 must be greater than 0"),
     (lambda r: r["data"].update(test=0), r"broken\.data\.test: 0 must be greater than 0"),
+    (lambda r: r["seeds"].update(extra=[0, 1]), r"seeds\.extra \[0, 1\] must be distinct seeds other than seed"),
+    (lambda r: r["seeds"].update(decoder_examples=10**4), r"seeds\.decoder_examples .* must be in 1\.\.prune"),
     (lambda r: r["decoder"].update(dropout=1.5), r"broken\.decoder\.dropout: 1\.5 must be in \[0, 1\)"),
     (lambda r: r["prune"].update(sparsities=[-0.1]), r"prune\.sparsities: -0\.1 is not in"),
     (lambda r: r["prune"].update(encoder_grid_examples=10**4), "encoder_grid_examples .* must be in 1..encoder_eval"),
