@@ -286,6 +286,26 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
     return "\n".join(lines)
 
 
+def seeds_markdown(profile: str = "rotten_tomatoes") -> str:
+    """07's seed study of ``profile``: per claim and model, the committed run's verdict, each run's, and the pool."""
+    values = summary.read(profile)
+    get = values.get
+    rows = sorted({k.rsplit(".", 1)[0] for k in values if k.startswith("seeds.") and k.endswith(".stable")},
+                  key=lambda k: (list(claims.CLAIMS).index(k.split(".")[1]), ROLES.index(k.split(".")[2])))
+    if not rows:
+        return f"(Run `make PROFILE={profile}` to fill this table: its notebook 07 fine-tunes the extra seeds.)"
+    lines = ["| claim | model | committed run (ledger) | runs, by seed | pooled effect [interval] | between-seed SD "
+             "(within-run SE) | pooled verdict |", "|---|---|---|---|---|---|---|"]
+    for key in rows:
+        _, claim, role = key.split(".")
+        number = lambda x: "–" if x is None else claims._number(claim, x)  # noqa: E731
+        lines.append(f"| `{claim}` | {role} | {get(f'claims.{claim}.{role}.verdict', '–')} | {get(f'{key}.stable')} "
+                     f"({get(f'{key}.verdicts')}) | {number(get(f'{key}.pooled_effect'))} [{number(get(f'{key}.pooled_ci_low'))}, "
+                     f"{number(get(f'{key}.pooled_ci_high'))}] | {number(get(f'{key}.between_sd')).lstrip('+')} "
+                     f"({number(get(f'{key}.within_sd')).lstrip('+')}) | {get(f'{key}.pooled_verdict', 'not pooled')} |")
+    return "\n".join(lines + ["", f"In words (07): {get('findings.07_seeds')}"])
+
+
 def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
     """Sizes and cold-run times of the two datasets' runs."""
     a, b = summary.read(first).get, summary.read(second).get
@@ -387,4 +407,5 @@ def update_readme(profile: str = "default") -> None:
     text = _replace(text, "headline", headline_markdown(profile))
     text = _replace(text, "datasets", datasets_markdown(*README_PROFILES))
     text = _replace(text, "ledger", ledger_markdown(*README_PROFILES))
+    text = _replace(text, "seeds", seeds_markdown(README_PROFILES[1]))
     readme.write_text(_replace(text, "results", results_markdown(profile)))

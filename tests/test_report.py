@@ -147,3 +147,25 @@ def test_a_registered_score_reaches_the_readme_with_no_other_edit(monkeypatch):
     assert "| 30% removed, squared_norm score at its setting: accuracy [95% CI] | 0.830 [0.800, 0.860] | – |  |" in lines
     assert "| seconds to compute the squared_norm score (06) | 1.5 | – |  |" in lines
     assert not any("mirror score" in line for line in lines)  # the control stays in 06
+
+
+SEEDS = {"claims.rule_keeps_accuracy.encoder.verdict": "confirmed", "findings.07_seeds": "Across 4 runs ...",
+         "seeds.rule_keeps_accuracy.encoder.stable": "3/4 confirmed, 1/4 inconclusive",
+         "seeds.rule_keeps_accuracy.encoder.verdicts": "confirmed, confirmed, inconclusive, confirmed",
+         "seeds.rule_keeps_accuracy.encoder.n_seeds": 4, "seeds.rule_keeps_accuracy.encoder.agree": 3,
+         "seeds.rule_keeps_accuracy.encoder.pooled_effect": -0.004, "seeds.rule_keeps_accuracy.encoder.pooled_ci_low": -0.012,
+         "seeds.rule_keeps_accuracy.encoder.pooled_ci_high": 0.004, "seeds.rule_keeps_accuracy.encoder.between_sd": 0.003,
+         "seeds.rule_keeps_accuracy.encoder.within_sd": 0.006, "seeds.rule_keeps_accuracy.encoder.pooled_verdict": "confirmed"}
+
+
+def test_the_seed_study_reaches_the_readme_and_the_ledger_column(monkeypatch):
+    monkeypatch.setattr(report.summary, "read", lambda profile: SEEDS)
+    rows = report.seeds_markdown("any").splitlines()
+    assert ("| `rule_keeps_accuracy` | encoder | confirmed | 3/4 confirmed, 1/4 inconclusive (confirmed, confirmed, "
+            "inconclusive, confirmed) | -0.4 pt [-1.2 pt, +0.4 pt] | 0.3 pt (0.6 pt) | confirmed |") in rows
+    assert rows[-1] == "In words (07): Across 4 runs ..."
+    assert report.claims.seeds_text(SEEDS, "rule_keeps_accuracy", "encoder") == (
+        "4 seeds: 3/4 confirmed, 1/4 inconclusive; pooled -0.4 pt [-1.2 pt, +0.4 pt] -> confirmed")
+    assert report.claims.seeds_text(SEEDS, "late_decision", "encoder") is None  # not re-judged: no column text
+    monkeypatch.setattr(report.summary, "read", lambda profile: {})
+    assert report.seeds_markdown("rotten_tomatoes").startswith("(Run `make PROFILE=rotten_tomatoes`")
