@@ -67,7 +67,8 @@ $(EXEC)/06_importance_scores.ipynb: $(EXEC)/04_prune_bert.ipynb $(EXEC)/05_prune
 $(EXEC)/07_seeds.ipynb: $(EXEC)/06_importance_scores.ipynb
 $(EXEC)/08_claims.ipynb: $(EXEC)/07_seeds.ipynb
 
-test: $(VENV) $(WHEELS) ## unit tests, then nbval on the smoke notebooks (the README's test command)
+test: $(VENV) $(WHEELS) ## lint (ruff), unit tests, then nbval on the smoke notebooks (the README's test command)
+	$(PY) -m ruff check anatomy_utils tests
 	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax --nbval-current-env notebooks/executed/smoke
 
 bench: $(VENV) ## time dense / zeroed / removed FFNs side by side against the FLOP ceiling (after `make`)

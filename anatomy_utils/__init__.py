@@ -12,6 +12,7 @@ from .finetune import fine_tune, load_trained
 from .profiles import load_profile
 from .runtime import setup
 
-__all__ = ["anatomy", "claims", "classifier", "data", "families", "findings", "finetune", "importance", "models", "plots", "predictions",
-           "profiles", "prune_notebook", "prune_study", "pruning", "score_study", "seeds", "stats", "summary", "timing",
+__all__ = ["anatomy", "claims", "classifier", "data", "families", "findings", "finetune", "importance", "models",
+           "plots", "predictions", "profiles", "prune_notebook", "prune_study", "pruning", "score_study", "seeds",
+           "stats", "summary", "timing",
            "fine_tune", "load_profile", "load_splits", "load_trained", "probe_inputs", "setup", "split_meta"]

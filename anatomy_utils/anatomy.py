@@ -418,7 +418,8 @@ def ablation(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: i
         rows.append({"ablated": row, "masked": dropped[names[0]], "masks": len(names),
                      "delta_accuracy": change["delta"], "ci_low": change["ci_low"], "ci_high": change["ci_high"],
                      "n": change["n"], "level": level,
-                     "mean_abs_delta_logit": float(np.mean([np.abs(logits[m] - logits["dense"]).mean() for m in names]))})
+                     "mean_abs_delta_logit": float(np.mean([np.abs(logits[m] - logits["dense"]).mean()
+                                                            for m in names]))})
     return pd.DataFrame(rows).set_index("ablated"), logits
 
 

@@ -30,8 +30,8 @@ def uneven_keeps(widths: list[int], sparsity: float, seed: int) -> dict[int, tor
     """Seeded keep-sets removing ``sparsity`` of all neurons, unevenly: layer shares from 0.5x to 1.5x the sparsity."""
     rng = np.random.default_rng(seed)
     shares = sparsity * np.linspace(0.5, 1.5, len(widths))
-    return {l: torch.from_numpy(np.sort(rng.choice(w, size=w - round(w * min(s, 0.95)), replace=False)))
-            for l, (w, s) in enumerate(zip(widths, rng.permutation(shares)))}
+    return {layer: torch.from_numpy(np.sort(rng.choice(w, size=w - round(w * min(s, 0.95)), replace=False)))
+            for layer, (w, s) in enumerate(zip(widths, rng.permutation(shares)))}
 
 
 def model_and_keeps(profile, role: str, pretrained: bool):

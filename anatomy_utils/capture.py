@@ -29,7 +29,8 @@ class Batch:
 
 def ffn_batches(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int,
                 objective: Objective | None = None, desc: str = "FFN activations") -> Iterator[Batch]:
-    """Run ``data`` through ``clf`` in order, one :class:`Batch` at a time; gradients only when ``objective`` is given."""
+    """Run ``data`` through ``clf`` in order, one :class:`Batch` at a time; gradients only when ``objective`` is
+    given."""
     layers = clf.family.layers(clf.body)
     captured = []
     hooks = [clf.family.ffn_out(layer).register_forward_pre_hook(lambda _m, args: captured.append(args[0]))

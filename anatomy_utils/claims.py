@@ -34,16 +34,19 @@ PAPER = {
     "lower_layers_raise_accuracy": "§5.3 (GPT-2): pruning lower layers too, accuracy 'went up rather than down'",
     "zeroing_speeds_up": "§5.3: 13.71 s -> 10.3 s per 1,000 reviews after zeroing 10% (1.33x)",
     "best_score_keeps_accuracy": "beyond the paper: 06's chosen score at 50% on unseen test reviews",
-    "refit_keeps_accuracy": "beyond the paper: 06's best refit (least squares on what is left) at 70% on unseen reviews",
+    "refit_keeps_accuracy": "beyond the paper: 06's best refit (least squares on what is left) at 70% on "
+                            "unseen reviews",
     "removal_speeds_up": "beyond the paper: physically removed neurons, measured against the FLOP ceiling",
 }
 # The paper's points drawn in Figures 4/5 (BERT only; it gives no GPT-2 accuracies): (sparsity, accuracy, what).
-PAPER_POINTS = {"encoder": [(0.3, 0.851, "paper rule 85.1"), (0.7, 0.78, "paper rule 78"), (0.5, 0.582, "paper random 58.2")],
+PAPER_POINTS = {"encoder": [(0.3, 0.851, "paper rule 85.1"), (0.7, 0.78, "paper rule 78"),
+                            (0.5, 0.582, "paper random 58.2")],
                 "decoder": []}
 ROLES = ("encoder", "decoder")
 VERDICTS = ("confirmed", "refuted", "equivalent", "inconclusive", "not testable")
 # What a verdict means for the claim. Every claim judged with a margin claims a difference (a speed-up, a gain, a
-# loss that matters), so an interval inside the margin ("equivalent": no difference larger than it) says it does not hold.
+# loss that matters), so an interval inside the margin ("equivalent": no difference larger than it)
+# says it does not hold.
 OUTCOMES = {"confirmed": "holds", "refuted": "does not hold", "equivalent": "does not hold",
             "inconclusive": "undecided", "not testable": "not tested"}
 
@@ -97,7 +100,8 @@ def load(profile: Profile) -> Outputs:
 
 
 # One multiplicity rule, fixed before the numbers: the paper's pruning claims are the primary family, judged together
-# at the Bonferroni level (their intervals hold simultaneously); every other row is secondary, judged at LEVEL on its own.
+# at the Bonferroni level (their intervals hold simultaneously); every other row is secondary,
+# judged at LEVEL on its own.
 PRIMARY = (("rule_keeps_accuracy", "encoder"), ("rule_keeps_accuracy", "decoder"), ("rule_beats_random", "encoder"),
            ("rule_beats_random", "decoder"), ("lower_layers_raise_accuracy", "decoder"))
 PRIMARY_LEVEL = stats.family_level(len(PRIMARY))
@@ -127,8 +131,9 @@ def why(row: dict) -> str:
                  if reviews is not None else "no number of reviews suffices (the spread between masks alone is too "
                  "wide)") + (f", with these reviews about {int(masks):,} masks" if masks is not None else ""))
     elif row.get("permutations"):
-        text += (f"; the test permutes the layers, so more reviews cannot resolve it: with these {row['permutations']:,} "
-                 f"orders the one-sided permutation p is {row['p_below' if row['direction'] == '-' else 'p_above']:.3f}")
+        text += ("; the test permutes the layers, so more reviews cannot resolve it: "
+                 f"with these {row['permutations']:,} orders the one-sided permutation p is "
+                 f"{row['p_below' if row['direction'] == '-' else 'p_above']:.3f}")
     elif row.get("n_to_resolve") is not None:
         text += f"; about {int(row['n_to_resolve']):,} would resolve the observed effect"
     return text
@@ -198,7 +203,8 @@ def _sets(out: Outputs, role: str, column: str) -> tuple[list, int, int]:
     "top" k), the layer width and the number of layers."""
     table = out.table(f"neuron_sets_{role}.csv.gz", "03_ffn_neurons").sort_values(["review", "layer"])
     reviews, layers = table["review"].nunique(), table["layer"].nunique()
-    return (anatomy.parse_sets(table[column], reviews, layers), int(out.need(f"anatomy.{role}.ffn_width", "03_ffn_neurons")),
+    return (anatomy.parse_sets(table[column], reviews, layers),
+            int(out.need(f"anatomy.{role}.ffn_width", "03_ffn_neurons")),
             layers)
 
 
@@ -309,7 +315,8 @@ def rule_beats_random(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
     found = stats.two_level(rule, outcomes, level("rule_beats_random", role))
     return _row("rule_beats_random", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 f"04/05, figure{4 if role == 'encoder' else 5}_accuracy.png",
-                f"rule minus {len(masks)} random masks at {sparsity:.0%}; the rule beats {found['beats_share']:.0%} of them",
+                f"rule minus {len(masks)} random masks at {sparsity:.0%}; "
+                f"the rule beats {found['beats_share']:.0%} of them",
                 "two-level bootstrap over masks and reviews")
 
 
@@ -337,8 +344,10 @@ def _timing(out: Outputs, claim: str, role: str, key: str, what: str) -> dict:
     if ratio is None:
         return _row(claim, role, None, reason="no timing recorded (run 04/05)")
     if out.get(f"timing.{role}.gate_passed") is False:
-        return _row(claim, role, None, reason=f"the A/A timing check failed (dense/dense {out.get(f'timing.{role}.aa_ratio'):.3f} "
-                                              f"[{out.get(f'timing.{role}.aa_ci_low'):.3f}, {out.get(f'timing.{role}.aa_ci_high'):.3f}]): "
+        return _row(claim, role, None, reason=f"the A/A timing check failed (dense/dense "
+                                              f"{out.get(f'timing.{role}.aa_ratio'):.3f} "
+                                              f"[{out.get(f'timing.{role}.aa_ci_low'):.3f}, "
+                                              f"{out.get(f'timing.{role}.aa_ci_high'):.3f}]): "
                                               f"timing noise exceeds tolerance")
     found = {"delta": ratio, "ci_low": out.get(f"{key}_ci_low"), "ci_high": out.get(f"{key}_ci_high"),
              "n": out.profile.prune.timing_rounds, "level": stats.LEVEL}
@@ -356,15 +365,16 @@ def removal_speeds_up(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
     key = f"timing.{role}.p{round(100 * sparsity)}"
     ceiling = out.get(f"{key}.ceiling_flops")
     return _timing(out, "removal_speeds_up", role, f"{key}.removed",
-                   f"dense time / removed time at {sparsity:.0%}" + (f"; FLOP ceiling {ceiling:.2f}x" if ceiling else ""))
+                   f"dense time / removed time at {sparsity:.0%}"
+                   + (f"; FLOP ceiling {ceiling:.2f}x" if ceiling else ""))
 
 
 def _unseen(out: Outputs, claim: str, role: str, key: str, what: str, sparsity: float, low: str, high: str) -> dict:
     """A pruned model against dense on 06's confirmation reviews (``key``.accuracy_drop, ``low``, ``high``: dense minus
     pruned): it loses less than the accuracy margin."""
     if out.get(f"{key}.n") is None:
-        return _row(claim, role, None, reason="06 recorded no confirmation on unseen reviews (the profile sets none, or "
-                                              "06 has not run on this code)")
+        return _row(claim, role, None, reason="06 recorded no confirmation on unseen reviews (the profile sets none, "
+                                              "or 06 has not run on this code)")
     found = {"delta": -out.get(f"{key}.accuracy_drop"), "ci_low": -out.get(f"{key}.{high}"),
              "ci_high": -out.get(f"{key}.{low}"),
              "n": out.get(f"{key}.n"), "level": stats.LEVEL}
@@ -378,12 +388,13 @@ def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
     """06's chosen score at the selection budget, on test reviews 02-06 never read: it loses less than the margin."""
     sparsity = out.profile.scores.select_sparsity
     key = f"scores.{role}.confirm.p{round(100 * sparsity)}"
-    return _unseen(out, "best_score_keeps_accuracy", role, key, str(out.get(f"{key}.score")), sparsity, "ci_low", "ci_high")
+    return _unseen(out, "best_score_keeps_accuracy", role, key, str(out.get(f"{key}.score")), sparsity, "ci_low",
+                   "ci_high")
 
 
 def refit_keeps_accuracy(out: Outputs, role: str) -> dict:
-    """06's best refit setting at the largest of ``scores.refit_sparsities`` (at the selection budget it is often the best
-    score's own row), on the same unseen reviews: it loses less than the margin."""
+    """06's best refit setting at the largest of ``scores.refit_sparsities`` (at the selection budget it is often the
+    best score's own row), on the same unseen reviews: it loses less than the margin."""
     sparsity = max(out.profile.scores.refit_sparsities)
     key = f"scores.{role}.refit.p{round(100 * sparsity)}"
     return _unseen(out, "refit_keeps_accuracy", role, key, f"{out.get(f'{key}.score')} refitted", sparsity,
@@ -417,7 +428,8 @@ def seeds_text(values: dict, claim: str, role: str) -> str | None:
         return None
     text = f"{values[f'{key}.n_seeds']} seeds: {values[f'{key}.stable']}"
     if values.get(f"{key}.pooled_effect") is not None:
-        text += (f"; pooled {_number(claim, values[f'{key}.pooled_effect'])} [{_number(claim, values[f'{key}.pooled_ci_low'])}, "
+        text += (f"; pooled {_number(claim, values[f'{key}.pooled_effect'])} "
+                 f"[{_number(claim, values[f'{key}.pooled_ci_low'])}, "
                  f"{_number(claim, values[f'{key}.pooled_ci_high'])}] -> {values[f'{key}.pooled_verdict']}")
     return text
 
@@ -446,7 +458,8 @@ def sentence(row, profile: Profile) -> str:
         text += f" (margin +-{_number(row['claim'], row['margin']).lstrip('+')})"
     text += f" -> {row['verdict']} (the claim: {row['outcome']})"
     if row["verdict"] == "inconclusive":
-        text += f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}; undecided because {row['why']}"
+        text += (f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}; "
+                 f"undecided because {row['why']}")
     if row.get("seeds"):
         text += f"; across fine-tuning seeds (07): {row['seeds']}"
     return text + "."
@@ -459,7 +472,8 @@ def summary_values(table: pd.DataFrame) -> dict:
     for _, row in table.iterrows():
         key = f"claims.{row['claim']}.{row['role']}"
         values |= {f"{key}.verdict": row["verdict"], f"{key}.outcome": row["outcome"], f"{key}.paper": row["paper"],
-                   f"{key}.evidence": row["evidence"], f"{key}.sentence": row["sentence"], f"{key}.method": row["method"]}
+                   f"{key}.evidence": row["evidence"], f"{key}.sentence": row["sentence"],
+                   f"{key}.method": row["method"]}
         if row["verdict"] == "not testable":
             continue
         values |= {f"{key}.effect": row["delta"], f"{key}.ci_low": row["ci_low"], f"{key}.ci_high": row["ci_high"],

@@ -26,7 +26,8 @@ from .runtime import progress
 
 
 class SentimentClassifier(nn.Module):
-    """Body -> target token of the last layer -> dropout -> head (a linear layer) -> one logit (sigmoid gives P(positive))."""
+    """Body -> target token of the last layer -> dropout -> head (a linear layer) -> one logit (sigmoid gives
+    P(positive))."""
 
     def __init__(self, body: nn.Module, dropout: float):
         super().__init__()
@@ -153,7 +154,8 @@ def evaluate(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: i
     logits = predict(clf, data, pad_id, batch_size)
     seconds = time.perf_counter() - start
     predicted = (logits > 0).astype(np.int64)
-    loss = nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(data.labels).float())
+    loss = nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits),
+                                                          torch.from_numpy(data.labels).float())
     confusion = [[int(((data.labels == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
     return {"accuracy": float((predicted == data.labels).mean()), "loss": float(loss), "confusion": confusion,
             "examples_per_s": len(logits) / seconds, "seconds": seconds, "n": len(logits)}
@@ -173,7 +175,8 @@ def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase
     tmp.rename(folder)
 
 
-def load_classifier(folder: Path, device: torch.device | str = "cpu") -> tuple[SentimentClassifier, PreTrainedTokenizerBase, dict]:
+def load_classifier(folder: Path,
+                    device: torch.device | str = "cpu") -> tuple[SentimentClassifier, PreTrainedTokenizerBase, dict]:
     """Load what ``save_classifier`` wrote (onto ``device``); needs nothing but this package."""
     folder = Path(folder)
     meta = json.loads((folder / "meta.json").read_text())

@@ -47,8 +47,8 @@ def read_table(path: Path) -> pd.DataFrame:
     """A .csv, .parquet or .jsonl file as a DataFrame."""
     readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".jsonl": lambda f: pd.read_json(f, lines=True)}
     if not path.is_file():
-        raise DataError(f"Data file {path} does not exist; set `data.name` of the profile to a .csv, .parquet or .jsonl "
-                        "file with a text and a label column.")
+        raise DataError(f"Data file {path} does not exist; set `data.name` of the profile to a .csv, "
+                        ".parquet or .jsonl file with a text and a label column.")
     if path.suffix not in readers:
         raise DataError(f"Data file {path}: unsupported type {path.suffix!r}; use one of {sorted(readers)}.")
     return readers[path.suffix](path)
@@ -149,8 +149,8 @@ def stratified_split(frame: pd.DataFrame, sizes: dict[str, int], seed: int) -> d
             n = size // len(pools) + (k < size % len(pools))
             if taken[label] + n > len(pools[label]):
                 raise DataError(f"Split {name!r} wants {n} examples of label {label}; only "
-                                f"{len(pools[label]) - taken[label]} of them remain ({len(frame)} rows after cleaning). "
-                                "Lower data.train / validation / test in the profile.")
+                                f"{len(pools[label]) - taken[label]} of them remain ({len(frame)} rows after "
+                                "cleaning). Lower data.train / validation / test in the profile.")
             rows.extend(pools[label][taken[label] : taken[label] + n])
             taken[label] += n
         splits[name] = frame.iloc[rng.permutation(np.array(rows))].reset_index(drop=True)
@@ -183,7 +183,8 @@ def load_splits(cfg: DataConfig, seed: int) -> DatasetDict:
     after_dedupe = {"pool": len(cleaned)}
     try:
         if test_pool is None:  # one table: every split comes from it
-            splits = stratified_split(cleaned, {"test": cfg.test, "validation": cfg.validation, "train": cfg.train}, seed)
+            splits = stratified_split(cleaned, {"test": cfg.test, "validation": cfg.validation, "train": cfg.train},
+                                      seed)
         else:
             test_pool = deduplicate(test_pool[~test_pool["text"].isin(cleaned["text"])])
             splits = stratified_split(cleaned, {"validation": cfg.validation, "train": cfg.train}, seed)
@@ -192,7 +193,8 @@ def load_splits(cfg: DataConfig, seed: int) -> DatasetDict:
     except DataError as err:
         raise DataError(f"{counts['where']}: {err}") from None
     dropped = len(train_pool) - len(cleaned)  # exact duplicates, and texts seen with both labels
-    dataset = DatasetDict({k: Dataset.from_pandas(splits[k], preserve_index=False) for k in ("train", "validation", "test")})
+    dataset = DatasetDict({k: Dataset.from_pandas(splits[k], preserve_index=False)
+                           for k in ("train", "validation", "test")})
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
     dataset.save_to_disk(str(tmp / "dataset"))

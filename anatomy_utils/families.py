@@ -175,7 +175,8 @@ def empty_ffn(layer: nn.Module, family: Family) -> None:
 
 
 def target_index(attention_mask: torch.Tensor, target: str) -> torch.Tensor:
-    """Position of the target token per row: 0 for ``first``; the last non-pad token for ``last`` (either padding side)."""
+    """Position of the target token per row: 0 for ``first``; the last non-pad token for ``last`` (either padding
+    side)."""
     if target == "first":
         return torch.zeros(attention_mask.shape[0], dtype=torch.long, device=attention_mask.device)
     positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)

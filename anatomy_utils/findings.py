@@ -27,12 +27,12 @@ def dataset(profile) -> str:
 
 def layer_ranges(layers) -> str:
     """``[0, 1, 2, 4]`` -> ``"0-2 and 4"``."""
-    layers, runs = sorted(int(l) for l in layers), []
-    for l in layers:
-        if runs and l == runs[-1][1] + 1:
-            runs[-1][1] = l
+    layers, runs = sorted(int(layer) for layer in layers), []
+    for layer in layers:
+        if runs and layer == runs[-1][1] + 1:
+            runs[-1][1] = layer
         else:
-            runs.append([l, l])
+            runs.append([layer, layer])
     parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
@@ -66,7 +66,7 @@ def layer_anatomy(role: str, model: str, mean: np.ndarray, lens: pd.DataFrame, d
     jump, dip = int(np.argmax(steps)), int(np.argmin(steps))
     text = (f"{role} ({model}, {n} layers): the target token's cosine to its final state is {_f2(mean[0])} after the "
             f"embeddings and {_f2(mean[n - 1])} before the last layer")
-    above = [l for l in range(n) if mean[l] >= 0.9]
+    above = [layer for layer in range(n) if mean[layer] >= 0.9]
     if above:
         text += f"; it first reaches 0.9 at layer {above[0]}, before the last layer"
     text += (f". The largest rise is from layer {jump} to {jump + 1} ({steps[jump]:+.2f}, at {(jump + 1) / n:.0%} of "
@@ -88,7 +88,7 @@ def layer_anatomy(role: str, model: str, mean: np.ndarray, lens: pd.DataFrame, d
                  f"{row['auc']:.2f} at layer {decision} of {n} ({decision / n:.0%} of the depth), the decision layer "
                  f"from which it stays at the criterion or above; there the lens's class agrees with the final one on "
                  f"{_pct(row['agreement'])} [{_pct(row['ci_low'])}, {_pct(row['ci_high'])}] (Wilson 95%).")
-    single = [l for l in lens.index[:-1] if lens.loc[l, "single_class"]]
+    single = [layer for layer in lens.index[:-1] if lens.loc[layer, "single_class"]]
     if single:
         text += (f" At layer{'s' if len(single) > 1 else ''} {layer_ranges(single)} the lens predicts one class for "
                  f"every {items[:-1]}, so its agreement there is only the share of that class.")
@@ -165,7 +165,7 @@ def causal_check(role: str, model: str, table: pd.DataFrame, spearman: float, it
 def fine_tuning(role: str, meta: dict, reference: ReferenceConfig) -> str:
     """Paper §3.1: how well the fine-tuned classifier does, next to a published accuracy (the profile's reference)."""
     metrics, cfg = meta["metrics"], meta["config"]
-    return (f"{role} ({cfg['model']}, {cfg['train_examples']} training reviews, {cfg['max_tokens']} tokens): validation "
-            f"accuracy {metrics['validation']['accuracy']:.3f} (n = {metrics['validation']['n']}), test accuracy "
-            f"{metrics['test']['accuracy']:.3f} (n = {metrics['test']['n']}); published reference for this role: "
-            f"{getattr(reference, role):.3f} ({reference.source}).")
+    return (f"{role} ({cfg['model']}, {cfg['train_examples']} training reviews, {cfg['max_tokens']} tokens): "
+            f"validation accuracy {metrics['validation']['accuracy']:.3f} (n = {metrics['validation']['n']}), "
+            f"test accuracy {metrics['test']['accuracy']:.3f} (n = {metrics['test']['n']}); "
+            f"published reference for this role: {getattr(reference, role):.3f} ({reference.source}).")

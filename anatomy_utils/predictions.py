@@ -1,10 +1,10 @@
 """The prediction store: per-review logits of every evaluated model variant, cached and never computed twice.
 
-A variant is a fine-tuned model, optionally pruned to a keep-set and bias-repaired or refitted (``refit``). Its logits on a set of reviews are
-cached under ``data/cache/<profile>/predictions/`` keyed by what made them: the weights of the model (a digest of its
-tensors), the kept neurons, the repair or the refit, the tokenized reviews, and the source of the modules that compute a forward
-pass (with the torch and transformers versions). A changed keep-set, checkpoint or forward code gets a new key.
-Every paired comparison of the study is made on these vectors.
+A variant is a fine-tuned model, optionally pruned to a keep-set and bias-repaired or refitted (``refit``). Its logits
+on a set of reviews are cached under ``data/cache/<profile>/predictions/`` keyed by what made them: the weights of the
+model (a digest of its tensors), the kept neurons, the repair or the refit, the tokenized reviews, and the source of the
+modules that compute a forward pass (with the torch and transformers versions). A changed keep-set, checkpoint or
+forward code gets a new key. Every paired comparison of the study is made on these vectors.
 """
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def variant_digest(keep: dict | None, repair: np.ndarray | None) -> str:
     """Dense when ``keep`` is None; else the sorted kept indices per layer, and the repair statistics when given."""
     if keep is None:
         return "dense"
-    kept = [(layer, torch.as_tensor(idx).sort().values.numpy().astype(np.int64).tobytes()) for layer, idx in sorted(keep.items())]
+    kept = [(layer, torch.as_tensor(idx).sort().values.numpy().astype(np.int64).tobytes())
+            for layer, idx in sorted(keep.items())]
     return _digest(kept, None if repair is None else np.asarray(repair, dtype=np.float32).tobytes())
 
 
@@ -142,7 +143,8 @@ class Store:
         """Tidy rows: one per variant and review."""
         return pd.concat([pd.DataFrame({"role": self.role, "variant": r.name, "split": r.split,
                                         "review": np.arange(len(r.logits)), "label": r.labels,
-                                        "logit": r.logits.astype(np.float64).round(5)}) for r in self.records], ignore_index=True)
+                                        "logit": r.logits.astype(np.float64).round(5)}) for r in self.records],
+                         ignore_index=True)
 
 
 def export(profile: str, notebook: str, stores) -> pd.DataFrame:

@@ -43,7 +43,8 @@ class ModelConfig:
     weight_decay: float
     max_grad_norm: float
     dropout: float  # before the head's dense layer
-    attention_dropout: typing.Optional[float]  # dropout on attention probabilities while training; null = the model's own
+    attention_dropout: typing.Optional[float]  # dropout on attention probabilities while training;
+                                               # null = the model's own
     train_top_layers: typing.Optional[int]  # fine-tune only the top N layers (+ head); null = all
     max_tokens: int  # reviews are cut to this many tokens
     truncation: typing.Literal["right", "left"]  # which end of a long review is cut
@@ -77,7 +78,8 @@ class PruneConfig:
     encoder_mask_examples: int  # the first test reviews of the sweep on which every random mask is evaluated
     decoder_mask_examples: int  # the same for the decoder
     neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron
-    encoder_grid: list  # the paper's Figure 5a for BERT: [{alpha, beta, focusing}] (focusing: layers of a 12-layer model)
+    encoder_grid: list  # the paper's Figure 5a for BERT: [{alpha, beta, focusing}]
+                        # (focusing: layers of a 12-layer model)
     decoder_grid: list  # the same for GPT-2 (beta unused)
     timing_sparsities: list  # sparsities timed dense / zeroed / removed
     timing_batch: int  # reviews per timed batch
@@ -178,15 +180,16 @@ def _check(value, kind, where: str):
 
 
 # Ranges of numeric keys, by name, wherever they appear: a value of the right type outside them is refused too.
-POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm", "max_tokens",
-            "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "causal_reviews", "ablation_masks", "encoder_eval_examples",
+POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm",
+            "max_tokens", "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "causal_reviews",
+            "ablation_masks", "encoder_eval_examples",
             "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
             "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
             "decoder_mask_examples", "accuracy_margin", "calibration_examples", "encoder_validation_examples",
             "decoder_validation_examples", "round_to", "refit_examples", "refit_ridge", "encoder_examples",
             "decoder_examples", "masks"}
-FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor", "select_sparsity",
-            "top_k_fraction", "same_neurons_jaccard", "late_depth", "decision_auc"}
+FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor",
+            "select_sparsity", "top_k_fraction", "same_neurons_jaccard", "late_depth", "decision_auc"}
 ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
 NON_NEGATIVE = {"seed", "weight_decay", "encoder_confirm_examples", "decoder_confirm_examples"}
 
@@ -219,41 +222,51 @@ def _build(cls, raw, where: str):
     return cls(**{k: _in_range(k, _check(raw[k], hints[k], f"{where}.{k}"), f"{where}.{k}") for k in hints if k in raw})
 
 
-def _validate(p: Profile) -> Profile:
+def _validate_sizes(p: Profile) -> None:
+    """Every subset of reviews fits inside the split it is drawn from."""
     for role, m in p.models().items():
         if m.train_examples > p.data.train:
-            raise ProfileError(f"{p.name}.{role}.train_examples ({m.train_examples}) exceeds data.train ({p.data.train}).")
-    for section, key in (("prune", "sparsities"), ("scores", "sparsities"), ("scores", "refit_sparsities")):
-        for f in getattr(getattr(p, section), key):
-            if not 0 <= f < 1:
-                raise ProfileError(f"{p.name}.{section}.{key}: {f} is not in [0, 1).")
-    for role in ("encoder", "decoder"):
-        grid, sweep = getattr(p.prune, f"{role}_grid_examples"), getattr(p.prune, f"{role}_eval_examples")
-        if not 0 < grid <= sweep:
-            raise ProfileError(f"{p.name}.prune.{role}_grid_examples ({grid}) must be in 1..{role}_eval_examples ({sweep}).")
-        masks = getattr(p.prune, f"{role}_mask_examples")
-        if not 0 < masks <= sweep:
-            raise ProfileError(f"{p.name}.prune.{role}_mask_examples ({masks}) must be in 1..{role}_eval_examples ({sweep}).")
+            raise ProfileError(f"{p.name}.{role}.train_examples ({m.train_examples}) exceeds data.train "
+                               f"({p.data.train}).")
+        sweep = getattr(p.prune, f"{role}_eval_examples")
+        for key in ("grid_examples", "mask_examples"):
+            subset = getattr(p.prune, f"{role}_{key}")
+            if not 0 < subset <= sweep:
+                raise ProfileError(f"{p.name}.prune.{role}_{key} ({subset}) must be in 1..{role}_eval_examples "
+                                   f"({sweep}).")
         confirm = getattr(p.scores, f"{role}_confirm_examples")
         if sweep + confirm > p.data.test:
             raise ProfileError(f"{p.name}.scores.{role}_confirm_examples ({confirm}) plus prune.{role}_eval_examples "
-                               f"({sweep}) exceed data.test ({p.data.test}): the confirmation needs unused test reviews.")
+                               f"({sweep}) exceed data.test ({p.data.test}): the confirmation needs unused test "
+                               f"reviews.")
         examples = getattr(p.seeds, f"{role}_examples")
         if p.seeds.extra and not 0 < examples <= sweep:
             raise ProfileError(f"{p.name}.seeds.{role}_examples ({examples}) must be in 1..prune.{role}_eval_examples "
                                f"({sweep}): each seed is judged on 04/05's reviews.")
+
+
+def _validate(p: Profile) -> Profile:
+    _validate_sizes(p)
+    for section, key in (("prune", "sparsities"), ("scores", "sparsities"), ("scores", "refit_sparsities")):
+        for f in getattr(getattr(p, section), key):
+            if not 0 <= f < 1:
+                raise ProfileError(f"{p.name}.{section}.{key}: {f} is not in [0, 1).")
     if len(set(p.seeds.extra) | {p.seed}) != len(p.seeds.extra) + 1:
-        raise ProfileError(f"{p.name}.seeds.extra {list(p.seeds.extra)} must be distinct seeds other than seed ({p.seed}).")
+        raise ProfileError(f"{p.name}.seeds.extra {list(p.seeds.extra)} must be distinct seeds other than seed "
+                           f"({p.seed}).")
     if not {0.3, 0.5} <= set(p.prune.sparsities) and p.seeds.extra:
-        raise ProfileError(f"{p.name}.seeds: the seed study judges the rule at 30% and 50%; prune.sparsities must hold both.")
+        raise ProfileError(f"{p.name}.seeds: the seed study judges the rule at 30% and 50%; prune.sparsities must "
+                           f"hold both.")
     if not set(p.prune.headline_sparsities) <= set(p.prune.sparsities):
-        raise ProfileError(f"{p.name}.prune.headline_sparsities {p.prune.headline_sparsities} must be among prune.sparsities.")
+        raise ProfileError(f"{p.name}.prune.headline_sparsities {p.prune.headline_sparsities} must be among "
+                           f"prune.sparsities.")
     if p.data.source == "file" and not p.data.name:
         raise ProfileError(f"{p.name}.data.name: a file source needs the path of a .csv, .parquet or .jsonl file.")
     if p.data.labels is not None and (not p.data.labels or set(p.data.labels.values()) - {0, 1}):
         raise ProfileError(f"{p.name}.data.labels: {p.data.labels!r} must map raw labels to 0 or 1.")
     if p.scores.select_sparsity not in p.scores.sparsities:
-        raise ProfileError(f"{p.name}.scores.select_sparsity ({p.scores.select_sparsity}) must be one of scores.sparsities.")
+        raise ProfileError(f"{p.name}.scores.select_sparsity ({p.scores.select_sparsity}) must be one of "
+                           f"scores.sparsities.")
     for grid in ("encoder_grid", "decoder_grid"):
         for i, point in enumerate(getattr(p.prune, grid)):
             if not isinstance(point, dict) or set(point) != {"alpha", "beta", "focusing"}:

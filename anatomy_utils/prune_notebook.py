@@ -57,8 +57,8 @@ class PruneNotebook:
         self.results.to_csv(FIGURES / p.name / f"prune_{role}_results.csv", index=False)
         self.compared.to_csv(FIGURES / p.name / f"prune_{role}_comparisons.csv", index=False)
         self.values |= prune_study.summary_values(p, role, self.results, self.compared, self.unit)
-        columns = ["method", "setting", "sparsity", "n", "pruned_fraction", "accuracy", "ci_low", "ci_high", "agreement",
-                   "mean_abs_dlogit"]
+        columns = ["method", "setting", "sparsity", "n", "pruned_fraction", "accuracy", "ci_low", "ci_high",
+                   "agreement", "mean_abs_dlogit"]
         shown = self.results[self.results["method"] != prune_study.RANDOM][columns]
         return f"{shown.round(3).to_string()}\n{self.sweep.round(3).to_string()}"
 
@@ -66,19 +66,21 @@ class PruneNotebook:
         return plots.pruning_accuracy(self.results, self.sweep, self.title, claims.PAPER_POINTS[self.role], self.unit)
 
     def timing(self) -> str:
-        """Dense, zeroed, removed and width-rounded copies timed with the A/A control; what rounding costs in accuracy."""
+        """Dense, zeroed, removed and width-rounded copies timed with the A/A control; what rounding costs in
+        accuracy."""
         p, role = self.profile, self.role
         keeps, rounded = prune_study.timing_keeps(p, role, self.clf)
         # quiet: the gate's machine-dependent refusal is printed by speed_text, in a cell nbval does not compare
-        self.speed, timed, self.gate = speed_study.speed(p, role, self.clf, self.tok, keeps, rounded=rounded, quiet=True)
+        self.speed, timed, self.gate = speed_study.speed(p, role, self.clf, self.tok, keeps, rounded=rounded,
+                                                         quiet=True)
         self.speed.to_csv(FIGURES / p.name / f"prune_{role}_speed.csv", index=False)
         rounding = prune_study.rounding_cost(self.store, self.data, keeps, rounded, p.claims.accuracy_margin)
         self.values |= timed | {f"prune.{role}.p{round(100 * r['sparsity'])}.rounding_cost.{k}": r[k]
                                 for _, r in rounding.iterrows() for k in ("delta", "ci_low", "ci_high", "n", "verdict")}
         self.timed = timed
         return "\n".join([
-            f"timed batch: {timed[f'timing.{role}.batch']} x {timed[f'timing.{role}.tokens']} tokens ({self.unit} x tokens), "
-            f"{p.prune.timing_rounds} rounds",
+            f"timed batch: {timed[f'timing.{role}.batch']} x {timed[f'timing.{role}.tokens']} tokens ({self.unit} x "
+            f"tokens), {p.prune.timing_rounds} rounds",
             f"removed model's logits equal the zeroed model's to 1e-5: "
             f"{timed[f'timing.{role}.max_abs_logit_diff_removed_vs_zeroed'] < 1e-5}",
             self.speed[["variant", "ceiling_flops"]].dropna().round(3).to_string(index=False),

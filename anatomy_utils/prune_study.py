@@ -23,12 +23,14 @@ def rule_inputs(profile: Profile, layer_sim: np.ndarray, cosines: np.ndarray) ->
     threshold = profile.anatomy.neuron_threshold
     return {"layer_similarity": layer_sim, "cosines": cosines,
             "similarity": pruning.neuron_similarity(cosines, profile.prune.neuron_similarity),
-            "protected": [np.flatnonzero((cosines[:, l] > threshold).any(axis=0)) for l in range(cosines.shape[1])]}
+            "protected": [np.flatnonzero((cosines[:, layer] > threshold).any(axis=0))
+                          for layer in range(cosines.shape[1])]}
 
 
 def inputs(profile: Profile, role: str) -> dict:
     """:func:`rule_inputs` from what 02 and 03 saved."""
-    layer_sim = pd.read_csv(FIGURES / profile.name / f"layer_similarity_{role}.csv", index_col="layer")["mean"].to_numpy()
+    layer_sim = pd.read_csv(FIGURES / profile.name / f"layer_similarity_{role}.csv",
+                            index_col="layer")["mean"].to_numpy()
     return rule_inputs(profile, layer_sim, anatomy.load_cosines(profile, role))
 
 
@@ -43,8 +45,10 @@ def figure4a(rule: pruning.PaperRule, saved: dict, widths: list[int]) -> pd.Data
     """Per-layer thresholds and pruned counts of one rule, as the paper's Figure 4a lists them."""
     thresholds, one_sided = rule.thresholds(saved["layer_similarity"])
     keep = pruning.keep_by_threshold(saved["similarity"], thresholds, one_sided)
-    return pd.DataFrame({"threshold": thresholds, "one_sided": one_sided, "focusing": np.isin(range(len(widths)), rule.focusing),
-                         "pruned": [w - len(keep[l]) for l, w in enumerate(widths)], "width": widths}).rename_axis("layer")
+    return pd.DataFrame({"threshold": thresholds, "one_sided": one_sided,
+                         "focusing": np.isin(range(len(widths)), rule.focusing),
+                         "pruned": [w - len(keep[layer]) for layer, w in enumerate(widths)],
+                         "width": widths}).rename_axis("layer")
 
 
 def scaled_rule(rule: pruning.PaperRule, saved: dict, widths: list[int], sparsity: float) -> tuple[dict, float]:
@@ -70,7 +74,8 @@ def mask_count(profile: Profile, sparsity: float) -> int:
 def _row(method: str, setting: str, prediction, dense, widths: list[int], keep: dict | None, sparsity=None, mask=None):
     low, high = stats.wilson(prediction.correct)
     return {"method": method, "setting": setting, "sparsity": sparsity, "mask": mask,
-            "pruned_fraction": 0.0 if keep is None else pruning.pruned_fraction(keep, widths), "n": len(prediction.logits),
+            "pruned_fraction": 0.0 if keep is None else pruning.pruned_fraction(keep, widths),
+            "n": len(prediction.logits),
             "accuracy": prediction.accuracy, "ci_low": low, "ci_high": high} | prediction.moved(dense)
 
 
@@ -95,9 +100,9 @@ def run(profile: Profile, role: str, store: Store, data, grid_data, mask_data) -
                          keep))
     for sparsity in profile.prune.sparsities:
         keep, scale = scaled_rule(grid[0], saved, widths, sparsity)
-        rows.append(_row(RULE, f"scale {scale:.3g}", store.run(f"{RULE} {sparsity:.0%}", "test", data, keep), dense, widths,
-                         keep, sparsity))
-        counts = [w - len(keep[l]) for l, w in enumerate(widths)]
+        rows.append(_row(RULE, f"scale {scale:.3g}", store.run(f"{RULE} {sparsity:.0%}", "test", data, keep), dense,
+                         widths, keep, sparsity))
+        counts = [w - len(keep[layer]) for layer, w in enumerate(widths)]
         for mask in range(mask_count(profile, sparsity)):
             random_keep = pruning.keep_random(widths, counts, saved["protected"], mask)
             prediction = store.run(random_name(sparsity, mask), "test", mask_data, random_keep)
@@ -107,7 +112,8 @@ def run(profile: Profile, role: str, store: Store, data, grid_data, mask_data) -
 
 def masks_of(predictions: dict, sparsity: float) -> np.ndarray:
     """The random masks' 0/1 outcomes at ``sparsity``: ``(masks, reviews)``."""
-    names = sorted((k for k in predictions if k.startswith(f"{RANDOM} {sparsity:.0%} mask ")), key=lambda k: int(k.split()[-1]))
+    names = sorted((k for k in predictions if k.startswith(f"{RANDOM} {sparsity:.0%} mask ")),
+                   key=lambda k: int(k.split()[-1]))
     return np.stack([predictions[k].correct for k in names])
 
 
@@ -200,7 +206,8 @@ def rounding_cost(store: Store, data, keeps: dict, rounded: dict, margin: float)
 
 
 @torch.no_grad()
-def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer, data, sparsity: float) -> pd.DataFrame:
+def save_pruned(profile: Profile, role: str, clf: SentimentClassifier, tokenizer, data,
+                sparsity: float) -> pd.DataFrame:
     """Remove ``sparsity`` of the neurons by the paper rule, save, load back with one call; compare size and logits."""
     pruned = pruning.pruned_copy(clf, timing_keeps(profile, role, clf)[0][sparsity])
     folder = artifact(profile.name, f"pruned/{role}-p{round(100 * sparsity)}")

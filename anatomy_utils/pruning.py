@@ -161,7 +161,8 @@ def keep_by_threshold(similarity: np.ndarray, thresholds: np.ndarray, one_sided:
     return keep
 
 
-def keep_random(widths: list[int], n_pruned: list[int], protected: list[np.ndarray], seed: int) -> dict[int, torch.Tensor]:
+def keep_random(widths: list[int], n_pruned: list[int], protected: list[np.ndarray],
+                seed: int) -> dict[int, torch.Tensor]:
     """The paper's baseline: prune the same number per layer at random, never a protected (above-0.35) neuron."""
     rng = np.random.default_rng(seed)
     keep = {}

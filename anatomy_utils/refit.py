@@ -51,7 +51,8 @@ class Refit:
                                     self.mode)).encode()).hexdigest()[:20]
 
     @torch.no_grad()
-    def apply(self, clf: SentimentClassifier, keep: dict, repair: np.ndarray | None = None) -> tuple[SentimentClassifier, dict]:
+    def apply(self, clf: SentimentClassifier, keep: dict,
+              repair: np.ndarray | None = None) -> tuple[SentimentClassifier, dict]:
         """A physically pruned copy of ``clf`` (its biases repaired first when ``repair`` is given) with its kept output
         weights refitted; and what it took: seconds, the layers that fell back, and per layer the held-back error of
         the plain cut and of the fit."""
@@ -76,7 +77,8 @@ class Refit:
             rows.append({"layer": index, "kept": kept.numel(), "fell_back": fell_back} | errors)
             states = [(_run_layer(layer, *state[:3]), *state[1:]) for state in states]
         table = pd.DataFrame(rows)
-        return model, {"seconds": time.perf_counter() - start, "fell_back": table.loc[table["fell_back"], "layer"].tolist(),
+        return model, {"seconds": time.perf_counter() - start,
+                       "fell_back": table.loc[table["fell_back"], "layer"].tolist(),
                        "layers": table.to_dict("list")}
 
 

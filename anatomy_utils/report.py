@@ -80,9 +80,10 @@ def _speed_line(get, m: str) -> str:
     gate = "" if get(f"timing.{m}.gate_passed") else " (timing noise exceeds tolerance: no speed verdict)"
     threads = get(f"timing.{m}.threads", get("env.threads"))
     return (f"- **{m}** ({get(f'timing.{m}.device')}, {threads} thread{'' if threads == 1 else 's'}; batch "
-            f"{get(f'timing.{m}.batch')} x {get(f'timing.{m}.tokens')} tokens; dense {_fmt(get(f'timing.{m}.dense_seconds_per_1000'), 1)} s per 1,000): A/A "
-            f"{_fmt(get(f'timing.{m}.aa_ratio'), 3)}x{_interval(get, f'timing.{m}.aa', 1, 3, sep='_')}{gate}, zeroed "
-            f"weights {_fmt(get(f'timing.{m}.zeroed_ratio'), 2)}x; " + "; ".join(removed) + ".")
+            f"{get(f'timing.{m}.batch')} x {get(f'timing.{m}.tokens')} tokens; dense "
+            f"{_fmt(get(f'timing.{m}.dense_seconds_per_1000'), 1)} s per 1,000): A/A "
+            f"{_fmt(get(f'timing.{m}.aa_ratio'), 3)}x{_interval(get, f'timing.{m}.aa', 1, 3, sep='_')}{gate}, "
+            f"zeroed weights {_fmt(get(f'timing.{m}.zeroed_ratio'), 2)}x; " + "; ".join(removed) + ".")
 
 
 def _row(get, label: str, key: str, digits: int = 3, paper: str = "") -> str:
@@ -95,8 +96,8 @@ def _provenance(values: dict, profile: str) -> list[str]:
     get = values.get
     stale = get("run.code_fingerprint") not in (None, code_fingerprint(*TRAINING_CODE))
     cold = (f"`make cold` measured **{_fmt(get('run.wall_minutes'), 1)} minutes** of wall clock on this 2-core machine "
-            f"({_fmt(get('run.setup_minutes'), 1)} for the venv and wheels, {_fmt(get('run.study_minutes'), 1)} for the "
-            f"study, from an empty cache; commit {get('run.cold_commit')}); its summary.json "
+            f"({_fmt(get('run.setup_minutes'), 1)} for the venv and wheels, {_fmt(get('run.study_minutes'), 1)} for "
+            f"the study, from an empty cache; commit {get('run.cold_commit')}); its summary.json "
             + ("reproduces every committed count, accuracy and decision exactly and every continuous value within "
                f"{get('run.cold_tolerance')} relative (timing keys aside)" if get("run.cold_reproduces_committed") else
                f"did not reproduce {get('run.cold_differences')} of the {get('run.cold_compared')} committed values"
@@ -106,8 +107,8 @@ def _provenance(values: dict, profile: str) -> list[str]:
             if get("run.wall_minutes") is not None else
             f"A cold `make` takes about **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
             f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "
-            f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached, as recorded when it was built; "
-            f"not a `make cold`).")
+            f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached, as recorded when "
+            f"it was built; not a `make cold`).")
     return [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
             f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}, CPU "
             f"{get('env.cpu_model')}). " + cold + (" **These results were made by training code that differs from "
@@ -154,16 +155,20 @@ def _pruning_rows(get) -> list[str]:
             for m in ROLES) + f" | {paper} (BERT) |")
         for what, label in (("rule_vs_random", "rule − random masks"), ("rule_vs_dense", "rule − dense")):
             rows.append(f"| {p}% pruned: {label} (pt) [simultaneous CI], n: verdict | " + " | ".join(
-                f"{_pt(get, k)}: {_fmt(get(f'{k}.verdict'))}" for k in (f"prune.{m}.p{p}.{what}" for m in ROLES)) + " |  |")
+                f"{_pt(get, k)}: {_fmt(get(f'{k}.verdict'))}"
+                for k in (f"prune.{m}.p{p}.{what}" for m in ROLES)) + " |  |")
     for p in (30, 50):
         if get(f"timing.encoder.p{p}.removed_ratio") is not None:
             rows.append(f"| {p}% pruned: speed-up removed [95% CI] / FLOP bound / measured-time bound | " + " | ".join(
-                f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}{_interval(get, f'timing.{m}.p{p}.removed', 1, 2, sep='_')} / "
+                f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}"
+                f"{_interval(get, f'timing.{m}.p{p}.removed', 1, 2, sep='_')} / "
                 f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)} / {_fmt(get(f'timing.{m}.p{p}.ceiling_time'), 2)}"
                 for m in ROLES) + " | 1.33 (zeroed, 10%) |")
-    return rows + [_row(get, "speed-up of zeroed weights (same FLOPs; A/A control beside it)", "timing.{m}.zeroed_ratio"),
+    return rows + [_row(get, "speed-up of zeroed weights (same FLOPs; A/A control beside it)",
+                        "timing.{m}.zeroed_ratio"),
                    _row(get, "A/A ratio, two dense copies (gate: 95% CI inside 1 ± 0.02)", "timing.{m}.aa_ratio"),
-                   _row(get, "dense seconds per 1,000 reviews (timed shape, CPU)", "timing.{m}.dense_seconds_per_1000", 1)]
+                   _row(get, "dense seconds per 1,000 reviews (timed shape, CPU)",
+                        "timing.{m}.dense_seconds_per_1000", 1)]
 
 
 def _score_rows(get) -> list[str]:
@@ -188,8 +193,8 @@ def _score_rows(get) -> list[str]:
         if get(f"{key.format(m='encoder')}.n") is None:
             continue
         rows += [f"| {p}% removed and refitted ({get(key.format(m='encoder') + '.score')} / "
-                 f"{get(key.format(m='decoder') + '.score')}): change on unseen test reviews (pt) [95% CI], n | " + " | ".join(
-                     _change(get, key.format(m=m)) for m in ROLES) + " |  |",
+                 f"{get(key.format(m='decoder') + '.score')}): change on unseen test reviews (pt) [95% CI], n | "
+                 + " | ".join(_change(get, key.format(m=m)) for m in ROLES) + " |  |",
                  _row(get, f"{p}% refitted: seconds to refit (06)", f"{key}.prune_seconds", 0),
                  _row(get, f"{p}% refitted: layer fits refused", f"{key}.fell_back"),
                  _row(get, f"{p}% refitted: speed-up over dense (time-share ceiling beside it)", f"{key}.speedup"),
@@ -224,7 +229,8 @@ def _pt(get, key: str, delta: str = "delta", low: str = "ci_low", high: str = "c
 
 
 def _change(get, key: str, n: str | None = None) -> str:
-    """A stored drop (``accuracy_drop``, ``drop_ci_low``, ``drop_ci_high``: dense - pruned) as a change, pruned - dense."""
+    """A stored drop (``accuracy_drop``, ``drop_ci_low``, ``drop_ci_high``: dense - pruned) as a change,
+    pruned - dense."""
     return _pt(get, key, "accuracy_drop", "drop_ci_low", "drop_ci_high", n, sign=-1)
 
 
@@ -275,11 +281,11 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
                      for v in (a, b)]
             lines.append(f"| `{claim}` ({said}) | {m} | {cells[0]} | {cells[1]} | {claims.across(a, b, claim, m)} |")
     lines += ["", *(_in_short(values, p) for p, values in ((first, a), (second, b)))]
-    lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and in "
-              "their own unit otherwise (an AUC, a share of a layer, a Jaccard, a correlation, a speed ratio); each "
+    lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and "
+              "in their own unit otherwise (an AUC, a share of a layer, a Jaccard, a correlation, a speed ratio); each "
               "row's interval is 95% unless its level is shown (the primary family, below) and its verdict is read off "
-              "that interval (notebook 08 explains each procedure; `make claims` prints a profile's ledger in seconds). "
-              f"{claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
+              "that interval (notebook 08 explains each procedure; `make claims` prints a profile's ledger in "
+              f"seconds). {claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
               "are decisive and equal, **different** when the interval of the difference of the two effects excludes "
               "zero, *not comparable* when either side is inconclusive or not testable. Published references: "
               + "; ".join(f"{p}: {g.get('reference.source')}" for p, g in ((first, a), (second, b))) + "."]
@@ -300,22 +306,28 @@ def seeds_markdown(profile: str = "rotten_tomatoes") -> str:
         _, claim, role = key.split(".")
         number = lambda x: "–" if x is None else claims._number(claim, x)  # noqa: E731
         lines.append(f"| `{claim}` | {role} | {get(f'claims.{claim}.{role}.verdict', '–')} | {get(f'{key}.stable')} "
-                     f"({get(f'{key}.verdicts')}) | {number(get(f'{key}.pooled_effect'))} [{number(get(f'{key}.pooled_ci_low'))}, "
-                     f"{number(get(f'{key}.pooled_ci_high'))}] | {number(get(f'{key}.between_sd')).lstrip('+')} "
-                     f"({number(get(f'{key}.within_sd')).lstrip('+')}) | {get(f'{key}.pooled_verdict', 'not pooled')} |")
+                     f"({get(f'{key}.verdicts')}) | {number(get(f'{key}.pooled_effect'))} "
+                     f"[{number(get(f'{key}.pooled_ci_low'))}, {number(get(f'{key}.pooled_ci_high'))}] | "
+                     f"{number(get(f'{key}.between_sd')).lstrip('+')} ({number(get(f'{key}.within_sd')).lstrip('+')}) "
+                     f"| {get(f'{key}.pooled_verdict', 'not pooled')} |")
     return "\n".join(lines + ["", f"In words (07): {get('findings.07_seeds')}"])
 
 
 def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
     """Sizes and cold-run times of the two datasets' runs."""
     a, b = summary.read(first).get, summary.read(second).get
-    return ("| | " + " | ".join(f"{p}: {g('data.source')}" for p, g in ((first, a), (second, b))) + " |\n|---|---|---|\n"
-            + "\n".join(f"| {label} | " + " | ".join(_fmt(g(key), digits) for g in (a, b)) + " |" for label, key, digits in (
+    return ("| | " + " | ".join(f"{p}: {g('data.source')}" for p, g in ((first, a), (second, b)))
+            + " |\n|---|---|---|\n"
+            + "\n".join(f"| {label} | " + " | ".join(_fmt(g(key), digits) for g in (a, b)) + " |"
+                        for label, key, digits in (
                 ("test examples", "data.test", 0), ("encoder test accuracy", "finetune.encoder.test_accuracy", 3),
                 ("decoder test accuracy", "finetune.decoder.test_accuracy", 3),
                 ("encoder pruning comparisons: test examples", "eval.encoder.test_reviews", 0),
-                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0), ("cold run, minutes (set-up + study)", "run.wall_minutes", 1)))
-            + "\n| reproduced the summary committed before it (`make cold`) | " + " | ".join(_reproduced(g) for g in (a, b)) + " |")
+                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0),
+                ("cold run, minutes (set-up + study)", "run.wall_minutes", 1),
+                ("of which the seed study (07), minutes", "runtime.notebooks.07_seeds.minutes", 1)))
+            + "\n| reproduced the summary committed before it (`make cold`) | "
+            + " | ".join(_reproduced(g) for g in (a, b)) + " |")
 
 
 def _reproduced(get) -> str:
@@ -352,19 +364,19 @@ def headline_markdown(profile: str = "default") -> str:
                          for c in ("late_decision", "same_neurons", "removal_speeds_up"))
     share = max(get(f"claims.sparse_neurons.{m}.effect") for m in ROLES)
     lines = [
-        f"1. **How well do the small models learn the task?** On {get('data.test')} held-out IMDB reviews the fine-tuned {accuracy} "
-        f"are right; the paper's BERT and GPT-2 reached 86.2% and 84.9% "
+        f"1. **How well do the small models learn the task?** On {get('data.test')} held-out IMDB reviews the "
+        f"fine-tuned {accuracy} are right; the paper's BERT and GPT-2 reached 86.2% and 84.9% "
         f"([01]({runs}/01_finetune.ipynb)).",
         f"2. **Where does the decision form?** Applied to the "
-        f"layers from two-thirds of the depth on, the classifier's head ranks reviews as the model finally decides with "
-        f"an AUC of at least {late['encoder']:.2f} in the encoder and {late['decoder']:.2f} in the decoder (1 is "
+        f"layers from two-thirds of the depth on, the classifier's head ranks reviews as the model finally decides "
+        f"with an AUC of at least {late['encoder']:.2f} in the encoder and {late['decoder']:.2f} in the decoder (1 is "
         f"perfect; the claim “late” needs it below {get('claims.late_decision.encoder.null'):.1f}: encoder "
         f"{_outcome(get, 'late_decision', 'encoder')}, decoder {_outcome(get, 'late_decision', 'decoder')}) "
         f"([02]({runs}/02_layer_anatomy.ipynb)).",
-        f"3. **How many neurons pass the paper's 0.35 cosine, and are they the same for every input?** At most {100 * share:.1f}% of "
-        f"any layer passes it; two reviews' top neurons per layer overlap by a Jaccard of {same['encoder']:.2f} "
-        f"(encoder) and {same['decoder']:.2f} (decoder), where “the same neurons for every input” would need 0.5 or "
-        f"more (claim: encoder {_outcome(get, 'same_neurons', 'encoder')}, decoder "
+        f"3. **How many neurons pass the paper's 0.35 cosine, and are they the same for every input?** At most "
+        f"{100 * share:.1f}% of any layer passes it; two reviews' top neurons per layer overlap by a Jaccard of "
+        f"{same['encoder']:.2f} (encoder) and {same['decoder']:.2f} (decoder), where “the same neurons for every "
+        f"input” would need 0.5 or more (claim: encoder {_outcome(get, 'same_neurons', 'encoder')}, decoder "
         f"{_outcome(get, 'same_neurons', 'decoder')}; [03]({runs}/03_ffn_neurons.ipynb)).",
         f"4. **Does the paper's pruning rule keep accuracy?** At 30% of FFN neurons pruned, accuracy "
         f"changes by {_claim_pt(get, 'rule_keeps_accuracy', 'encoder')} for the encoder and "
@@ -374,7 +386,8 @@ def headline_markdown(profile: str = "default") -> str:
         f"[05]({runs}/05_prune_gpt2.ipynb)).",
         _pruning_buys(get, runs, speed),
     ]
-    return "\n".join(lines + ["", f"![The paper's Figure 4 on this study's encoder](figures/{profile}/figure4_accuracy.png)"])
+    return "\n".join(lines + ["", f"![The paper's Figure 4 on this study's encoder]"
+                                  f"(figures/{profile}/figure4_accuracy.png)"])
 
 
 def _pruning_buys(get, runs: str, speed: dict) -> str:

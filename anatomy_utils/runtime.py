@@ -32,9 +32,9 @@ def setup(seed: int, threads: int) -> None:
 def device(setting: str = "auto") -> torch.device:
     """The device of a profile's ``device``: ``auto`` takes CUDA when torch sees a GPU, else the CPU."""
     if setting == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("The profile asks for `device: cuda`, but torch sees no CUDA GPU here (torch.cuda.is_available()"
-                           " is False). Set `device: auto` or `device: cpu` in the profile, or run on a machine with a GPU "
-                           "and a CUDA build of torch.")
+        raise RuntimeError("The profile asks for `device: cuda`, but torch sees no CUDA GPU here "
+                           "(torch.cuda.is_available() is False). Set `device: auto` or `device: cpu` in the profile, "
+                           "or run on a machine with a GPU and a CUDA build of torch.")
     return torch.device("cuda" if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()) else "cpu")
 
 

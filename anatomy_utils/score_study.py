@@ -1,4 +1,5 @@
-"""Notebook 06: importance scores compared on the same fine-tuned models; budget, repair or refit chosen on validation."""
+"""Notebook 06: importance scores compared on the same fine-tuned models; budget, repair or refit chosen on
+validation."""
 from __future__ import annotations
 
 import time
@@ -97,7 +98,8 @@ def select(profile: Profile, store: Store, scored: Scored, data: Encoded) -> tup
         if name in CONTROLS:
             continue
         for setting in SETTINGS:
-            prediction = run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, "validation", data)
+            prediction = run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting,
+                                    "validation", data)
             rows.append({"score": name, "setting": setting, "accuracy": prediction.accuracy, "loss": prediction.loss,
                          "refused": len(prediction.info["fell_back"]) if prediction.info else 0})
             losses[name, setting] = prediction.losses
@@ -106,8 +108,8 @@ def select(profile: Profile, store: Store, scored: Scored, data: Encoded) -> tup
 
 def sign_check(profile: Profile, store: Store, scored: Scored, setting: str, data: Encoded) -> dict:
     """``contribution`` is signed (neurons that work against the decision go first); its magnitude |contribution| is the
-    alternative. Both at ``setting`` and ``scores.select_sparsity`` on validation: losses, accuracies and the paired accuracy
-    difference signed minus magnitude."""
+    alternative. Both at ``setting`` and ``scores.select_sparsity`` on validation: losses, accuracies and the paired
+    accuracy difference signed minus magnitude."""
     sparsity = profile.scores.select_sparsity
     signed = run_pruned(profile, store, scored, "contribution", 0, sparsity, setting, "validation", data)
     magnitude = Scored({"|contribution|": [np.abs(scored.scores["contribution"][0])]}, {}, scored.mean_activation)
@@ -206,7 +208,8 @@ def budget_table(results: pd.DataFrame, predictions: dict, margin: float) -> pd.
             family.append({"score": name, "setting": setting, "sparsity": sparsity, "n": drop["n"],
                            "accuracy": correct.mean(), "ci_low": low, "ci_high": high} | {
                 f"drop_{k}" if k in ("ci_low", "ci_high") else k: v for k, v in drop.items() if k != "delta"} | {
-                "drop": drop["delta"], "agreement": at["agreement"].mean(), "mean_abs_dlogit": at["mean_abs_dlogit"].mean()})
+                "drop": drop["delta"], "agreement": at["agreement"].mean(),
+                "mean_abs_dlogit": at["mean_abs_dlogit"].mean()})
         for row, judged in zip(family, stats.family([{"delta": r["drop"], "ci_low": r["drop_ci_low"],
                                                       "ci_high": r["drop_ci_high"], "n": r["n"], "level": r["level"]}
                                                      for r in family], margin)):
@@ -231,7 +234,8 @@ def comparisons(predictions: dict, chosen: dict[str, str], winner: str, runner_u
     rows = []
     for key, (claim, a, b) in claims.items():
         family = [{"key": key, "claim": claim, "sparsity": f}
-                  | stats.compare(outcomes(predictions, *a, f), outcomes(predictions, *b, f), level) for f in sparsities]
+                  | stats.compare(outcomes(predictions, *a, f), outcomes(predictions, *b, f), level)
+                  for f in sparsities]
         rows += stats.family(family, margin)
     return pd.DataFrame(rows)
 
@@ -276,7 +280,8 @@ def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: s
     start, data = unseen
     dense = store.run("dense (confirmation reviews)", "confirm", data)
     pruned = run_pruned(profile, store, scored, winner, 0, profile.scores.select_sparsity, setting, "confirm", data)
-    return {"score": winner, "setting": setting, "first_review": start} | stats.matched_pairs(dense.correct, pruned.correct)
+    return ({"score": winner, "setting": setting, "first_review": start}
+            | stats.matched_pairs(dense.correct, pruned.correct))
 
 
 def best_refit(selection: pd.DataFrame) -> tuple[str, str]:
@@ -287,9 +292,9 @@ def best_refit(selection: pd.DataFrame) -> tuple[str, str]:
 
 def refit_check(profile: Profile, role: str, store: Store, scored: Scored, selection: pd.DataFrame,
                 tokenizer) -> pd.DataFrame | None:
-    """The best refit setting on validation, measured on the confirmation reviews at each of ``scores.refit_sparsities``:
-    dense minus refitted, paired (Tango, 95%), the seconds the refit took and the layers whose fit fell back. None when
-    the profile sets no confirmation reviews."""
+    """The best refit setting on validation, measured on the confirmation reviews at each of
+    ``scores.refit_sparsities``: dense minus refitted, paired (Tango, 95%), the seconds the refit took and the layers
+    whose fit fell back. None when the profile sets no confirmation reviews."""
     unseen = confirmation_reviews(profile, role, tokenizer)
     if unseen is None:
         return None
@@ -308,8 +313,9 @@ def refit_check(profile: Profile, role: str, store: Store, scored: Scored, selec
 def agreement(profile: Profile, scored: Scored, sparsity: float) -> pd.DataFrame:
     """Jaccard overlap of the neurons kept by each pair of scores at ``sparsity`` (uniform budget)."""
     kept = {name: keep_set(profile, values[0], sparsity, "uniform") for name, values in scored.scores.items()}
-    sets = {name: {(l, int(i)) for l, idx in keep.items() for i in idx} for name, keep in kept.items()}
-    return pd.DataFrame({a: {b: len(sa & sb) / len(sa | sb) for b, sb in sets.items()} for a, sa in sets.items()}).round(3)
+    sets = {name: {(layer, int(i)) for layer, idx in keep.items() for i in idx} for name, keep in kept.items()}
+    return pd.DataFrame({a: {b: len(sa & sb) / len(sa | sb) for b, sb in sets.items()}
+                         for a, sa in sets.items()}).round(3)
 
 
 def emptied_layers(profile: Profile, scored: Scored, sparsity: float) -> pd.DataFrame:
@@ -329,16 +335,19 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, variants: dict[
     batch = timing.fixed_batch(timed, profile.scores.timing_batch, tokens)
     with torch.no_grad():
         measured = timing.measure(clf, variants, batch, profile.prune.timing_rounds, seed=profile.seed,
-                                  threads=speed_study.THREADS, copy_variants=False, quiet=True).summary  # gate: a column
+                                  threads=speed_study.THREADS, copy_variants=False,
+                                  quiet=True).summary  # gate: a column
     rows = {}
     for label, model in variants.items():
         widths = ffn_widths(model.body)
         fraction = 1 - sum(widths) / sum(ffn_widths(clf.body))
         ratio = measured["ratios"][label]
         rows[label] = {"widths": f"{min(widths)}-{max(widths)}", "pruned_fraction": fraction,
-                       "speedup": ratio["ratio"], "speedup_ci_low": ratio["ci_low"], "speedup_ci_high": ratio["ci_high"],
+                       "speedup": ratio["ratio"], "speedup_ci_low": ratio["ci_low"],
+                       "speedup_ci_high": ratio["ci_high"],
                        "ceiling": timing.speedup_ceiling(clf.body, model.body, tokens),
-                       "ceiling_time": np.nan if ffn_time_share is None else timing.time_ceiling(fraction, ffn_time_share),
+                       "ceiling_time": (np.nan if ffn_time_share is None
+                                        else timing.time_ceiling(fraction, ffn_time_share)),
                        "aa_gate_passed": measured["gate_passed"]}
     table = pd.DataFrame(rows).T.infer_objects()  # one dtype per column, not object
     return table.assign(speedup_vs_ceiling=table["speedup"] / table["ceiling"],
@@ -365,7 +374,8 @@ def refit_speed(profile: Profile, role: str, store: Store, scored: Scored, check
     """:func:`speed` of the refitted models of :func:`refit_check` (a refit changes weights, not shapes: each is timed
     as the plain cut of its keep-set, the same matrices)."""
     variants = {f"{row.setting}, {row.sparsity:.0%}": pruning.pruned_copy(
-        store.clf, keep_set(profile, scored.scores[row.score][0], row.sparsity, row.setting)) for row in checked.itertuples()}
+        store.clf, keep_set(profile, scored.scores[row.score][0], row.sparsity, row.setting))
+        for row in checked.itertuples()}
     return speed(profile, role, store.clf, variants, tokenizer, ffn_time_share).rename_axis(checked["score"].iloc[0])
 
 
@@ -393,10 +403,12 @@ def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Sco
     if confirmed is not None:
         key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_sparsity)}"
         values |= {f"{key}.accuracy_drop": confirmed["delta"], f"{key}.ci_low": confirmed["ci_low"],
-                   f"{key}.ci_high": confirmed["ci_high"], f"{key}.n": confirmed["n"], f"{key}.score": confirmed["score"]}
+                   f"{key}.ci_high": confirmed["ci_high"], f"{key}.n": confirmed["n"],
+                   f"{key}.score": confirmed["score"]}
     lines = conclusion(role, table, selection, stable, chosen, compared)
     values[f"findings.scores.{role}"] = "; ".join(line.strip() for line in lines)  # the notebook's indents dropped
-    return values | {f"scores.{role}.best.score": winner, f"scores.{role}.best.setting": chosen[winner], f"scores.{role}.runner_up": best(selection, 1),
+    return values | {f"scores.{role}.best.score": winner, f"scores.{role}.best.setting": chosen[winner],
+                     f"scores.{role}.runner_up": best(selection, 1),
                      f"scores.{role}.dense.accuracy": dense.accuracy, f"eval.{role}.validation_reviews": n_validation,
                      f"scores.{role}.selection.best_score_stability": stable["best score"],
                      f"scores.{role}.selection.setting_stability": stable[winner]}
@@ -438,7 +450,8 @@ def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: 
              f"{stable['best score']:.0%} of bootstrap resamples of the validation reviews"]
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
         lines.append(f"  {row['sparsity']:.0%} removed: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, "
-                     f"{row['ci_high']:.3f}]; drop vs dense {100 * row['drop']:+.1f} pt [{100 * row['drop_ci_low']:+.1f}, "
+                     f"{row['ci_high']:.3f}]; drop vs dense {100 * row['drop']:+.1f} pt "
+                     f"[{100 * row['drop_ci_low']:+.1f}, "
                      f"{100 * row['drop_ci_high']:+.1f}] ({100 * row['level']:.4g}% simultaneous), n = {row['n']}")
     for _, row in compared.iterrows():
         lines.append(f"  {row['sparsity']:.0%} removed, {row['claim']}: {stats.describe(row)} -> {row['verdict']}")

@@ -67,18 +67,22 @@ def _pruned(profile: Profile, role: str, store: Store, saved: dict, tokenizer, c
         store.run(prune_study.random_name(RULE_SPARSITIES[-1], mask), "test", mask_data, keep)
     name, setting = chosen
     scored = score_study.compute(profile, role, store.clf, tokenizer, saved["similarity"], names=[name])
-    pruned = score_study.run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, "test", data)
+    pruned = score_study.run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, "test",
+                                    data)
     found = stats.matched_pairs(dense.correct, pruned.correct)  # dense minus pruned, as 06's confirmation
     key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_sparsity)}"
-    return {"data.test": n, f"finetune.{role}.test_accuracy": dense.accuracy, f"reference.{role}": getattr(profile.reference, role),
+    return {"data.test": n, f"finetune.{role}.test_accuracy": dense.accuracy,
+            f"reference.{role}": getattr(profile.reference, role),
             "reference.source": profile.reference.source, f"anatomy.{role}.ffn_width": widths[0],
-            f"anatomy.{role}.layers": len(widths), f"{key}.accuracy_drop": found["delta"], f"{key}.ci_low": found["ci_low"],
+            f"anatomy.{role}.layers": len(widths), f"{key}.accuracy_drop": found["delta"],
+            f"{key}.ci_low": found["ci_low"],
             f"{key}.ci_high": found["ci_high"], f"{key}.n": found["n"], f"{key}.score": name}
 
 
 def judge_run(profile: Profile, role: str, seed: int, chosen: tuple[str, str]) -> tuple[pd.DataFrame, float]:
-    """One run (``seed``) of ``role``: fine-tuned (cached), its outputs written under ``figures/<profile>/seeds/<seed>/``,
-    and the ``SEED_CLAIMS`` rows the ledger's functions give on them; and the run's training minutes."""
+    """One run (``seed``) of ``role``: fine-tuned (cached), its outputs written under
+    ``figures/<profile>/seeds/<seed>/``, and the ``SEED_CLAIMS`` rows the ledger's functions give on them; and the run's
+    training minutes."""
     clf, tokenizer, meta = fine_tuned(profile, role, seed)
     folder = f"{profile.name}/seeds/{seed}"
     saved = _anatomy(profile, role, clf, tokenizer, folder)
@@ -131,22 +135,35 @@ class SeedStudy:
     train_minutes: dict
 
 
-def run(profile: Profile) -> SeedStudy | None:
-    """The study for ``profile`` (None when it sets no extra seeds); 06's chosen score and setting come from its
-    summary."""
+def run(profile: Profile) -> SeedStudy:
+    """The study for ``profile``, 06's chosen score and setting read from its summary. A profile without extra seeds
+    gets its committed run's rows, judged from 01-06's stored outputs (nothing is trained or evaluated)."""
     if not profile.seeds.extra:
-        return None
-    values = summary.read(profile.name)
-    rows, minutes = [], {}
-    for role in profile.models():
-        chosen = (values[f"scores.{role}.best.score"], values[f"scores.{role}.best.setting"])
-        for seed in runs(profile):
-            judged, minutes[(role, seed)] = judge_run(profile, role, seed, chosen)
-            rows.append(judged)
-    table = pd.concat(rows, ignore_index=True)
+        out = claims.load(profile)
+        table = pd.DataFrame([claims.CLAIMS[claim](out, role) for role in profile.models() for claim in SEED_CLAIMS])
+        table["seed"], minutes = profile.seed, {}
+    else:
+        values, rows, minutes = summary.read(profile.name), [], {}
+        for role in profile.models():
+            chosen = (values[f"scores.{role}.best.score"], values[f"scores.{role}.best.setting"])
+            for seed in runs(profile):
+                judged, minutes[(role, seed)] = judge_run(profile, role, seed, chosen)
+                rows.append(judged)
+        table = pd.concat(rows, ignore_index=True)
     pooled = pd.DataFrame([{"claim": claim, "role": role} | pool(group, profile.seed)
                            for (claim, role), group in table.groupby(["claim", "role"], sort=False)])
     return SeedStudy(table, pooled, minutes)
+
+
+def header(profile: Profile) -> str:
+    """What the study runs for ``profile``, in one line."""
+    unit = "sentences" if profile.data.name == "rotten_tomatoes" else "reviews"
+    if not profile.seeds.extra:
+        return (f"profile {profile.name}: one fine-tuning run per model (seed {profile.seed}) and no extra seeds: the "
+                f"committed run's rows, judged from 01-06's stored outputs")
+    return (f"profile {profile.name}: seeds {runs(profile)} (the first is 01's); each run judged on "
+            f"{profile.seeds.encoder_examples} / {profile.seeds.decoder_examples} test {unit} (encoder / decoder), "
+            f"{profile.anatomy.lens_reviews} lens {unit}, {profile.seeds.masks} random masks at 50%")
 
 
 def runs_table(study: SeedStudy) -> pd.DataFrame:
@@ -164,13 +181,17 @@ def pooled_text(row) -> str:
     number = lambda x: claims._number(row["claim"], x)  # noqa: E731
     spread = lambda x: number(x).lstrip("+")  # noqa: E731
     return (f"{number(row['pooled_effect'])} [{number(row['pooled_ci_low'])}, {number(row['pooled_ci_high'])}] over "
-            f"{int(row['pooled_n'])} runs, between-seed SD {spread(row['between_sd'])} (within {spread(row['within_sd'])})"
-            f" -> {row['pooled_verdict']}")
+            f"{int(row['pooled_n'])} runs, between-seed SD {spread(row['between_sd'])} (within "
+            f"{spread(row['within_sd'])}) -> {row['pooled_verdict']}")
 
 
 def findings(study: SeedStudy, committed: int) -> str:
     """In words: which verdicts every run repeats, which change, and what the pool says where they change."""
     pooled = study.pooled
+    if pooled["n_seeds"].max() == 1:
+        return (f"One fine-tuning run per model (seed {committed}): this profile sets no extra seeds, so nothing here "
+                f"says which verdicts would survive another seed; the figure shows the committed run's effects for the "
+                f"rows the Rotten Tomatoes profile re-judges across four seeds.")
     kept = pooled[pooled["agree"] == pooled["n_seeds"]]
     moved = pooled[pooled["agree"] < pooled["n_seeds"]]
     n = int(pooled["n_seeds"].iloc[0])
@@ -185,8 +206,10 @@ def findings(study: SeedStudy, committed: int) -> str:
 
 def summary_values(study: SeedStudy) -> dict:
     """``seeds.<claim>.<role>.{verdicts, agree, stable, n_seeds, pooled_effect, pooled_ci_low, pooled_ci_high,
-    pooled_verdict, between_sd, within_sd}`` and ``seeds.<role>.seed<k>.train_minutes``."""
+    pooled_verdict, between_sd, within_sd}`` and ``seeds.<role>.seed<k>.train_minutes``; none for a single run."""
     values = {}
+    if study.pooled["n_seeds"].max() == 1:
+        return values
     for row in study.pooled.to_dict("records"):
         key = f"seeds.{row['claim']}.{row['role']}"
         values |= {f"{key}.{k}": row[k] for k in ("verdicts", "agree", "stable", "n_seeds", "pooled_effect",

@@ -62,7 +62,7 @@ def rule_priority(similarity: np.ndarray, one_sided: np.ndarray) -> dict[int, np
     """The paper rule's order of survival per layer, from the per-neuron similarity ``(layers, neurons)``: it prunes
     ``|s| < t`` (two-sided layers) or ``s < t`` (one-sided), so a neuron with a larger ``|s|`` (or ``s``) is kept first.
     ``rounded_keeps`` grows or trims a layer's keep-set in this order."""
-    return {l: (s if single else np.abs(s)) for l, (s, single) in enumerate(zip(similarity, one_sided))}
+    return {layer: (s if single else np.abs(s)) for layer, (s, single) in enumerate(zip(similarity, one_sided))}
 
 
 def rounded_count(kept: int, width: int, multiple: int) -> int:
@@ -81,17 +81,17 @@ def rounded_keeps(keep: dict[int, torch.Tensor], widths: list[int], multiple: in
     (trim the highest kept indices, re-admit the lowest pruned ones): the widths, all that timing needs, are the same;
     the accuracy of such keep-sets is not the rule's. Deterministic: the lead recomputes the same sets for accuracy."""
     rounded = {}
-    for l, kept in keep.items():
+    for layer, kept in keep.items():
         kept = np.sort(np.asarray(kept, dtype=np.int64))
-        width = widths[l]
+        width = widths[layer]
         count = rounded_count(len(kept), width, multiple)
         pruned = np.setdiff1d(np.arange(width), kept)
-        score = np.asarray(priority[l], dtype=float) if priority is not None else -np.arange(width, dtype=float)
+        score = np.asarray(priority[layer], dtype=float) if priority is not None else -np.arange(width, dtype=float)
         if count <= len(kept):
             chosen = kept[np.argsort(-score[kept], kind="stable")[:count]]
         else:
             chosen = np.concatenate([kept, pruned[np.argsort(-score[pruned], kind="stable")[: count - len(kept)]]])
-        rounded[l] = torch.from_numpy(np.sort(chosen))
+        rounded[layer] = torch.from_numpy(np.sort(chosen))
     return rounded
 
 
@@ -114,8 +114,9 @@ def _variants(clf, keeps: dict[float, dict], rounded: dict[float, dict]) -> tupl
     same_as_removed = {}
     for t in sorted(keeps):
         variants[f"{REMOVED} {t:.0%}"] = pruning.pruned_copy(clf, keeps[t])
-        same_as_removed[t] = all(torch.equal(torch.as_tensor(keeps[t][l]).long().sort().values,
-                                             torch.as_tensor(rounded[t][l]).long().sort().values) for l in keeps[t])
+        same_as_removed[t] = all(torch.equal(torch.as_tensor(keeps[t][layer]).long().sort().values,
+                                             torch.as_tensor(rounded[t][layer]).long().sort().values)
+                                 for layer in keeps[t])
         if not same_as_removed[t]:
             variants[f"{ROUNDED} {t:.0%}"] = pruning.pruned_copy(clf, rounded[t])
     variants[BYPASS] = timing.ffn_bypassed(clf)
@@ -131,7 +132,7 @@ def _table(clf, result: timing.Timing, keeps: dict, rounded: dict, same_as_remov
 
     def row(name: str, label: str, kind: str, sparsity, keep) -> dict:
         entry, seconds = ratios[name], result.median_seconds(name)
-        body_widths = widths if keep is None else [len(keep.get(l, range(w))) for l, w in enumerate(widths)]
+        body_widths = widths if keep is None else [len(keep.get(layer, range(w))) for layer, w in enumerate(widths)]
         fraction = 0.0 if keep is None else pruning.pruned_fraction(keep, widths)
         bounded = kind in (REMOVED, ROUNDED)
         return {"variant": label, "kind": kind, "sparsity": sparsity, "pruned_fraction": fraction,
@@ -186,7 +187,8 @@ def _values(table: pd.DataFrame, result: timing.Timing, key: str, same_as_remove
                  for suffix, k in (("", "ratio"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high"))},
               f"{key}.threads": result.threads, f"{key}.device": result.device, f"{key}.calls_per_round": result.calls,
               f"{key}.round_to": multiple,
-              f"{key}.aa_round_sd": float(np.std(np.log(result.summary["ratios"][timing.DENSE_B]["per_round"]), ddof=1))}
+              f"{key}.aa_round_sd": float(np.std(np.log(result.summary["ratios"][timing.DENSE_B]["per_round"]),
+                                                 ddof=1))}
     for t, same in same_as_removed.items():
         removed, rnd = rows.loc[f"{REMOVED} {t:.0%}"], rows.loc[f"{ROUNDED} {t:.0%} (x{multiple})"]
         k = f"{key}.{_pct(t)}"
@@ -220,7 +222,8 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
     table = _table(clf, result, keeps, rounded, same_as_removed, ceilings, reviews, multiple)
     key = f"timing.{role}"
     values = _values(table, result, key, same_as_removed, multiple) | {
-        f"{key}.ffn_flop_share": timing.ffn_share(clf.body, tokens), f"{key}.max_abs_logit_diff_removed_vs_zeroed": max_diff,
+        f"{key}.ffn_flop_share": timing.ffn_share(clf.body, tokens),
+        f"{key}.max_abs_logit_diff_removed_vs_zeroed": max_diff,
         f"{key}.batch": reviews, f"{key}.tokens": tokens, f"{key}.rounds": rounds, f"{key}.fresh_copies": fresh,
         f"{key}.seconds": time.perf_counter() - started}
     return table, {k: _finite(v) for k, v in values.items()}, result.gate_passed
@@ -228,7 +231,8 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
 
 def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict], *,
           rounded: dict[float, dict] | None = None, priority: dict[int, np.ndarray] | None = None,
-          multiple: int | None = None, threads: int | None = THREADS, quiet: bool = False) -> tuple[pd.DataFrame, dict, bool]:
+          multiple: int | None = None, threads: int | None = THREADS,
+          quiet: bool = False) -> tuple[pd.DataFrame, dict, bool]:
     """Dense, zeroed, removed and width-rounded models of ``role`` timed with controls on one fixed test batch
     (``prune.timing_batch`` reviews of ``timing_tokens(profile, role)`` tokens, ``prune.timing_rounds`` rounds).
 
@@ -266,14 +270,17 @@ def describe(values: dict, role: str) -> list[str]:
              f"{values[f'{k}.aa_round_sd']:.1%}) -> "
              + ("gate passed" if gate else f"{timing.NOISE_MESSAGE}: no speed-up verdict"),
              f"zeroed {values[f'{k}.zeroed_fraction']:.0%}: {values[f'{k}.zeroed_ratio']:.3f}x "
-             f"[{values[f'{k}.zeroed_ci_low']:.3f}, {values[f'{k}.zeroed_ci_high']:.3f}] ({values[f'{k}.zeroed_verdict']}); "
+             f"[{values[f'{k}.zeroed_ci_low']:.3f}, {values[f'{k}.zeroed_ci_high']:.3f}] "
+             f"({values[f'{k}.zeroed_verdict']}); "
              f"dense {values[f'{k}.dense_seconds_per_1000']:.1f} s per 1,000 reviews; FFN share of time "
              f"{values[f'{k}.ffn_time_share']:.2f}, of FLOPs {values[f'{k}.ffn_flop_share']:.2f}"]
     for key in sorted(v for v in values if v.startswith(f"{k}.p") and v.endswith(".removed_ratio")):
         p = key[: -len(".removed_ratio")]
-        lines.append(f"{values[f'{p}.pruned_fraction']:.0%} removed: {values[key]:.3f}x [{values[f'{p}.removed_ci_low']:.3f}, "
+        lines.append(f"{values[f'{p}.pruned_fraction']:.0%} removed: {values[key]:.3f}x "
+                     f"[{values[f'{p}.removed_ci_low']:.3f}, "
                      f"{values[f'{p}.removed_ci_high']:.3f}] ({values[f'{p}.removed_verdict']}); bounds "
-                     f"{values[f'{p}.ceiling_flops']:.3f}x (FLOPs), {values[f'{p}.ceiling_time']:.3f}x (measured FFN time); "
+                     f"{values[f'{p}.ceiling_flops']:.3f}x (FLOPs), "
+                     f"{values[f'{p}.ceiling_time']:.3f}x (measured FFN time); "
                      f"widths rounded to {values[f'{k}.round_to']}: {values[f'{p}.rounded_ratio']:.3f}x")
     return lines
 
@@ -290,7 +297,8 @@ def paper_timing_check(fraction: float = 0.1, tokens: int = 256) -> dict:
     with torch.device("meta"):
         dense = models.paper_encoder()
         pruned = copy.deepcopy(dense)
-    pruning.remove_neurons(pruned, {l: torch.arange(round(w * (1 - fraction))) for l, w in enumerate(ffn_widths(dense))})
+    pruning.remove_neurons(pruned, {layer: torch.arange(round(w * (1 - fraction)))
+                                    for layer, w in enumerate(ffn_widths(dense))})
     paper = PAPER["encoder"]
     speedup = paper["dense_seconds"] / paper["zeroed_seconds"]
     return {"pruned_fraction": fraction, "tokens": tokens, "ceiling": timing.speedup_ceiling(dense, pruned, tokens),

@@ -146,7 +146,8 @@ def bootstrap(statistic, n: int, level: float = LEVEL, resamples: int = 2000, se
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
-def bootstrap_interval(values: np.ndarray, level: float = LEVEL, resamples: int = 4000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_interval(values: np.ndarray, level: float = LEVEL, resamples: int = 4000,
+                       seed: int = 0) -> tuple[float, float]:
     """Percentile interval of the mean of ``values`` (one per review, or per input), resampled with replacement."""
     values = np.asarray(values, dtype=float)
     return bootstrap(lambda rows: values[rows].mean(), len(values), level, resamples, seed)
@@ -163,7 +164,8 @@ def pair_mean(matrix: np.ndarray, level: float = LEVEL, bounds: tuple[float, flo
     off-diagonal cells, NaN cells left out, with the U-statistic's normal interval: the standard error is
     ``2 sd(row means) / sqrt(n)`` (Hoeffding), each row mean over that input's pairs. As in ``two_level``, one pseudo
     input that disagrees with every other (its pairs at the bound farthest from the mean) enters the standard error,
-    so that n identical inputs give an interval of width about ``8 / n``, not a point; the estimate is the plain mean."""
+    so that n identical inputs give an interval of width about ``8 / n``, not a point; the estimate is the plain
+    mean."""
     matrix = np.array(matrix, dtype=float)
     np.fill_diagonal(matrix, np.nan)
     estimate = float(np.nanmean(matrix))
@@ -210,7 +212,8 @@ def permutation_trend(values: np.ndarray, statistic, null: float, bounds: tuple[
     low, high = max(observed - q_high + null, bounds[0]), min(observed - q_low + null, bounds[1])
     return {"delta": observed, "ci_low": float(low), "ci_high": float(high),
             "n": len(values), "level": level, "p_below": float(np.mean(spread <= observed)),
-            "p_above": float(np.mean(spread >= observed)), "permutations": len(perms), "exact": len(values) <= exact_up_to}
+            "p_above": float(np.mean(spread >= observed)), "permutations": len(perms),
+            "exact": len(values) <= exact_up_to}
 
 
 def random_effects(effects, errors, level: float = LEVEL) -> dict:
@@ -298,8 +301,8 @@ def family(comparisons: list[dict], margin: float | None = None) -> list[dict]:
 
 
 def describe(comparison: dict, scale: float = 100, unit: str = " pt", counted: str = "") -> str:
-    """``+1.2 pt [-0.4, +2.8] (98.75%), n = 500 reviews``, the level shown when it is not 95%, the MDE when inconclusive;
-    ``counted`` names what n counts."""
+    """``+1.2 pt [-0.4, +2.8] (98.75%), n = 500 reviews``, the level shown when it is not 95%, the MDE when
+    inconclusive; ``counted`` names what n counts."""
     c = comparison
     level = c.get("level", LEVEL)
     text = f"{scale * c['delta']:+.1f}{unit} [{scale * c['ci_low']:+.1f}, {scale * c['ci_high']:+.1f}]"

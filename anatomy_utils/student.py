@@ -54,36 +54,42 @@ WEEKS = {
     "week1_anatomy": {
         "title": "Week 1 · layer and neuron anatomy (notebooks 01–03)",
         "coded": (
-            Exercise("anatomy:layer_similarity", ("tests/test_anatomy.py::test_layer_similarity_is_one_at_the_final_layer_and_exact_elsewhere",),
+            Exercise("anatomy:layer_similarity",
+                     ("tests/test_anatomy.py::test_layer_similarity_is_one_at_the_final_layer_and_exact_elsewhere",),
                      "the paper's Figure 1 measure: cosine of each layer's target token to the final one", "easy", 10),
-            Exercise("anatomy:neuron_cosines", ("tests/test_anatomy.py::test_a_neuron_equal_to_the_target_has_cosine_one",),
-                     "an FFN neuron as one output vector in the residual stream, scored by the paper's cosine (Figure 2)",
+            Exercise("anatomy:neuron_cosines",
+                     ("tests/test_anatomy.py::test_a_neuron_equal_to_the_target_has_cosine_one",),
+                     "an FFN neuron as one output vector in the residual stream, "
+                     "scored by the paper's cosine (Figure 2)",
                      "medium", 20),
             Exercise("anatomy:chance_jaccard", ("tests/test_anatomy.py::test_chance_jaccard_matches_a_hand_computation",
                                                 "tests/test_anatomy.py::test_chance_jaccard_agrees_with_a_simulation"),
-                     "an overlap means nothing without its chance level: the hypergeometric expectation of a Jaccard index",
+                     "an overlap means nothing without its chance level: "
+                     "the hypergeometric expectation of a Jaccard index",
                      "medium", 25),
-            Exercise("anatomy:lens_logits", ("tests/test_anatomy.py::test_lens_at_the_last_layer_equals_the_classifier",),
+            Exercise("anatomy:lens_logits",
+                     ("tests/test_anatomy.py::test_lens_at_the_last_layer_equals_the_classifier",),
                      "a logit lens: the fine-tuned head read at every layer, with the final norm the last layer gets",
                      "medium", 20),
         ),
         "written": (
             Written("encoder_lens",
-                    "In 02 the encoder's lens predicts one class for almost every review until its last layer, yet its AUC "
-                    "against the final prediction is already high a layer or two earlier. Explain how both can be true, "
-                    "and say which of the two readings the ledger's `late_decision` uses and why.",
-                    "Full marks: (1) the lens applies the *last* layer's head, whose bias and scale fit the last layer's "
-                    "states; earlier states are shifted, so every logit lands on one side of 0 (one class); (2) the AUC "
-                    "ignores the threshold and asks only whether the logits *rank* the reviews as the final prediction "
-                    "does; a shifted but ordered logit ranks well; (3) the ledger uses the AUC because a statistic that "
-                    "cannot leave chance until the last layer would call every decision late by construction.", 15),
+                    "In 02 the encoder's lens predicts one class for almost every review until its last layer, yet its "
+                    "AUC against the final prediction is already high a layer or two earlier. Explain how both can be "
+                    "true, and say which of the two readings the ledger's `late_decision` uses and why.",
+                    "Full marks: (1) the lens applies the *last* layer's head, whose bias and scale fit the last "
+                    "layer's states; earlier states are shifted, so every logit lands on one side of 0 (one class); "
+                    "(2) the AUC ignores the threshold and asks only whether the logits *rank* the reviews as the "
+                    "final prediction does; a shifted but ordered logit ranks well; (3) the ledger uses the AUC "
+                    "because a statistic that cannot leave chance until the last layer would call every decision late "
+                    "by construction.", 15),
             Written("same_neurons",
-                    "03 finds that the paper's neuron sets (cosine above 0.35) are nearly the same for every probe input. "
-                    "Using `target_alignment` and the top-k overlap of 03, argue whether this says something about the "
-                    "model's computation or only about the score.",
-                    "Full marks: (1) the score is a cosine of fixed weight vectors to the target state, so inputs whose "
-                    "final target states are nearly parallel (high alignment) must give nearly the same sets; (2) the "
-                    "top-k sets over many reviews overlap far less, and near the chance level computed by "
+                    "03 finds that the paper's neuron sets (cosine above 0.35) are nearly the same for every probe "
+                    "input. Using `target_alignment` and the top-k overlap of 03, argue whether this says something "
+                    "about the model's computation or only about the score.",
+                    "Full marks: (1) the score is a cosine of fixed weight vectors to the target state, so inputs "
+                    "whose final target states are nearly parallel (high alignment) must give nearly the same sets; "
+                    "(2) the top-k sets over many reviews overlap far less, and near the chance level computed by "
                     "`chance_jaccard`; (3) so the stability is a property of the score and of aligned targets, not "
                     "evidence that the same neurons do the work.", 15),
         ),
@@ -91,12 +97,16 @@ WEEKS = {
     "week2_pruning": {
         "title": "Week 2 · pruning without retraining and the claims ledger (notebooks 04–07)",
         "coded": (
-            Exercise("pruning:remove_neurons", ("tests/test_pruning.py::test_removing_equals_masking_and_zeroing_weights",
-                                                "tests/test_pruning.py::test_pruned_model_saves_and_loads_with_its_widths"),
-                     "physical removal of FFN neurons for BERT, GPT-2 and the gated Llama MLP through the family adapter",
+            Exercise("pruning:remove_neurons",
+                     ("tests/test_pruning.py::test_removing_equals_masking_and_zeroing_weights",
+                      "tests/test_pruning.py::test_pruned_model_saves_and_loads_with_its_widths"),
+                     "physical removal of FFN neurons for BERT, GPT-2 and the gated Llama MLP "
+                     "through the family adapter",
                      "hard", 30),
-            Exercise("importance:taylor", ("tests/test_importance.py::test_taylor_is_the_squared_gradient_of_a_neuron_mask",),
-                     "the Taylor (Fisher) importance of a neuron: the squared gradient of the loss with respect to its mask",
+            Exercise("importance:taylor",
+                     ("tests/test_importance.py::test_taylor_is_the_squared_gradient_of_a_neuron_mask",),
+                     "the Taylor (Fisher) importance of a neuron: the squared gradient of the loss "
+                     "with respect to its mask",
                      "hard", 30),
             Exercise("stats:tango", ("tests/test_stats.py::test_matched_pairs_is_tangos_score_interval",
                                      "tests/test_stats.py::test_tango_excludes_zero_exactly_when_mcnemars_score_test_rejects",
@@ -106,23 +116,24 @@ WEEKS = {
         ),
         "written": (
             Written("mirror",
-                    "In 06 the `mirror` control ranks neurons by the paper's cosine turned upside down (the highest cosine "
-                    "goes first). Compare it with `random` for the encoder: which keeps more accuracy, and what does "
-                    "that say about the paper's score? Name the number in 06 that shows it and the interval that "
+                    "In 06 the `mirror` control ranks neurons by the paper's cosine turned upside down (the highest "
+                    "cosine goes first). Compare it with `random` for the encoder: which keeps more accuracy, and what "
+                    "does that say about the paper's score? Name the number in 06 that shows it and the interval that "
                     "qualifies it.",
-                    "Full marks: (1) if the cosine ranked neurons by importance, pruning the highest-cosine neurons first "
-                    "(mirror) should hurt more than random; if it hurts as little or less, high cosine does not mark the "
-                    "neurons the decision needs (the ledger's `high_cosine_neurons_matter` asks the same causally); "
-                    "(2) the answer "
+                    "Full marks: (1) if the cosine ranked neurons by importance, pruning the highest-cosine neurons "
+                    "first (mirror) should hurt more than random; if it hurts as little or less, high cosine does not "
+                    "mark the neurons the decision needs (the ledger's `high_cosine_neurons_matter` asks the same "
+                    "causally); (2) the answer "
                     "quotes 06's mirror-against-random comparison with its paired interval and n; (3) it says whether "
                     "that interval excludes 0 and so whether the difference is decided.", 15),
             Written("ledger",
-                    "Pick one undecided row of the claims ledger (08). Say why it is undecided, what its `n_to_resolve` "
-                    "asks for, and whether spending that many reviews would be worth it on a 2-core CPU.",
-                    "Full marks: (1) the row's interval contains the null (or crosses the margin) and the answer reads it; "
-                    "(2) it uses the row's `why` and `n_to_resolve` (or masks) and turns them into minutes from 04/05's "
-                    "per-review cost; (3) it judges the trade-off, noting when no number of reviews suffices (rows "
-                    "limited by the spread between masks or by the number of layers).", 15),
+                    "Pick one undecided row of the claims ledger (08). Say why it is undecided, what its "
+                    "`n_to_resolve` asks for, and whether spending that many reviews would be worth it on a "
+                    "2-core CPU.",
+                    "Full marks: (1) the row's interval contains the null (or crosses the margin) and the answer reads "
+                    "it; (2) it uses the row's `why` and `n_to_resolve` (or masks) and turns them into minutes from "
+                    "04/05's per-review cost; (3) it judges the trade-off, noting when no number of reviews suffices "
+                    "(rows limited by the spread between masks or by the number of layers).", 15),
         ),
     },
 }
@@ -246,8 +257,8 @@ def grade(function) -> None:
         pickle.dump((exercise.target, marshal.dumps(plain.__code__), plain.__defaults__), handle)
     started = time.perf_counter()
     try:
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-p", __name__,
-                              *exercise.tests], cwd=ROOT, capture_output=True, text=True,
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-p",
+                              __name__, *exercise.tests], cwd=ROOT, capture_output=True, text=True,
                              env=os.environ | {STUDENT_CODE: handle.name})
     finally:
         os.unlink(handle.name)

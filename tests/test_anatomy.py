@@ -175,8 +175,8 @@ def test_ablation_returns_paired_changes_and_the_logits():
     torch.manual_seed(0)
     clf = SentimentClassifier(tiny_body("llama"), dropout=0.0)
     data = Encoded([[5, 6, 7, 8], [9, 10, 11], [12, 13], [14, 15, 16]], np.array([1, 0, 1, 0]))
-    everything = {l: torch.arange(24) for l in range(2)}
-    nothing_left = {l: torch.tensor([], dtype=torch.long) for l in range(2)}
+    everything = {layer: torch.arange(24) for layer in range(2)}
+    nothing_left = {layer: torch.tensor([], dtype=torch.long) for layer in range(2)}
     table, logits = anatomy.ablation(clf, data, 0, 2, {"top_cosine": everything, "random": nothing_left})
     assert list(logits) == ["dense", "top_cosine", "random"]
     np.testing.assert_allclose(logits["top_cosine"], logits["dense"])

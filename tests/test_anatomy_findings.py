@@ -15,7 +15,7 @@ FINAL = np.where(np.arange(N) % 5 < 3, 1.0, -1.0)  # 60% positive: chance is 60%
 
 def _lens(decided_at: int | None, layers: int = 6) -> np.ndarray:
     """A lens that predicts "positive" for everything before ``decided_at`` and the final class from there on."""
-    columns = [np.ones(N) if decided_at is None or l < decided_at else FINAL for l in range(layers)]
+    columns = [np.ones(N) if decided_at is None or layer < decided_at else FINAL for layer in range(layers)]
     return np.stack(columns + [FINAL], axis=1)
 
 
@@ -88,7 +88,8 @@ def test_summary_values_hold_no_nan():
         "decoder", anatomy.lens_agreement(_lens(None)[:3]), None)
     json.dumps(values, allow_nan=False)
     assert values["anatomy.decoder.jaccard_nonempty"] is None and values["anatomy.decoder.nonempty_pairs"] == 0
-    assert values["anatomy.decoder.topk.jaccard"] == 0.0 and math.isclose(values["anatomy.decoder.topk.jaccard_chance"], 0.1)
+    assert (values["anatomy.decoder.topk.jaccard"] == 0.0
+            and math.isclose(values["anatomy.decoder.topk.jaccard_chance"], 0.1))
     assert values["anatomy.decoder.decision_layer"] is None and values["anatomy.decoder.decision_depth"] is None
     assert values["anatomy.decoder.layers"] == 6 and values["anatomy.decoder.ffn_width"] == 10
     lens = anatomy.lens_values("encoder", anatomy.lens_agreement(_lens(3)), anatomy.decision_layer(_lens(3), 0.9))

@@ -12,7 +12,8 @@ KEY = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.cach
 
 
 def checkpoint_key(root: Path) -> str:
-    return subprocess.run([sys.executable, "-c", KEY], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run([sys.executable, "-c", KEY], cwd=root, capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def test_training_code_changes_the_checkpoint_key_and_plotting_code_does_not(tmp_path):
@@ -34,7 +35,8 @@ KEYS = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.cac
 
 
 def keys(root: Path) -> tuple[str, str]:
-    """(training code fingerprint, key of the cosines derived from a checkpoint named after it) in a copy at ``root``."""
+    """(training code fingerprint, key of the cosines derived from a checkpoint named after it) in a copy at
+    ``root``."""
     out = subprocess.run([sys.executable, "-c", KEYS], cwd=root, capture_output=True, text=True, check=True).stdout
     return tuple(out.split())
 

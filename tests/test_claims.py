@@ -1,4 +1,5 @@
-"""The claims ledger on synthetic stored outputs: every claim gets a verdict, every verdict follows from its interval."""
+"""The claims ledger on synthetic stored outputs: every claim gets a verdict, every verdict follows from its
+interval."""
 import json
 
 import numpy as np
@@ -26,7 +27,8 @@ def _predictions(rng, profile) -> pd.DataFrame:
         frames += [variant(role, "dense", 0.86), variant(role, f"{RULE} 30%", 0.85), variant(role, f"{RULE} 50%", 0.84)]
         frames += [variant(role, random_name(f, m), 0.6 + 0.05 * m, 50) for f in (0.3, 0.5) for m in range(3)]
     for rule in rules(profile, "decoder", LAYERS):
-        frames.append(variant("decoder", f"{GRID}: alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}", 0.7))
+        frames.append(variant("decoder", f"{GRID}: alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}",
+                              0.7))
     return pd.concat(frames, ignore_index=True).drop_duplicates(["role", "variant", "split", "review"])
 
 
@@ -36,7 +38,8 @@ def _write_outputs(folder, profile, gate=True):
     _predictions(rng, profile).to_csv(folder / "predictions.csv.gz", index=False)
     values = {"data.test": 1000, "reference.source": "the paper", "data.source": "synthetic"}
     for role in ("encoder", "decoder"):
-        values |= {f"finetune.{role}.test_accuracy": 0.85, f"reference.{role}": 0.862, f"anatomy.{role}.ffn_width": WIDTH,
+        values |= {f"finetune.{role}.test_accuracy": 0.85, f"reference.{role}": 0.862,
+                   f"anatomy.{role}.ffn_width": WIDTH,
                    f"anatomy.{role}.layers": LAYERS, f"anatomy.{role}.nonempty_pairs": 4,
                    f"anatomy.{role}.jaccard_nonempty": 0.3, f"anatomy.{role}.topk.k": 1,
                    f"anatomy.{role}.topk.jaccard": 0.6, f"anatomy.{role}.topk.ci_low": 0.45,
@@ -51,15 +54,16 @@ def _write_outputs(folder, profile, gate=True):
                    f"timing.{role}.p50.removed_ci_low": 1.25, f"timing.{role}.p50.removed_ci_high": 1.35,
                    f"timing.{role}.p50.ceiling_flops": 1.43}
         lens = 2 * rng.normal(size=(50, LAYERS + 1)) + np.linspace(0, 3, LAYERS + 1) * np.sign(rng.normal(size=(50, 1)))
-        pd.DataFrame([{"review": r, "label": 1, "layer": l, "logit": lens[r, l], "cosine": l / LAYERS} for r in range(50)
-                      for l in range(LAYERS + 1)]).to_csv(folder / f"lens_{role}.csv.gz", index=False)
+        pd.DataFrame([{"review": r, "label": 1, "layer": layer, "logit": lens[r, layer], "cosine": layer / LAYERS}
+                      for r in range(50)
+                      for layer in range(LAYERS + 1)]).to_csv(folder / f"lens_{role}.csv.gz", index=False)
         masks = [anatomy.RANDOM_MASK.format(m) for m in range(3)]
         pd.DataFrame([{"review": r, "label": r % 2, "variant": v, "logit": rng.normal()} for v in
                       ("dense", "top_cosine", "top_contribution", *masks) for r in range(50)]).to_csv(
             folder / f"ablation_{role}.csv.gz", index=False)
-        pd.DataFrame([{"review": r, "layer": l, "above": " ".join(map(str, range(LAYERS - l))),
+        pd.DataFrame([{"review": r, "layer": layer, "above": " ".join(map(str, range(LAYERS - layer))),
                        "top": " ".join(map(str, rng.choice(WIDTH, 2, replace=False)))} for r in range(30)
-                      for l in range(LAYERS)]).to_csv(folder / f"neuron_sets_{role}.csv.gz", index=False)
+                      for layer in range(LAYERS)]).to_csv(folder / f"neuron_sets_{role}.csv.gz", index=False)
     (folder / "summary.json").write_text(json.dumps(values))
 
 

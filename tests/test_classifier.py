@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from anatomy_utils.classifier import Encoded, SentimentClassifier, encode, load_classifier, predict, save_classifier, train
+from anatomy_utils.classifier import (Encoded, SentimentClassifier, encode, load_classifier, predict, save_classifier,
+                                      train)
 from anatomy_utils.families import target_index
 from anatomy_utils.profiles import ModelConfig
 from conftest import tiny_body
@@ -108,7 +109,7 @@ def test_training_evaluating_and_pruning_twice_from_scratch_is_bit_identical(fam
         torch.manual_seed(0)
         clf = SentimentClassifier(tiny_body(family), dropout=0.1)
         train(clf, separable_data(), config(epochs=2), pad_id=0, seed=0)
-        keep = {l: torch.arange(0, 24, 2) for l in range(2)}
+        keep = {layer: torch.arange(0, 24, 2) for layer in range(2)}
         return predict(clf, separable_data(), 0, 4), predict(pruned_copy(clf, keep), separable_data(), 0, 4)
 
     first, second = from_scratch(), from_scratch()

@@ -9,20 +9,22 @@ from anatomy_utils import cold, summary
 COMMITTED = {"prune.encoder.p30.paper_rule.accuracy": 0.84, "finetune.decoder.test_accuracy": 0.8187,
              "prune.decoder.p30.random.accuracy_std": None, "scores.decoder.taylor.p30.mean_abs_dlogit": 1.142534,
              "prune.decoder.logit_max_abs_diff_removed_vs_zeroed": 1.1e-05, "anatomy.decoder.spearman": -0.007309,
-             "prune.encoder.p30.n": 500, "prune.encoder.p30.verdict": "rule beats random", "scores.decoder.best": "taylor",
-             "prune.encoder.p30.significant": True, "env.torch": "2.13.0+cpu",
+             "prune.encoder.p30.n": 500, "prune.encoder.p30.verdict": "rule beats random",
+             "scores.decoder.best": "taylor", "prune.encoder.p30.significant": True, "env.torch": "2.13.0+cpu",
              # machine, timing and provenance keys: never compared
              "runtime.minutes": 60.0, "run.commit": "a", "run.cold": True, "prune.encoder.p30.removed.speedup": 1.2,
              "finetune.encoder.cached": True, "scores.x.seconds": 3.0, "finetune.encoder.code_fingerprint": "0ld",
              "env.cpu_model": "Intel Xeon", "env.cpu_flags": "avx,avx2,avx512f", "env.threads": 2, "env.device": "cpu",
-             "findings.x": "said"}
+             "findings.x": "said", "scores.decoder.refit.p50.ceiling_time": 1.547897}  # from a measured time share
 
 
 def test_identical_summaries_and_machine_keys_are_no_difference():
     fresh = COMMITTED | {"runtime.minutes": 75.0, "run.commit": "b", "run.cold": False,
                          "prune.encoder.p30.removed.speedup": 1.1, "finetune.encoder.cached": False,
-                         "scores.x.seconds": 4.0, "finetune.encoder.code_fingerprint": "n3w", "env.cpu_model": "AMD EPYC",
-                         "env.cpu_flags": "avx,avx2", "env.threads": 4, "findings.x": "reworded", "new.key": 1}
+                         "scores.x.seconds": 4.0, "finetune.encoder.code_fingerprint": "n3w",
+                         "env.cpu_model": "AMD EPYC",
+                         "env.cpu_flags": "avx,avx2", "env.threads": 4, "findings.x": "reworded", "new.key": 1,
+                         "scores.decoder.refit.p50.ceiling_time": 1.543566}
     diff = cold.differences(fresh, COMMITTED)
     assert diff.failed == {} and diff.tolerated == {} and diff.reproduces
     assert diff.compared == 11  # the result keys above
@@ -54,7 +56,8 @@ def test_a_float_differing_in_the_sixth_decimal_passes_within_tolerance_and_is_c
 def test_a_changed_accuracy_count_decision_or_a_float_beyond_tolerance_fails(key, value):
     diff = cold.differences(COMMITTED | {key: value}, COMMITTED)
     assert diff.failed == {key: (COMMITTED[key], value)} and not diff.reproduces
-    assert cold.outcome(diff)["run.cold_reproduces_committed"] is False and cold.outcome(diff)["run.cold_differences"] == 1
+    assert (cold.outcome(diff)["run.cold_reproduces_committed"] is False
+            and cold.outcome(diff)["run.cold_differences"] == 1)
 
 
 def test_a_missing_key_fails_and_nan_equals_null():

@@ -18,7 +18,8 @@ def _covers(intervals, truth) -> float:
 
 
 def _pairs(rng, n, p_up, p_down):
-    """Discordant counts of ``n`` paired 0/1 outcomes: a right and b wrong with ``p_up``, the reverse with ``p_down``."""
+    """Discordant counts of ``n`` paired 0/1 outcomes: a right and b wrong with ``p_up``, the reverse with
+    ``p_down``."""
     cells = rng.multinomial(n, [p_up, p_down, 1 - p_up - p_down], DATASETS)
     return cells[:, 0], cells[:, 1]
 

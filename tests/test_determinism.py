@@ -45,8 +45,8 @@ def fine_tune(hash_seed: str, threads: int = 2) -> str:
     # against a busy machine (without it this toy training takes 25 s instead of 1 s beside a running job).
     env = os.environ | {"PYTHONHASHSEED": hash_seed, "ANATOMY_PROGRESS": "0", "TOKENIZERS_PARALLELISM": "false",
                         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
-    done = subprocess.run([sys.executable, "-c", TRAIN, str(threads)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", TRAIN, str(threads)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip().splitlines()[-1]
 

@@ -41,7 +41,8 @@ def test_exercise_2_a_comparison_reanalysed_from_the_csv_matches_the_ledger():
         rows = test[test["variant"] == variant].drop_duplicates("review").sort_values("review")
         return ((rows["logit"] > 0) == rows["label"]).to_numpy(dtype=float)
 
-    mine = stats.matched_pairs(correct("paper rule (scaled) 30%"), correct("dense"), claims.level("rule_keeps_accuracy", "encoder"))
+    mine = stats.matched_pairs(correct("paper rule (scaled) 30%"), correct("dense"),
+                               claims.level("rule_keeps_accuracy", "encoder"))
     row = claims.ledger(load_profile("default")).set_index(["claim", "role"]).loc[("rule_keeps_accuracy", "encoder")]
     assert (mine["ci_low"], mine["ci_high"], mine["n"]) == pytest.approx((row["ci_low"], row["ci_high"], row["n"]))
 
@@ -50,7 +51,7 @@ def test_exercise_3_a_lower_threshold_gives_larger_sets_and_a_higher_chance_over
     rng = np.random.default_rng(0)
     cosines = rng.normal(0, 0.15, (10, 4, 200))  # (input, layer, neuron), about the spread of real cosines
     strict, loose = anatomy.above_threshold(cosines, 0.35), anatomy.above_threshold(cosines, 0.25)
-    assert all(set(s) <= set(l) for si, li in zip(strict, loose) for s, l in zip(si, li))
+    assert all(set(s) <= set(lo) for si, li in zip(strict, loose) for s, lo in zip(si, li))
     a, b = anatomy.overlap_summary(strict, 200), anatomy.overlap_summary(loose, 200)
     assert b["nonempty_pairs"] >= a["nonempty_pairs"] and b["jaccard_chance"] > a["jaccard_chance"]
 

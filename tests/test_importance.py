@@ -23,12 +23,13 @@ def activations_by_hand(clf):
     """Each layer's FFN activations on DATA, one review at a time (no padding): (layer, review) -> (seq, n)."""
     captured, acts = [], {}
     layers = clf.family.layers(clf.body)
-    hooks = [clf.family.ffn_out(layer).register_forward_pre_hook(lambda _m, a: captured.append(a[0])) for layer in layers]
+    hooks = [clf.family.ffn_out(layer).register_forward_pre_hook(lambda _m, a: captured.append(a[0]))
+             for layer in layers]
     for r, ids in enumerate(DATA.ids):
         captured.clear()
         with torch.no_grad():
             clf(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))
-        acts |= {(l, r): a[0] for l, a in enumerate(captured)}
+        acts |= {(li, r): a[0] for li, a in enumerate(captured)}
     for hook in hooks:
         hook.remove()
     return acts
@@ -45,7 +46,8 @@ def test_cosine_mirror_random():
     assert importance.cosine(x).tolist() == [[0.5, 0.1, 0.3]]  # two-sided, as the paper's rule
     assert importance.mirror(x).tolist() == [[-0.5, -0.1, -0.3]]
     assert np.array_equal(importance.random_noise(x), importance.random_noise(x))
-    assert not np.array_equal(importance.random_noise(x), importance.random_noise(importance.ScoreInputs(None, DATA, 0, 2, x.similarity, 4)))
+    assert not np.array_equal(importance.random_noise(x),
+                              importance.random_noise(importance.ScoreInputs(None, DATA, 0, 2, x.similarity, 4)))
 
 
 def test_magnitude_is_the_output_vector_norm(body):
@@ -59,8 +61,8 @@ def test_activation_statistics_and_wanda_score_match_a_hand_count(body):
     x = inputs(body)
     acts = activations_by_hand(x.clf)
     tokens = sum(len(ids) for ids in DATA.ids)
-    mean_abs = np.stack([sum(acts[l, r].abs().sum(0) for r in range(3)).numpy() / tokens for l in range(2)])
-    mean = np.stack([sum(acts[l, r].sum(0) for r in range(3)).numpy() / tokens for l in range(2)])
+    mean_abs = np.stack([sum(acts[layer, r].abs().sum(0) for r in range(3)).numpy() / tokens for layer in range(2)])
+    mean = np.stack([sum(acts[layer, r].sum(0) for r in range(3)).numpy() / tokens for layer in range(2)])
     stats = importance.activation_stats(x)  # batched with padding: the padding must not count
     np.testing.assert_allclose(stats["mean_abs"], mean_abs, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(stats["mean"], mean, rtol=1e-4, atol=1e-6)
@@ -121,9 +123,10 @@ def test_bias_repair_adds_the_pruned_neurons_mean_write(body, batch):
     mean_activation = np.random.default_rng(0).normal(size=(2, FFN)).astype(np.float32)
     plain = pruning.pruned_copy(x.clf, keep)
     repaired = pruning.pruned_copy(x.clf, keep, mean_activation)
-    for l, (dense_layer, p_layer, r_layer) in enumerate(zip(*(family.layers(m.body) for m in (x.clf, plain, repaired)))):
-        pruned = np.setdiff1d(np.arange(FFN), keep[l].numpy())
-        shift = torch.from_numpy(mean_activation[l, pruned]) @ neuron_vectors(dense_layer, family).detach()[pruned]
+    for layer, (dense_layer, p_layer, r_layer) in enumerate(zip(*(family.layers(m.body)
+                                                                  for m in (x.clf, plain, repaired)))):
+        pruned = np.setdiff1d(np.arange(FFN), keep[layer].numpy())
+        shift = torch.from_numpy(mean_activation[layer, pruned]) @ neuron_vectors(dense_layer, family).detach()[pruned]
         before = family.ffn_out(p_layer).bias
         after = family.ffn_out(r_layer).bias
         torch.testing.assert_close(after.detach() - (0 if before is None else before.detach()), shift)

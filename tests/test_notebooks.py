@@ -10,7 +10,8 @@ SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 def code_cells(path):
     cells = nbformat.read(path, as_version=4).cells
-    return [c.source for c in cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    return [c.source for c in cells
+            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
 
 
 def test_all_notebooks_exist():
@@ -39,7 +40,8 @@ EXECUTED = sorted(p for profile in COMMITTED for p in (ROOT / "notebooks" / "exe
 @pytest.mark.parametrize("profile", COMMITTED)
 def test_committed_runs_are_complete_and_run_the_current_sources(profile):
     executed = ROOT / "notebooks" / "executed" / profile
-    assert [p.name for p in sorted(executed.glob("*.ipynb"))] == [p.name for p in SOURCES], f"run `make PROFILE={profile}`"
+    assert [p.name for p in sorted(executed.glob("*.ipynb"))] == [p.name for p in SOURCES], \
+        f"run `make PROFILE={profile}`"
     for source in SOURCES:
         assert code_cells(executed / source.name) == code_cells(source), f"{profile}/{source.name}: rerun make"
 
@@ -49,7 +51,8 @@ def test_every_saved_figure_is_shown_in_its_executed_notebook(path):
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "code" and "au.plots.save(" in cell.source:
             images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-            assert len(images) >= cell.source.count("au.plots.save("), f"{path.name}: no figure shown for\n{cell.source}"
+            assert len(images) >= cell.source.count("au.plots.save("), \
+                f"{path.name}: no figure shown for\n{cell.source}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -66,7 +69,8 @@ def test_readme_lists_exactly_the_figures_make_writes():
     import re
 
     readme = (ROOT / "README.md").read_text()
-    rows = [line.split("|")[4] for line in readme[readme.index("## What runs"):].splitlines() if line.startswith("| `0")]
+    rows = [line.split("|")[4] for line in readme[readme.index("## What runs"):].splitlines()
+            if line.startswith("| `0")]
     listed = {name for row in rows for name in re.findall(r"`([^`/]+)`", row)
               if not name.endswith((".csv", ".csv.gz"))}  # tables, not figures
     written = {re.sub(r"_(encoder|decoder)$", "_<role>", p.stem) for p in (ROOT / "figures" / "default").glob("*.png")}

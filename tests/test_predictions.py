@@ -1,6 +1,7 @@
+"""The prediction store: evaluated once, served again only for the same model, keep-set, repair, reviews and code."""
 import ast
 from pathlib import Path
-"""The prediction store: evaluated once, served again only for the same model, keep-set, repair, reviews and code."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,7 +31,8 @@ def store(clf):
 
 def keep(fraction_kept=0.5, seed=0):
     rng = np.random.default_rng(seed)
-    return {l: torch.from_numpy(np.sort(rng.choice(FFN, int(FFN * fraction_kept), replace=False))) for l in range(2)}
+    return {layer: torch.from_numpy(np.sort(rng.choice(FFN, int(FFN * fraction_kept), replace=False)))
+            for layer in range(2)}
 
 
 def test_a_variant_is_computed_once_and_served_from_the_cache(cache):
@@ -106,7 +108,8 @@ def test_export_writes_one_tidy_table_and_replaces_a_notebooks_earlier_rows(cach
     predictions.export("t", "04", [s])
     predictions.export("t", "04", [s])  # a rerun of the same notebook: rows replaced, not appended
     table = pd.read_csv(cache / "figures" / "t" / "predictions.csv.gz")
-    assert len(table) == 5 and list(table.columns) == ["role", "variant", "split", "review", "label", "logit", "notebook"]
+    assert len(table) == 5 and list(table.columns) == ["role", "variant", "split", "review", "label", "logit",
+                                                       "notebook"]
     assert (cache / "figures" / "t" / "predictions.csv.gz").read_bytes()[:2] == b"\x1f\x8b"
 
 

@@ -13,7 +13,8 @@ from conftest import FFN, HIDDEN
 def random_keep(body, fraction=0.4, seed=0):
     rng = np.random.default_rng(seed)
     layers = family_of(body).layers(body)
-    return {l: torch.from_numpy(np.sort(rng.choice(FFN, int(FFN * (1 - fraction)), replace=False))) for l in range(len(layers))}
+    return {layer: torch.from_numpy(np.sort(rng.choice(FFN, int(FFN * (1 - fraction)), replace=False)))
+            for layer in range(len(layers))}
 
 
 def test_neuron_vectors_are_neurons_by_hidden(body):
@@ -144,4 +145,5 @@ def test_rule_against_random_masks_is_paired_per_review_and_simultaneous():
     assert "rule minus random masks" in lines[0] and "n = 100 reviews x 3 masks -> higher" in lines[0]
     assert all(line.index("reviews") < line.index("detectable") for line in lines if "detectable" in line)
     table = sweep_table(pd.DataFrame(rows), compared)
-    assert table.loc[0.5, "random_mean"] == pytest.approx(0.6) and table.loc[0.5, "random_spread"] == pytest.approx(0.05)
+    assert (table.loc[0.5, "random_mean"] == pytest.approx(0.6)
+            and table.loc[0.5, "random_spread"] == pytest.approx(0.05))

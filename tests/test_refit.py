@@ -18,7 +18,7 @@ def _reviews(count: int, seed: int) -> Encoded:
 
 def _keep(layers: int, kept: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    return {l: torch.from_numpy(np.sort(rng.choice(FFN, kept, replace=False))) for l in range(layers)}
+    return {layer: torch.from_numpy(np.sort(rng.choice(FFN, kept, replace=False))) for layer in range(layers)}
 
 
 def _final_states(clf, data: Encoded) -> torch.Tensor:
@@ -38,7 +38,7 @@ def test_refit_brings_the_pruned_model_closer_to_dense_on_unseen_inputs(body):
     plain_error = (_final_states(plain, unseen) - dense).pow(2).sum(1).mean()
     refit_error = (_final_states(fitted, unseen) - dense).pow(2).sum(1).mean()
     assert refit_error < plain_error
-    assert [len(k) for k in keep.values()] == [info["layers"]["kept"][l] for l in keep]
+    assert [len(k) for k in keep.values()] == [info["layers"]["kept"][layer] for layer in keep]
     assert info["seconds"] > 0 and isinstance(info["fell_back"], list)
     assert np.all(np.asarray(info["layers"]["refit_error"])[~np.asarray(info["layers"]["fell_back"])]
                   <= np.asarray(info["layers"]["plain_error"])[~np.asarray(info["layers"]["fell_back"])])
@@ -57,15 +57,19 @@ def _statistics(x: torch.Tensor, y: torch.Tensor) -> dict:
 
 
 def test_a_fit_that_writes_worse_on_held_back_tokens_is_refused():
-    """Fitted tokens whose targets are noise: the fit chases the noise, the held-back tokens show it, the plain cut stays."""
+    """Fitted tokens whose targets are noise: the fit chases the noise, the held-back tokens show it, the plain cut
+    stays."""
     g = torch.Generator().manual_seed(0)
     base = torch.randn(5, 3, generator=g, dtype=torch.float64)  # 4 kept columns and a bias
-    x_fit, x_check = torch.randn(60, 4, generator=g, dtype=torch.float64), torch.randn(60, 4, generator=g, dtype=torch.float64)
+    x_fit, x_check = (torch.randn(60, 4, generator=g, dtype=torch.float64),
+                      torch.randn(60, 4, generator=g, dtype=torch.float64))
     truth = lambda x: x @ base[:4] + base[4]  # noqa: E731 - the plain cut is exact here
     noisy = _statistics(x_fit, 10 * torch.randn(60, 3, generator=g, dtype=torch.float64))
-    weight, fell_back, errors = refit.judged_fit(noisy, _statistics(x_check, truth(x_check)), base, 1e-6, "columns", True)
+    weight, fell_back, errors = refit.judged_fit(noisy, _statistics(x_check, truth(x_check)), base, 1e-6, "columns",
+                                                 True)
     assert fell_back and torch.equal(weight, base) and errors["refit_error"] > errors["plain_error"]
-    weight, fell_back, _ = refit.judged_fit(_statistics(x_fit, truth(x_fit) + 0.5), _statistics(x_check, truth(x_check) + 0.5),
+    weight, fell_back, _ = refit.judged_fit(_statistics(x_fit, truth(x_fit) + 0.5),
+                                            _statistics(x_check, truth(x_check) + 0.5),
                                             base, 1e-6, "columns", True)
     assert not fell_back and torch.allclose(weight[4], base[4] + 0.5)  # a shifted target: the fitted bias follows it
 

@@ -16,7 +16,8 @@ VALUES = {"scores.encoder.best.p30.accuracy_drop": 0.01, "scores.encoder.best.p3
 def test_results_block_gives_intervals_verdicts_and_the_chosen_setting(monkeypatch):
     monkeypatch.setattr(report.summary, "read", lambda profile: VALUES)
     lines = report.results_markdown("any").splitlines()
-    assert "| 30% removed, best score: change vs dense (pt) [simultaneous CI] | -1.0 pt [-2.4, +0.4] | – |  |" in lines  # drop 0.01 shown as a change
+    assert ("| 30% removed, best score: change vs dense (pt) [simultaneous CI] | -1.0 pt [-2.4, +0.4] | – |  |"
+            in lines)  # drop 0.01 shown as a change
     assert "| its budget and repair or refit, chosen on validation (06) | uniform + repair | global |  |" in lines
     assert any(line.startswith("| 30% pruned: rule − random masks (pt) [simultaneous CI], n: verdict | "
                                "+4.0 pt [+1.0, +7.0], n = 200: higher |") for line in lines)
@@ -44,18 +45,19 @@ def test_findings_quote_the_recorded_sentences_with_their_figures(monkeypatch):
 def test_the_ledger_table_puts_both_datasets_side_by_side(monkeypatch):
     key = "claims.rule_beats_random.decoder"
     first = {"data.source": "wheel, imdb", f"{key}.verdict": "refuted", f"{key}.effect": -0.133,
-             f"{key}.ci_low": -0.227, f"{key}.ci_high": -0.039, f"{key}.null": 0.0, f"{key}.level": 0.95, f"{key}.n": 64}
+             f"{key}.ci_low": -0.227, f"{key}.ci_high": -0.039, f"{key}.null": 0.0, f"{key}.level": 0.95,
+             f"{key}.n": 64}
     second = {"data.source": "wheel, rotten_tomatoes", f"{key}.verdict": "inconclusive", f"{key}.effect": 0.032,
-              f"{key}.ci_low": -0.007, f"{key}.ci_high": 0.072, f"{key}.null": 0.0, f"{key}.level": 0.95, f"{key}.n": 200,
-              f"{key}.mde": 0.05}
+              f"{key}.ci_low": -0.007, f"{key}.ci_high": 0.072, f"{key}.null": 0.0, f"{key}.level": 0.95,
+              f"{key}.n": 200, f"{key}.mde": 0.05}
     monkeypatch.setattr(report.summary, "read", lambda profile: {"a": first, "b": second}[profile])
-    row = [l for l in report.ledger_markdown("a", "b").splitlines() if l.startswith("| `rule_beats_random`")
-           and "| decoder |" in l][0]
+    row = [line for line in report.ledger_markdown("a", "b").splitlines() if line.startswith("| `rule_beats_random`")
+           and "| decoder |" in line][0]
     # each cell leads with what the verdict means for the claim
     assert "**does not hold** (refuted): -13.3 pt [-22.7, -3.9] vs +0.0, n = 64" in row
     assert "**undecided** (inconclusive): +3.2 pt [-0.7, +7.2] vs +0.0, n = 200; MDE 5.0 pt" in row
     assert row.endswith("|") and "**different**" in row  # the intervals of the two effects are apart
-    short = [l for l in report.ledger_markdown("a", "b").splitlines() if l.startswith("- **In short")]
+    short = [line for line in report.ledger_markdown("a", "b").splitlines() if line.startswith("- **In short")]
     assert short == ["- **In short, a**: *does not hold* (1): `rule_beats_random` (decoder, refuted).",
                      "- **In short, b**: *undecided* (1): see the table."]
     untested = "claims.lower_layers_raise_accuracy.encoder"
@@ -73,12 +75,14 @@ def test_the_ledger_table_puts_both_datasets_side_by_side(monkeypatch):
 
 
 def test_a_cold_run_that_did_not_reproduce_says_how_many_values_and_how_many_were_not_written(monkeypatch):
-    run = {"run.wall_minutes": 130.6, "run.setup_minutes": 2.5, "run.study_minutes": 128.1, "run.cold_commit": "5f3fa47",
+    run = {"run.wall_minutes": 130.6, "run.setup_minutes": 2.5, "run.study_minutes": 128.1,
+           "run.cold_commit": "5f3fa47",
            "run.cold_reproduces_committed": False, "run.cold_compared": 10, "run.cold_differences": 3}
     monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run | {"run.cold_missing": 2})
     assert "did not reproduce 3 of the 10 committed values, 2 of them keys it did not write at all" \
         in report.results_markdown("any")
-    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run)  # a run from before the split was recorded
+    # a run from before the split was recorded
+    monkeypatch.setattr(report.summary, "read", lambda profile: VALUES | run)
     assert "did not reproduce 3 of the 10 committed values (`make cold` lists them" in report.results_markdown("any")
 
 
@@ -88,8 +92,8 @@ def test_the_datasets_table_says_how_much_of_each_committed_run_its_cold_run_rep
                   "run.cold_missing": 26}}
     monkeypatch.setattr(report.summary, "read", lambda profile: runs[profile])
     row = report.datasets_markdown("a", "b").splitlines()[-1]
-    assert row == ("| reproduced the summary committed before it (`make cold`) | yes | no: 26 of 652 values (26 of them "
-                   "keys the code no longer writes) |")
+    assert row == ("| reproduced the summary committed before it (`make cold`) | yes | no: 26 of 652 values "
+                   "(26 of them keys the code no longer writes) |")
     runs["a"] = {}
     assert report.datasets_markdown("a", "b").splitlines()[-1].split(" | ")[1] == "–"
 
@@ -102,17 +106,17 @@ def test_the_speed_paragraph_gives_one_line_per_model_with_its_intervals(monkeyp
               "timing.encoder.p50.removed_ratio": 1.36, "timing.encoder.p50.removed_ci_low": 1.34,
               "timing.encoder.p50.removed_ci_high": 1.38, "timing.encoder.p50.ceiling_flops": 1.43}
     monkeypatch.setattr(report.summary, "read", lambda profile: timing)
-    lines = [l for l in report.findings_markdown("any").splitlines() if l.startswith("- **")]
-    assert lines == ["- **encoder** (AMD EPYC (2 logical CPUs), 1 thread; batch 1 x 256 tokens; dense 217.7 s per 1,000): "
-                     "A/A 0.996x [0.991, 1.002], zeroed weights 1.00x; 50% removed 1.36x [1.34, 1.38] against a 1.43x "
-                     "FLOP bound."]
+    lines = [line for line in report.findings_markdown("any").splitlines() if line.startswith("- **")]
+    assert lines == ["- **encoder** (AMD EPYC (2 logical CPUs), 1 thread; batch 1 x 256 tokens; "
+                     "dense 217.7 s per 1,000): A/A 0.996x [0.991, 1.002], zeroed weights 1.00x; "
+                     "50% removed 1.36x [1.34, 1.38] against a 1.43x FLOP bound."]
     monkeypatch.setattr(report.summary, "read", lambda profile: timing | {"timing.encoder.gate_passed": False})
     assert "timing noise exceeds tolerance" in report.findings_markdown("any")
     # the results row reads the timing keys' own spelling (removed_ci_low), so the interval is printed
     monkeypatch.setattr(report.summary, "read", lambda profile: timing | {"timing.encoder.p30.removed_ratio": 1.18,
                                                                           "timing.encoder.p30.removed_ci_low": 1.16,
                                                                           "timing.encoder.p30.removed_ci_high": 1.2})
-    row = [l for l in report.results_markdown("any").splitlines() if l.startswith("| 30% pruned: speed-up")][0]
+    row = [line for line in report.results_markdown("any").splitlines() if line.startswith("| 30% pruned: speed-up")][0]
     assert "| 1.18 [1.16, 1.20] / " in row
 
 
@@ -144,7 +148,8 @@ def test_a_registered_score_reaches_the_readme_with_no_other_edit(monkeypatch):
                        "scores.encoder.squared_norm.p30.ci_high": 0.86, "scores.encoder.squared_norm.seconds": 1.5}
     monkeypatch.setattr(report.summary, "read", lambda profile: values)
     lines = report.results_markdown("any").splitlines()
-    assert "| 30% removed, squared_norm score at its setting: accuracy [95% CI] | 0.830 [0.800, 0.860] | – |  |" in lines
+    assert ("| 30% removed, squared_norm score at its setting: accuracy [95% CI] | 0.830 [0.800, 0.860] | – |  |"
+            in lines)
     assert "| seconds to compute the squared_norm score (06) | 1.5 | – |  |" in lines
     assert not any("mirror score" in line for line in lines)  # the control stays in 06
 
@@ -153,9 +158,12 @@ SEEDS = {"claims.rule_keeps_accuracy.encoder.verdict": "confirmed", "findings.07
          "seeds.rule_keeps_accuracy.encoder.stable": "3/4 confirmed, 1/4 inconclusive",
          "seeds.rule_keeps_accuracy.encoder.verdicts": "confirmed, confirmed, inconclusive, confirmed",
          "seeds.rule_keeps_accuracy.encoder.n_seeds": 4, "seeds.rule_keeps_accuracy.encoder.agree": 3,
-         "seeds.rule_keeps_accuracy.encoder.pooled_effect": -0.004, "seeds.rule_keeps_accuracy.encoder.pooled_ci_low": -0.012,
-         "seeds.rule_keeps_accuracy.encoder.pooled_ci_high": 0.004, "seeds.rule_keeps_accuracy.encoder.between_sd": 0.003,
-         "seeds.rule_keeps_accuracy.encoder.within_sd": 0.006, "seeds.rule_keeps_accuracy.encoder.pooled_verdict": "confirmed"}
+         "seeds.rule_keeps_accuracy.encoder.pooled_effect": -0.004,
+         "seeds.rule_keeps_accuracy.encoder.pooled_ci_low": -0.012,
+         "seeds.rule_keeps_accuracy.encoder.pooled_ci_high": 0.004,
+         "seeds.rule_keeps_accuracy.encoder.between_sd": 0.003,
+         "seeds.rule_keeps_accuracy.encoder.within_sd": 0.006,
+         "seeds.rule_keeps_accuracy.encoder.pooled_verdict": "confirmed"}
 
 
 def test_the_seed_study_reaches_the_readme_and_the_ledger_column(monkeypatch):

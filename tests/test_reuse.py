@@ -58,7 +58,8 @@ def test_parquet_and_jsonl_read_like_csv(cache, suffix):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.assign(stars=["meh"] + list(t["stars"][1:])), r"mine.csv, column 'stars', row 0 \(data rows counted from 0\): label 'meh'"),
+    (lambda t: t.assign(stars=["meh"] + list(t["stars"][1:])),
+     r"mine.csv, column 'stars', row 0 \(data rows counted from 0\): label 'meh'"),
     (lambda t: t.rename(columns={"review": "body"}), r"mine.csv: no column 'review'"),
     (lambda t: t.iloc[:10], r"mine.csv.*wants .* only"),
 ])

@@ -98,7 +98,8 @@ def test_refit_values_name_the_keys_of_the_issue_and_keep_drop_as_dense_minus_pr
                             "ceiling_time": 1.35, "speedup_vs_ceiling": 0.93, "speedup_vs_ceiling_time": 0.96}])
     values = score_study.refit_values("encoder", checked, speeds)
     assert values["scores.encoder.refit.p50.accuracy_drop"] == 0.01
-    assert {f"scores.encoder.refit.p50.{k}" for k in ("drop_ci_low", "drop_ci_high", "n", "prune_seconds")} <= set(values)
+    assert ({f"scores.encoder.refit.p50.{k}" for k in ("drop_ci_low", "drop_ci_high", "n", "prune_seconds")}
+            <= set(values))
     line = score_study.refit_findings("encoder", checked)[0]
     assert "pruned minus dense -1.0 pt [-3.0, +1.0]" in line and "1 layer fit(s) refused" in line
     assert score_study.refit_values("encoder", None, None) == {} and score_study.refit_findings("encoder", None) == []

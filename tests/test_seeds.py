@@ -1,4 +1,5 @@
-"""The seed study's pooling (checked by simulation against a known truth), its per-row bookkeeping and its cache keys."""
+"""The seed study's pooling (checked by simulation against a known truth), its per-row bookkeeping and its cache
+keys."""
 import numpy as np
 import pandas as pd
 

@@ -38,7 +38,8 @@ def test_identical_variants_do_not_give_a_point_interval():
     a = np.array([1.0, 0.0, 1.0, 1.0] * 16)  # 64 reviews, no discordant pair
     result = stats.matched_pairs(a, a)
     assert result["delta"] == 0.0
-    assert result["ci_low"] < -0.02 and result["ci_high"] > 0.02  # about +-3 pt: certainty that is not there is not claimed
+    # about +-3 pt: certainty that is not there is not claimed
+    assert result["ci_low"] < -0.02 and result["ci_high"] > 0.02
 
 
 def test_a_wider_family_widens_every_interval():

@@ -1,8 +1,9 @@
+import numpy as np
 import pytest
 import torch
 
-from anatomy_utils import pruning, timing
-from anatomy_utils.classifier import Encoded
+from anatomy_utils import pruning, speed_study, timing
+from anatomy_utils.classifier import Encoded, SentimentClassifier
 from transformers.pytorch_utils import Conv1D
 from conftest import FFN, HIDDEN, tiny_body
 
@@ -16,7 +17,7 @@ def test_matmul_flops_and_ffn_share_match_a_hand_count():
 
 
 def test_the_ceiling_of_removing_half_the_neurons_follows_the_ffn_share(body):
-    half = {l: torch.arange(FFN // 2) for l in range(2)}
+    half = {layer: torch.arange(FFN // 2) for layer in range(2)}
     pruned = tiny_body(body.config.model_type)
     pruning.remove_neurons(pruned, half)
     share = timing.ffn_share(body, 8)
@@ -31,12 +32,6 @@ def test_fixed_batch_takes_only_full_length_reviews_and_says_when_there_are_too_
 
 
 # ------------------------------------------------------------------------------------ the protocol (no speed asserted)
-
-import numpy as np
-
-from anatomy_utils import speed_study
-from anatomy_utils.classifier import SentimentClassifier
-
 
 def _seconds(aa_spread: float, rounds: int = 20, seed: int = 0) -> dict:
     """Synthetic per-round seconds: dense A about 1 s, dense B within +-``aa_spread``, a variant at half the time."""
@@ -130,7 +125,7 @@ def test_a_round_takes_each_models_fastest_call(monkeypatch):
 def test_a_bypassed_ffn_computes_what_masking_every_neuron_computes(body, batch):
     clf = SentimentClassifier(body, 0.1).eval()
     bypassed = timing.ffn_bypassed(clf)
-    with torch.no_grad(), pruning.masked(clf.body, {l: torch.arange(0) for l in range(2)}):
+    with torch.no_grad(), pruning.masked(clf.body, {li: torch.arange(0) for li in range(2)}):
         expected = clf(**batch)
     assert torch.allclose(bypassed(**batch), expected, atol=1e-6)
     family = bypassed.family
@@ -148,10 +143,10 @@ def test_the_time_ceiling_follows_the_ffn_share_of_time():
 def test_rounded_keeps_round_each_count_by_the_rule_order():
     widths = [64, 64, 64]
     keep = {0: torch.arange(40), 1: torch.tensor([1, 5, 9]), 2: torch.arange(0)}
-    priority = {l: np.arange(64, dtype=float)[::-1].copy() for l in range(3)}  # low index = kept first
+    priority = {layer: np.arange(64, dtype=float)[::-1].copy() for layer in range(3)}  # low index = kept first
     priority[0] = np.arange(64, dtype=float)  # layer 0: high index kept first
     rounded = speed_study.rounded_keeps(keep, widths, 32, priority)
-    assert [len(rounded[l]) for l in range(3)] == [32, 32, 0]
+    assert [len(rounded[layer]) for layer in range(3)] == [32, 32, 0]
     assert rounded[0].tolist() == list(range(8, 40))  # trimmed: the 8 kept neurons of lowest priority go
     assert rounded[1].tolist() == list(range(32))  # grown: 1, 5, 9 stay; the 29 best pruned (lowest indices) join
     assert speed_study.rounded_count(48, 64, 32) == 64 and speed_study.rounded_count(47, 64, 32) == 32
