@@ -306,7 +306,7 @@ def seed_forest(rows, pooled, scale_of, title: str):
         if not np.isnan(p.get("pooled_effect", np.nan)):
             ax.errorbar([scale * p["pooled_effect"]], [0], xerr=[[scale * (p["pooled_effect"] - p["pooled_ci_low"])],
                                                                  [scale * (p["pooled_ci_high"] - p["pooled_effect"])]],
-                        fmt="D", color="C3", capsize=3)
+                        fmt="D", color="red", capsize=3)
             ax.axvline(scale * p["null"], color="k", lw=1)
             if p.get("margin") is not None and not np.isnan(p["margin"]):
                 ax.axvspan(scale * (p["null"] - p["margin"]), scale * (p["null"] + p["margin"]), color="C0", alpha=0.1,
