@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import anatomy, stats, summary
+from . import anatomy, findings, stats, summary
 from .timing import TOLERANCE
 from .profiles import Profile
 from .prune_study import GRID, RANDOM, RULE, random_name, rules
@@ -447,7 +447,7 @@ def interval_text(row) -> str:
 
 def sentence(row, profile: Profile) -> str:
     """One sentence per claim and model, from its own numbers."""
-    unit = "sentences" if profile.data.name == "rotten_tomatoes" else "reviews"
+    unit = findings.unit(profile)
     if row["verdict"] == "not testable":
         return f"{row['role']}: not testable: {row['reason']}."
     text = (f"{row['role']}: {row['reason']}: {interval_text(row)} ({100 * row['level']:.4g}% interval"

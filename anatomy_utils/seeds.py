@@ -17,6 +17,7 @@ import pandas as pd
 from . import anatomy, claims, prune_study, pruning, score_study, stats, summary
 from .data import load_splits, probe_inputs
 from .families import ffn_widths
+from .findings import unit
 from .finetune import encoded_split
 from .predictions import Store
 from .profiles import Profile
@@ -157,13 +158,13 @@ def run(profile: Profile) -> SeedStudy:
 
 def header(profile: Profile) -> str:
     """What the study runs for ``profile``, in one line."""
-    unit = "sentences" if profile.data.name == "rotten_tomatoes" else "reviews"
+    items = unit(profile)
     if not profile.seeds.extra:
         return (f"profile {profile.name}: one fine-tuning run per model (seed {profile.seed}) and no extra seeds: the "
                 f"committed run's rows, judged from 01-06's stored outputs")
     return (f"profile {profile.name}: seeds {runs(profile)} (the first is 01's); each run judged on "
-            f"{profile.seeds.encoder_examples} / {profile.seeds.decoder_examples} test {unit} (encoder / decoder), "
-            f"{profile.anatomy.lens_reviews} lens {unit}, {profile.seeds.masks} random masks at 50%")
+            f"{profile.seeds.encoder_examples} / {profile.seeds.decoder_examples} test {items} (encoder / decoder), "
+            f"{profile.anatomy.lens_reviews} lens {items}, {profile.seeds.masks} random masks at 50%")
 
 
 def runs_table(study: SeedStudy) -> pd.DataFrame:
