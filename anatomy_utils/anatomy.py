@@ -124,10 +124,9 @@ def save_table(table: pd.DataFrame, profile: str, name: str):
 @torch.no_grad()
 def neuron_cosines(clf: SentimentClassifier, targets: torch.Tensor) -> np.ndarray:
     """Cosine of every FFN output vector to each target vector: ``(n_targets, L, n_neurons)`` (equal widths)."""
-    layers = clf.family.layers(clf.body)
-    return np.stack(
-        [F.cosine_similarity(neuron_vectors(layer, clf.family).cpu()[None], targets[:, None, :].cpu(), dim=-1).numpy()
-         for layer in layers], axis=1)
+    targets = F.normalize(targets.float().cpu(), dim=-1)  # unit vectors: each cosine is then one dot product
+    return np.stack([(targets @ F.normalize(neuron_vectors(layer, clf.family).float().cpu(), dim=-1).T).numpy()
+                     for layer in clf.family.layers(clf.body)], axis=1)
 
 
 COSINE_CODE = ("anatomy", "capture", "classifier", "families")  # modules whose code decides the neuron cosines

@@ -21,6 +21,7 @@ import torch
 from . import pruning
 from .refit import Refit
 from .classifier import Encoded, SentimentClassifier, predict
+from .families import linear_weight, set_linear_weight
 from .cache import artifact, atomic_write_bytes, code_fingerprint
 from .runtime import FIGURES
 
@@ -136,8 +137,26 @@ class Store:
         if refit is None:
             return pruning.pruned_copy(self.clf, keep, repair), None
         if made not in self.refitted:
-            self.refitted = {made: refit.apply(self.clf, keep, repair)}  # one at a time: a decoder copy is 0.5 GB
+            self.refitted = {made: self._refitted(made, keep, repair, refit)}  # one at a time: a decoder is 0.5 GB
         return self.refitted[made]
+
+    def _refitted(self, made: str, keep: dict, repair, refit: Refit) -> tuple[torch.nn.Module, dict]:
+        """The refitted variant and how it was made. A refit changes only the output projections of a plain cut, so
+        those (a few MB) are cached under ``refits/``: the same variant on another split is the cut plus them."""
+        path = artifact(self.profile, f"refits/{self.role}-{_digest(self.base, self.code, made)}.pt")
+        if path.exists():
+            saved = torch.load(path)
+            model = pruning.pruned_copy(self.clf, keep, repair)
+            for layer, (weight, bias) in zip(model.family.layers(model.body), saved["outputs"]):
+                set_linear_weight(model.family.ffn_out(layer), weight, bias)
+            return model, json.loads(saved["info"])
+        model, info = refit.apply(self.clf, keep, repair)
+        outputs = [(linear_weight(out).detach().clone(), None if out.bias is None else out.bias.detach().clone())
+                   for out in map(model.family.ffn_out, model.family.layers(model.body))]
+        buffer = io.BytesIO()
+        torch.save({"outputs": outputs, "info": json.dumps(info)}, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+        return model, info
 
     def table(self) -> pd.DataFrame:
         """Tidy rows: one per variant and review."""

@@ -210,3 +210,12 @@ def test_contribution_is_the_activation_times_the_neurons_write_to_the_head_by_h
                              for a, layer in zip(acts, clf.body.layers)])
     assert np.abs(expected).max() > 1e-6  # not all zero (a tiny random model writes little)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9)
+
+
+def test_neuron_cosines_match_torch_cosine_similarity_for_every_neuron():
+    clf = SentimentClassifier(tiny_body("llama"), dropout=0.0)
+    targets = torch.randn(5, clf.body.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    expected = np.stack([torch.nn.functional.cosine_similarity(
+        neuron_vectors(layer, clf.family)[None], targets[:, None], dim=-1).detach().numpy()
+        for layer in clf.family.layers(clf.body)], axis=1)
+    np.testing.assert_allclose(anatomy.neuron_cosines(clf, targets), expected, atol=1e-6)

@@ -128,3 +128,19 @@ def test_a_refitted_variant_is_cached_with_what_it_took_and_apart_from_the_plain
     assert served.logits.tobytes() == refitted.logits.tobytes()
     again.run("refit, other ridge", "test", data, keep(), refit=Refit(reviews(24, seed=3), 0, 8, ridge=0.5))
     assert again.computed == 1
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
+def test_a_refitted_variant_on_another_split_reuses_the_cached_refit_exactly(cache, family):
+    from anatomy_utils.refit import Refit
+
+    clf = SentimentClassifier(tiny_body(family), 0.0).eval()
+    recipe = Refit(reviews(16, seed=3), pad_id=0, batch_size=4)
+    repair = np.full((2, FFN), 0.1, dtype=np.float32)
+    first, later = store(clf), store(clf)  # a later store holds no refitted model in memory
+    made = first.run("refit", "validation", reviews(seed=1), keep(), repair, recipe)
+    served = later.run("refit", "test", reviews(seed=2), keep(), repair, recipe)
+    expected, info = recipe.apply(clf, keep(), repair)
+    assert served.logits.tobytes() == predict(expected, reviews(seed=2), 0, 4).tobytes()
+    assert served.info == made.info and served.info["fell_back"] == info["fell_back"]
+    assert len(list((cache / "cache" / "t" / "refits").iterdir())) == 1
