@@ -78,8 +78,9 @@ def neuron_graph(graph, n_layers: int, title: str, ax=None, labelled: int = 40):
         nodes = sorted(n for n in graph.nodes if n[0] == layer)
         for k, node in enumerate(nodes):
             position[node] = (k - (len(nodes) - 1) / 2, -layer)
-    nx.draw_networkx_edges(graph, position, ax=ax, alpha=0.15, arrows=False, width=0.5)
-    nx.draw_networkx_nodes(graph, position, ax=ax, node_size=60, node_color="C0")
+    crowded = graph.number_of_edges() > 500  # a top-k graph: fainter edges, smaller dots
+    nx.draw_networkx_edges(graph, position, ax=ax, alpha=0.03 if crowded else 0.15, arrows=False, width=0.5)
+    nx.draw_networkx_nodes(graph, position, ax=ax, node_size=12 if crowded else 60, node_color="C0")
     if graph.number_of_nodes() <= labelled:
         nx.draw_networkx_labels(graph, position, {n: str(n[1]) for n in graph.nodes}, ax=ax, font_size=7,
                                 verticalalignment="bottom")
@@ -173,7 +174,7 @@ def pruning_accuracy(results, sweep, title: str, paper_points=(), unit: str = "r
     """The paper's Figures 4 / 5: accuracy against the fraction of FFN neurons pruned, the rule (Wilson 95% intervals)
     against the distribution of random masks (one dot each, mean +- SD between masks), the paper's own points, and
     beside it the paired difference rule minus random masks with its simultaneous interval."""
-    fig, (ax, diff) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, diff) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [3, 2]})
     x = 100 * sweep["pruned_fraction"]
     n, n_masks = int(sweep["n"].iloc[0]), int(sweep["random_n"].iloc[0])
     ax.errorbar(x, sweep["paper_rule"], yerr=[sweep["paper_rule"] - sweep["rule_ci_low"],
@@ -195,15 +196,24 @@ def pruning_accuracy(results, sweep, title: str, paper_points=(), unit: str = "r
     dense = results.loc[results["method"] == "dense", "accuracy"].iloc[0]
     ax.axhline(dense, color="grey", lw=1, ls=":", label=f"dense ({dense:.3f}, n = {n})")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--", alpha=0.5, label="chance (0.5)")
+    if not paper_points:
+        ax.text(0.99, 0.98, "the paper's text gives no accuracies\nfor this model to draw", transform=ax.transAxes,
+                ha="right", va="top", fontsize=7, color="0.35")
     ax.set(xlabel="FFN neurons pruned (%)", ylabel=f"test accuracy (n {unit}: see legend)", title=title)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=2, borderaxespad=0)  # below: hides no point
     diff.errorbar(x, 100 * sweep["delta"], yerr=[100 * (sweep["delta"] - sweep["delta_ci_low"]),
                   100 * (sweep["delta_ci_high"] - sweep["delta"])], fmt="o", capsize=4, color="C0")
     diff.axhline(0, color="k", lw=1)
     level = float(sweep["level"].iloc[0])
     diff.set(xlabel="FFN neurons pruned (%)", ylabel="rule minus random masks, paired (points)",
              title=f"paired difference, {100 * level:.4g}% simultaneous CI\n(n = {n_masks} {unit} x masks)")
-    fig.tight_layout()
+    return _legend_below(fig, ax, ncol=2)
+
+
+def _legend_below(fig, ax, ncol: int):
+    """``ax``'s legend under the whole figure, clear of every axis label and data point."""
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower left", bbox_to_anchor=(0.01, 0), ncol=ncol, fontsize=7,
+               frameon=False)
     return fig
 
 
@@ -212,7 +222,7 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
     intervals (A/A control, zeroed, removed and width-rounded per sparsity), the two bounds drawn as lines over each
     sparsity's pair, the A/A tolerance shaded. Right: the paper's unit, seconds per 1,000 reviews (of the timed
     length), with the paper's own dense / zeroed figures written in when ``paper`` (``speed_study.PAPER[role]``)."""
-    fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 5.2), gridspec_kw={"width_ratios": [3, 2]})
     rows = table[table["kind"].isin(["aa", "zeroed", "removed", "rounded"])].reset_index(drop=True)
     colours = {"aa": "grey", "zeroed": "C1", "removed": "C0", "rounded": "C2"}
     x = np.arange(len(rows))
@@ -235,7 +245,6 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
     gate = "A/A gate passed" if gate_passed else "timing noise exceeds tolerance: no verdict"
     ax.set(ylabel="speed-up over dense copy A\n(median, 95% CI)", title="speed-up per variant")
     fig.suptitle(f"{title}\n{device}, {threads} thread{'s' if threads != 1 else ''}; {gate}", fontsize=11)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.22), ncol=3, borderaxespad=0)
     timed = table[table["kind"].isin(["dense", "zeroed", "removed", "rounded"])]
     bars.bar(np.arange(len(timed)), timed["seconds_per_1000"], color=[colours.get(k, "C7") for k in timed["kind"]])
     bars.set_xticks(np.arange(len(timed)),
@@ -245,8 +254,7 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
                                  f"{paper['zeroed_seconds']:g} s zeroed")
     bars.set_ylabel("seconds per 1,000 reviews\n(measured here)")
     bars.set_title(f"the paper's unit{note}", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return _legend_below(fig, ax, ncol=3)
 
 
 def score_forest(table, title: str, margin: float, unit: str = "reviews", ax=None):

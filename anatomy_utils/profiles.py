@@ -103,6 +103,7 @@ class ScoresConfig:
     refit_examples: int = 64  # training reviews (the calibration reviews first) that the least-squares refit fits on
     refit_ridge: float = 0.01  # the refit's pull towards the plain cut, relative to a kept neuron's mean energy
     refit_sparsities: list = (0.5, 0.7)  # the best refit setting measured on the confirmation reviews at these
+    timing_rounds: int | None = None  # 06's timing rounds (rounding and refit speed); None: prune.timing_rounds
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import claims, findings, plots, predictions, prune_study, speed_study, stats, summary
+from . import claims, findings, plots, predictions, prune_study, readings, speed_study, stats, summary
 from .families import ffn_widths
 from .finetune import encoded_split, load_trained
 from .profiles import Profile
@@ -65,6 +65,10 @@ class PruneNotebook:
     def accuracy_figure(self):
         return plots.pruning_accuracy(self.results, self.sweep, self.title, claims.PAPER_POINTS[self.role], self.unit)
 
+    def accuracy_reading(self) -> str:
+        dense = self.results.loc[self.results["method"] == "dense", "accuracy"].iloc[0]
+        return readings.pruning(self.sweep, dense, self.profile.prune.headline_sparsities)
+
     def timing(self) -> str:
         """Dense, zeroed, removed and width-rounded copies timed with the A/A control; what rounding costs in
         accuracy."""
@@ -94,6 +98,9 @@ class PruneNotebook:
     def timing_figure(self):
         return plots.inference_time(self.speed, self.title, self.timed[f"timing.{self.role}.device"],
                                     self.timed[f"timing.{self.role}.threads"], self.gate, speed_study.PAPER[self.role])
+
+    def speed_reading(self) -> str:
+        return readings.speed(self.speed)
 
     def footprints(self) -> pd.DataFrame:
         """The rule's model at the first timed sparsity saved as a checkpoint folder and loaded back in one call."""

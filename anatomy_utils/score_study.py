@@ -217,6 +217,22 @@ def budget_table(results: pd.DataFrame, predictions: dict, margin: float) -> pd.
     return pd.DataFrame(rows)
 
 
+def as_change(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of drops (dense - pruned: ``drop``, ``drop_ci_low``, ``drop_ci_high``, a verdict about the drop) shown
+    the study's way round: ``change_pt`` = pruned - dense in points, its interval (``change_pt_low``,
+    ``change_pt_high``), and the verdict turned with it."""
+    turned = [stats.reversed_difference({"delta": r["drop"], "ci_low": r["drop_ci_low"], "ci_high": r["drop_ci_high"]}
+                                        | ({"verdict": r["verdict"]} if "verdict" in r else {}))
+              for _, r in table.iterrows()]
+    change = pd.DataFrame({"change_pt": [100 * t["delta"] for t in turned],
+                           "change_pt_low": [100 * t["ci_low"] for t in turned],
+                           "change_pt_high": [100 * t["ci_high"] for t in turned]}, index=table.index)
+    shown = table.drop(columns=["drop", "drop_ci_low", "drop_ci_high"]).join(change)
+    if "verdict" in table:
+        shown["verdict"] = [t["verdict"] for t in turned]
+    return shown
+
+
 def comparisons(predictions: dict, chosen: dict[str, str], winner: str, runner_up: str, margin: float) -> pd.DataFrame:
     """The questions of 06, each paired on the same test reviews, one family across the budgets of each question
     (simultaneous intervals, verdicts read off them): the best score against the runner-up (each at its chosen
@@ -334,7 +350,8 @@ def speed(profile: Profile, role: str, clf: SentimentClassifier, variants: dict[
     timed = encoded_split(profile, role, tokenizer, "test", max_tokens=tokens)
     batch = timing.fixed_batch(timed, profile.scores.timing_batch, tokens)
     with torch.no_grad():
-        measured = timing.measure(clf, variants, batch, profile.prune.timing_rounds, seed=profile.seed,
+        rounds = profile.scores.timing_rounds or profile.prune.timing_rounds
+        measured = timing.measure(clf, variants, batch, rounds, seed=profile.seed,
                                   threads=speed_study.THREADS, copy_variants=False,
                                   quiet=True).summary  # gate: a column
     rows = {}
@@ -443,16 +460,16 @@ def refit_findings(role: str, checked: pd.DataFrame | None) -> list[str]:
 
 def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: dict, chosen: dict[str, str],
                compared: pd.DataFrame) -> list[str]:
-    """Plain sentences from the numbers: the choice made on validation and how stable it is, the best score's drop
-    on test with its interval, and the paired comparisons in words."""
+    """Plain sentences from the numbers: the choice made on validation and how stable it is, the best score's change
+    against dense on test with its interval, and the paired comparisons in words."""
     winner = best(selection)
     lines = [f"{role}: best score on validation (lowest loss): {winner} ({chosen[winner]}), the same choice in "
              f"{stable['best score']:.0%} of bootstrap resamples of the validation reviews"]
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
         lines.append(f"  {row['sparsity']:.0%} removed: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, "
-                     f"{row['ci_high']:.3f}]; drop vs dense {100 * row['drop']:+.1f} pt "
-                     f"[{100 * row['drop_ci_low']:+.1f}, "
-                     f"{100 * row['drop_ci_high']:+.1f}] ({100 * row['level']:.4g}% simultaneous), n = {row['n']}")
+                     f"{row['ci_high']:.3f}]; change vs dense {-100 * row['drop']:+.1f} pt "
+                     f"[{-100 * row['drop_ci_high']:+.1f}, "
+                     f"{-100 * row['drop_ci_low']:+.1f}] ({100 * row['level']:.4g}% simultaneous), n = {row['n']}")
     for _, row in compared.iterrows():
         lines.append(f"  {row['sparsity']:.0%} removed, {row['claim']}: {stats.describe(row)} -> {row['verdict']}")
     return lines

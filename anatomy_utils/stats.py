@@ -300,6 +300,15 @@ def family(comparisons: list[dict], margin: float | None = None) -> list[dict]:
     return out
 
 
+def reversed_difference(comparison: dict) -> dict:
+    """The same paired comparison read the other way round (b - a for a - b): the difference and its interval
+    negated, a directional verdict turned with them."""
+    turned = {"higher": "lower", "lower": "higher"}
+    return dict(comparison) | {"delta": -comparison["delta"], "ci_low": -comparison["ci_high"],
+                               "ci_high": -comparison["ci_low"]} \
+        | ({"verdict": turned.get(comparison["verdict"], comparison["verdict"])} if "verdict" in comparison else {})
+
+
 def describe(comparison: dict, scale: float = 100, unit: str = " pt", counted: str = "") -> str:
     """``+1.2 pt [-0.4, +2.8] (98.75%), n = 500 reviews``, the level shown when it is not 95%, the MDE when
     inconclusive; ``counted`` names what n counts."""

@@ -103,3 +103,13 @@ def test_refit_values_name_the_keys_of_the_issue_and_keep_drop_as_dense_minus_pr
     line = score_study.refit_findings("encoder", checked)[0]
     assert "pruned minus dense -1.0 pt [-3.0, +1.0]" in line and "1 layer fit(s) refused" in line
     assert score_study.refit_values("encoder", None, None) == {} and score_study.refit_findings("encoder", None) == []
+
+
+def test_a_drop_table_is_shown_as_pruned_minus_dense_in_points():
+    table = pd.DataFrame({"score": ["taylor", "cosine"], "drop": [0.01, -0.02], "drop_ci_low": [-0.01, -0.05],
+                          "drop_ci_high": [0.03, -0.01], "verdict": ["inconclusive", "lower"]})
+    shown = score_study.as_change(table)
+    assert "drop" not in shown and shown["change_pt"].tolist() == pytest.approx([-1.0, 2.0])
+    assert shown["change_pt_low"].tolist() == pytest.approx([-3.0, 1.0])
+    assert shown["change_pt_high"].tolist() == pytest.approx([1.0, 5.0])
+    assert shown["verdict"].tolist() == ["inconclusive", "higher"]

@@ -108,3 +108,9 @@ def test_two_level_is_not_a_point_when_every_mask_agrees_with_the_model():
     a = np.array([1.0, 0.0] * 50)
     result = stats.two_level(a, np.stack([a] * 5))
     assert result["delta"] == 0 and result["ci_low"] < -0.01 and result["ci_high"] > 0.01
+
+
+def test_a_reversed_difference_negates_the_interval_and_turns_the_verdict():
+    turned = stats.reversed_difference({"delta": 0.1, "ci_low": 0.02, "ci_high": 0.2, "n": 50, "verdict": "higher"})
+    assert turned == pytest.approx({"delta": -0.1, "ci_low": -0.2, "ci_high": -0.02, "n": 50, "verdict": "lower"})
+    assert stats.reversed_difference({"delta": 0.0, "ci_low": -0.1, "ci_high": 0.1})["ci_high"] == 0.1
