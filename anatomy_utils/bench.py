@@ -24,6 +24,7 @@ from .classifier import SentimentClassifier
 from .families import ffn_widths
 from .profiles import load_profile
 from .runtime import device, setup
+from .timing import TOLERANCE
 
 
 def uneven_keeps(widths: list[int], sparsity: float, seed: int) -> dict[int, torch.Tensor]:
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = profile.prune
     print(f"profile {profile.name}: batch {p.timing_batch} reviews, {p.timing_rounds} rounds in random orders, "
           f"{args.threads} timing thread(s) ({profile.threads} otherwise); median of per-round ratios to dense copy A, "
-          "bootstrap 95% intervals; gate: A/A interval inside 1 +- 0.02")
+          f"bootstrap 95% intervals; gate: A/A interval inside 1 +- {TOLERANCE:g}")
     tables, values = {}, {}
     for role in args.roles:
         clf, tokenizer, keeps, rounded, label = model_and_keeps(profile, role, args.pretrained)

@@ -39,9 +39,6 @@ PAPER = {
     "removal_speeds_up": "beyond the paper: physically removed neurons, measured against the FLOP ceiling",
 }
 # The paper's points drawn in Figures 4/5 (BERT only; it gives no GPT-2 accuracies): (sparsity, accuracy, what).
-PAPER_POINTS = {"encoder": [(0.3, 0.851, "paper rule 85.1"), (0.7, 0.78, "paper rule 78"),
-                            (0.5, 0.582, "paper random 58.2")],
-                "decoder": []}
 ROLES = ("encoder", "decoder")
 VERDICTS = ("confirmed", "refuted", "equivalent", "inconclusive", "not testable")
 # What a verdict means for the claim. Every claim judged with a margin claims a difference (a speed-up, a gain, a

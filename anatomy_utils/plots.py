@@ -7,6 +7,7 @@ import seaborn as sns
 
 from .runtime import FIGURES
 from .stats import LEVEL
+from .timing import TOLERANCE
 
 sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "svg.hashsalt": "anatomy", "axes.titleweight": "bold"})
@@ -221,7 +222,7 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
     """The paper's Figures 4-1 / 5-1 from ``speed_study.speed``'s table. Left: speed-up over dense copy A with 95%
     intervals (A/A control, zeroed, removed and width-rounded per sparsity), the two bounds drawn as lines over each
     sparsity's pair, the A/A tolerance shaded. Right: the paper's unit, seconds per 1,000 reviews (of the timed
-    length), with the paper's own dense / zeroed figures written in when ``paper`` (``speed_study.PAPER[role]``)."""
+    length), with the paper's own dense / zeroed figures written in when ``paper`` (``paper.TIMING[role]``)."""
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 5.2), gridspec_kw={"width_ratios": [3, 2]})
     rows = table[table["kind"].isin(["aa", "zeroed", "removed", "rounded"])].reset_index(drop=True)
     colours = {"aa": "grey", "zeroed": "C1", "removed": "C0", "rounded": "C2"}
@@ -239,7 +240,7 @@ def inference_time(table, title: str, device: str, threads: int, gate_passed: bo
             level = group.loc[group["kind"] == "removed", column].iloc[0]
             ax.plot(span, [level, level], style, lw=1.2, label=None if label in labelled else label)
             labelled.add(label)
-    ax.axhspan(0.98, 1.02, color="grey", alpha=0.15, lw=0, label="A/A tolerance (1 ± 0.02)")
+    ax.axhspan(1 - TOLERANCE, 1 + TOLERANCE, color="grey", alpha=0.15, lw=0, label=f"A/A tolerance (1 ± {TOLERANCE:g})")
     ax.axhline(1, color="grey", lw=0.8)
     ax.set_xticks(x, [v.replace(" (A/A)", "\n(A/A)").replace(" (x", "\n(x") for v in rows["variant"]], fontsize=8)
     gate = "A/A gate passed" if gate_passed else "timing noise exceeds tolerance: no verdict"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from . import paper
 from .runtime import ROOT
 
 PARAMS = ROOT / "params"
@@ -138,7 +139,7 @@ class ReferenceConfig:
     source: str  # where the two figures come from
 
 
-PAPER_REFERENCE = ReferenceConfig(0.862, 0.849, "the paper's BERT and GPT-2 on IMDB (section 5.3, Figure 4a)")
+PAPER_REFERENCE = ReferenceConfig(paper.FINE_TUNED["encoder"], paper.FINE_TUNED["decoder"], paper.FINE_TUNED_SOURCE)
 
 
 @dataclass(frozen=True)

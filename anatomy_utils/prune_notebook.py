@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import claims, findings, plots, predictions, prune_study, readings, speed_study, stats, summary
+from . import findings, paper, plots, predictions, prune_study, readings, speed_study, stats, summary
 from .families import ffn_widths
 from .finetune import encoded_split, load_trained
 from .profiles import Profile
@@ -63,7 +63,7 @@ class PruneNotebook:
         return f"{shown.round(3).to_string()}\n{self.sweep.round(3).to_string()}"
 
     def accuracy_figure(self):
-        return plots.pruning_accuracy(self.results, self.sweep, self.title, claims.PAPER_POINTS[self.role], self.unit)
+        return plots.pruning_accuracy(self.results, self.sweep, self.title, paper.points(self.role), self.unit)
 
     def accuracy_reading(self) -> str:
         dense = self.results.loc[self.results["method"] == "dense", "accuracy"].iloc[0]
@@ -97,7 +97,7 @@ class PruneNotebook:
 
     def timing_figure(self):
         return plots.inference_time(self.speed, self.title, self.timed[f"timing.{self.role}.device"],
-                                    self.timed[f"timing.{self.role}.threads"], self.gate, speed_study.PAPER[self.role])
+                                    self.timed[f"timing.{self.role}.threads"], self.gate, paper.TIMING[self.role])
 
     def speed_reading(self) -> str:
         return readings.speed(self.speed)

@@ -20,6 +20,10 @@ def _pt(x: float) -> str:
     return f"{100 * x + 0.0:+.1f}"  # + 0.0: no "-0.0"
 
 
+def _layers(used: list[int]) -> str:
+    return ("layer " if len(used) == 1 else "layers ") + layer_ranges(used)
+
+
 def _auc(x: float) -> str:
     return "undefined" if np.isnan(x) else f"{x:.2f}"
 
@@ -83,7 +87,7 @@ def neuron_counts(sets: dict[str, list], threshold: float) -> str:
     def one(per_input):
         totals = [sum(map(len, layers)) for layers in per_input]
         used = sorted({layer for layers in per_input for layer, ids in enumerate(layers) if ids})
-        where = f"in layers {layer_ranges(used)}" if used else "in no layer"
+        where = f"in {_layers(used)}" if used else "in no layer"
         return (f"{np.mean(totals):.1f} neurons above {threshold} per input (from {min(totals)} to {max(totals)} "
                 f"across the {len(totals)} inputs), {where}")
     return _lines({role: one(s) for role, s in sets.items()})
@@ -95,7 +99,7 @@ def neuron_graph(sets: dict[str, list], cosines: dict[str, np.ndarray], threshol
     def one(layers, cos):
         used = [layer for layer, ids in enumerate(layers) if ids]
         layer, neuron = np.unravel_index(int(cos.argmax()), cos.shape)
-        held = (f"{sum(map(len, layers))} neurons above {threshold}, in layers {layer_ranges(used)}" if used
+        held = (f"{sum(map(len, layers))} neurons above {threshold}, in {_layers(used)}" if used
                 else f"no neuron above {threshold}")
         return f"{held}; the highest cosine is {cos.max():.3f} (neuron {neuron} of layer {layer})"
     return _lines({role: one(sets[role][item], cosines[role][item]) for role in sets})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from . import claims, importance, stats, summary
+from . import claims, importance, paper, stats, summary
 from .finetune import TRAINING_CODE
 from .cache import code_fingerprint
 from .runtime import ROOT
 from .score_study import CONTROLS
+from .timing import TOLERANCE
 
 ROLES = ("encoder", "decoder")
 BASELINE = "random"  # the paper's baseline keeps its row; the other control (the mirror) stays in 06
@@ -124,7 +125,8 @@ def _anatomy_rows(get) -> list[str]:
             _row(get, "max tokens", "finetune.{m}.max_tokens", 0),
             _row(get, "fine-tuning minutes", "finetune.{m}.train_minutes", 1),
             _row(get, "validation accuracy", "finetune.{m}.validation_accuracy"),
-            _row(get, "test accuracy", "finetune.{m}.test_accuracy", paper="0.862 / 0.849"),
+            _row(get, "test accuracy", "finetune.{m}.test_accuracy",
+                 paper=" / ".join(f"{paper.FINE_TUNED[m]:g}" for m in ROLES)),
             _row(get, "decision layer of the lens (AUC stays at the criterion)", "anatomy.{m}.decision_layer", 0),
             _row(get, "neurons above 0.35 (probe mean)", "anatomy.{m}.neurons_above_0.35", 1),
             _row(get, "Jaccard across inputs, layer pairs with a non-empty set", "anatomy.{m}.jaccard_nonempty"),
@@ -148,11 +150,12 @@ def _pruning_rows(get) -> list[str]:
     for p in (10, 30, 50, 70):
         if get(f"prune.encoder.p{p}.paper_rule.accuracy") is None:
             continue
-        paper = {30: "0.851 vs –", 50: "– vs 0.582", 70: "0.78 vs –"}.get(p, "– vs –")
+        said = [paper.RULE["encoder"].get(p / 100), paper.RANDOM["encoder"].get(p / 100)]
+        said = " vs ".join("–" if x is None else f"{x:g}" for x in said)
         rows.append(f"| {p}% pruned: paper rule vs random masks (mean ± SD between masks, masks) | " + " | ".join(
             f"{_fmt(get(f'prune.{m}.p{p}.paper_rule.accuracy'))} vs {_fmt(get(f'prune.{m}.p{p}.random.accuracy_mean'))}"
             f" ± {_fmt(get(f'prune.{m}.p{p}.random_spread'))} ({get(f'prune.{m}.p{p}.random_masks')})"
-            for m in ROLES) + f" | {paper} (BERT) |")
+            for m in ROLES) + f" | {said} (BERT) |")
         for what, label in (("rule_vs_random", "rule − random masks"), ("rule_vs_dense", "rule − dense")):
             rows.append(f"| {p}% pruned: {label} (pt) [simultaneous CI], n: verdict | " + " | ".join(
                 f"{_pt(get, k)}: {_fmt(get(f'{k}.verdict'))}"
@@ -166,7 +169,8 @@ def _pruning_rows(get) -> list[str]:
                 for m in ROLES) + " | 1.33 (zeroed, 10%) |")
     return rows + [_row(get, "speed-up of zeroed weights (same FLOPs; A/A control beside it)",
                         "timing.{m}.zeroed_ratio"),
-                   _row(get, "A/A ratio, two dense copies (gate: 95% CI inside 1 ± 0.02)", "timing.{m}.aa_ratio"),
+                   _row(get, f"A/A ratio, two dense copies (gate: 95% CI inside 1 ± {TOLERANCE:g})",
+                        "timing.{m}.aa_ratio"),
                    _row(get, "dense seconds per 1,000 reviews (timed shape, CPU)",
                         "timing.{m}.dense_seconds_per_1000", 1)]
 

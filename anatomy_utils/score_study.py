@@ -217,6 +217,13 @@ def budget_table(results: pd.DataFrame, predictions: dict, margin: float) -> pd.
     return pd.DataFrame(rows)
 
 
+def _turned(row) -> dict:
+    """A row's drop (dense - pruned) as the change pruned - dense, for ``stats.describe``."""
+    return stats.reversed_difference({"delta": row["drop"], "ci_low": row["drop_ci_low"],
+                                      "ci_high": row["drop_ci_high"], "n": row["n"]}
+                                     | ({"level": row["level"]} if "level" in row else {}))
+
+
 def as_change(table: pd.DataFrame) -> pd.DataFrame:
     """A table of drops (dense - pruned: ``drop``, ``drop_ci_low``, ``drop_ci_high``, a verdict about the drop) shown
     the study's way round: ``change_pt`` = pruned - dense in points, its interval (``change_pt_low``,
@@ -453,9 +460,9 @@ def refit_findings(role: str, checked: pd.DataFrame | None) -> list[str]:
     seconds and speed are measured, machine-dependent: they stay in the tables)."""
     if checked is None:
         return []
-    return [f"{role}: {row.score} ({row.setting}) at {row.sparsity:.0%} removed and refitted ({row.fell_back} layer "
-            f"fit(s) refused): pruned minus dense {-100 * row.drop:+.1f} pt [{-100 * row.drop_ci_high:+.1f}, "
-            f"{-100 * row.drop_ci_low:+.1f}], n = {row.n}" for row in checked.itertuples()]
+    return [f"{role}: {row['score']} ({row['setting']}) at {row['sparsity']:.0%} removed and refitted "
+            f"({row['fell_back']} layer fit(s) refused): pruned minus dense {stats.describe(_turned(row))}"
+            for _, row in checked.iterrows()]
 
 
 def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: dict, chosen: dict[str, str],
@@ -467,9 +474,7 @@ def conclusion(role: str, table: pd.DataFrame, selection: pd.DataFrame, stable: 
              f"{stable['best score']:.0%} of bootstrap resamples of the validation reviews"]
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
         lines.append(f"  {row['sparsity']:.0%} removed: accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, "
-                     f"{row['ci_high']:.3f}]; change vs dense {-100 * row['drop']:+.1f} pt "
-                     f"[{-100 * row['drop_ci_high']:+.1f}, "
-                     f"{-100 * row['drop_ci_low']:+.1f}] ({100 * row['level']:.4g}% simultaneous), n = {row['n']}")
+                     f"{row['ci_high']:.3f}]; change vs dense {stats.describe(_turned(row))}")
     for _, row in compared.iterrows():
         lines.append(f"  {row['sparsity']:.0%} removed, {row['claim']}: {stats.describe(row)} -> {row['verdict']}")
     return lines

@@ -314,7 +314,8 @@ def describe(comparison: dict, scale: float = 100, unit: str = " pt", counted: s
     inconclusive; ``counted`` names what n counts."""
     c = comparison
     level = c.get("level", LEVEL)
-    text = f"{scale * c['delta']:+.1f}{unit} [{scale * c['ci_low']:+.1f}, {scale * c['ci_high']:+.1f}]"
+    low, high = scale * c["ci_low"] + 0.0, scale * c["ci_high"] + 0.0  # + 0.0: no "-0.0"
+    text = f"{scale * c['delta'] + 0.0:+.1f}{unit} [{low:+.1f}, {high:+.1f}]"
     if abs(level - LEVEL) > 1e-9:
         text += f" ({100 * level:.4g}% simultaneous)"
     text += f", n = {c['n']}" + (f" {counted}" if counted else "")

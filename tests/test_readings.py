@@ -39,6 +39,7 @@ def test_neuron_lines_count_the_sets_and_find_the_highest_cosine():
     cosines["encoder"][0, 2, 5] = 0.4
     assert "3 neurons above 0.35, in layers 0 and 2; the highest cosine is 0.400 (neuron 5 of layer 2)" \
         in readings.neuron_graph(sets, cosines, 0.35)
+    assert "in layer 2;" in readings.neuron_graph({"encoder": [[[], [], [5]]]}, cosines, 0.35)
     empty = {"encoder": [[[], [], []]]}
     assert "no neuron above 0.35" in readings.neuron_graph(empty, cosines, 0.35)
 
