@@ -106,10 +106,10 @@ def _provenance(values: dict, profile: str) -> list[str]:
                   f", {get('run.cold_missing')} of them keys it did not write at all")
                + " (`make cold` lists them, and the commit that adopted its outputs says why)") + "."
             if get("run.wall_minutes") is not None else
-            f"A cold `make` takes about **{_fmt(get('runtime.minutes'), 1)} minutes** on this machine "
-            f"({_fmt(get('runtime.notebook_minutes'), 1)} of notebook execution in the last run, plus "
-            f"{_fmt(get('runtime.cached_training_minutes'), 1)} of fine-tuning that run found cached, as recorded when "
-            f"it was built; not a `make cold`).")
+            f"Not a `make cold`: the last run's notebooks took {_fmt(get('runtime.notebook_minutes'), 1)} minutes "
+            f"on this machine, reusing cached checkpoints (their fine-tuning took "
+            f"{_fmt(get('runtime.cached_training_minutes'), 1)} minutes when they were built) and whatever predictions "
+            f"the cache held, so a cold run takes longer; `make cold` measures it.")
     return [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
             f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}, CPU "
             f"{get('env.cpu_model')}). " + cold + (" **These results were made by training code that differs from "
