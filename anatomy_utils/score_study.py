@@ -218,25 +218,21 @@ def budget_table(results: pd.DataFrame, predictions: dict, margin: float) -> pd.
 
 
 def _turned(row) -> dict:
-    """A row's drop (dense - pruned) as the change pruned - dense, for ``stats.describe``."""
-    return stats.reversed_difference({"delta": row["drop"], "ci_low": row["drop_ci_low"],
-                                      "ci_high": row["drop_ci_high"], "n": row["n"]}
-                                     | ({"level": row["level"]} if "level" in row else {}))
+    """A row's drop (dense - pruned, with its verdict about the drop) as the change pruned - dense, for
+    ``stats.describe`` and :func:`as_change`."""
+    drop = {"delta": row["drop"], "ci_low": row["drop_ci_low"], "ci_high": row["drop_ci_high"]}
+    return stats.reversed_difference(drop | {k: row[k] for k in ("n", "level", "verdict") if k in row})
 
 
 def as_change(table: pd.DataFrame) -> pd.DataFrame:
     """A table of drops (dense - pruned: ``drop``, ``drop_ci_low``, ``drop_ci_high``, a verdict about the drop) shown
     the study's way round: ``change_pt`` = pruned - dense in points, its interval (``change_pt_low``,
     ``change_pt_high``), and the verdict turned with it."""
-    turned = [stats.reversed_difference({"delta": r["drop"], "ci_low": r["drop_ci_low"], "ci_high": r["drop_ci_high"]}
-                                        | ({"verdict": r["verdict"]} if "verdict" in r else {}))
-              for _, r in table.iterrows()]
-    change = pd.DataFrame({"change_pt": [100 * t["delta"] for t in turned],
-                           "change_pt_low": [100 * t["ci_low"] for t in turned],
-                           "change_pt_high": [100 * t["ci_high"] for t in turned]}, index=table.index)
-    shown = table.drop(columns=["drop", "drop_ci_low", "drop_ci_high"]).join(change)
+    turned = pd.DataFrame([_turned(r) for _, r in table.iterrows()], index=table.index)
+    shown = table.drop(columns=["drop", "drop_ci_low", "drop_ci_high"]).assign(
+        change_pt=100 * turned["delta"], change_pt_low=100 * turned["ci_low"], change_pt_high=100 * turned["ci_high"])
     if "verdict" in table:
-        shown["verdict"] = [t["verdict"] for t in turned]
+        shown["verdict"] = turned["verdict"]
     return shown
 
 
