@@ -10,9 +10,9 @@ endif
 NOTEBOOKS := 01_finetune 02_layer_anatomy 03_ffn_neurons 04_prune_bert 05_prune_gpt2 06_importance_scores 07_seeds 08_claims
 EXEC := notebooks/executed/$(PROFILE)
 RUNS := $(NOTEBOOKS:%=$(EXEC)/%.ipynb)
-# What the notebooks import: every module but those no notebook imports (the README writer, the benchmark, the cold
-# run, the one-call pruner, the student track).
-PKG := $(filter-out anatomy_utils/report.py anatomy_utils/bench.py anatomy_utils/cold.py anatomy_utils/shrink.py anatomy_utils/student.py,$(wildcard anatomy_utils/*.py))
+# What the notebooks import: every module but the README writer and tools/ (the benchmark, the cold run, the one-call
+# pruner, the student track).
+PKG := $(filter-out anatomy_utils/present/report.py,$(wildcard anatomy_utils/*.py $(addprefix anatomy_utils/,$(addsuffix /*.py,base core study present))))
 VENV := .venv/.stamp
 WHEELS := data/wheels/.stamp
 PY := .venv/bin/python
@@ -22,9 +22,9 @@ RUN_ENV := ANATOMY_PROGRESS=0 TQDM_DISABLE=1 PYTHONHASHSEED=0 TOKENIZERS_PARALLE
 .PHONY: all test bench claims cold student lab fetch lock clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
-figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/report.py
+figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/present/report.py
 	$(RUN_ENV) $(PY) -c 'import anatomy_utils as au; print(round(au.summary.record_runtime("$(PROFILE)"), 1), "minutes of notebooks")'
-	$(if $(filter default rotten_tomatoes,$(PROFILE)),$(PY) -c 'import anatomy_utils.report as r; r.update_readme("default")')
+	$(if $(filter default rotten_tomatoes,$(PROFILE)),$(PY) -c 'import anatomy_utils.present.report as r; r.update_readme("default")')
 	touch $@
 
 $(VENV): requirements.lock requirements.txt
@@ -72,17 +72,17 @@ test: $(VENV) $(WHEELS) ## lint (ruff), unit tests, then nbval on the smoke note
 	$(RUN_ENV) $(PY) -m pytest -p no:cacheprovider tests --nbval-lax --nbval-current-env notebooks/executed/smoke
 
 bench: $(VENV) ## time dense / zeroed / removed FFNs side by side against the FLOP ceiling (after `make`)
-	$(RUN_ENV) $(PY) -m anatomy_utils.bench $(PROFILE)
+	$(RUN_ENV) $(PY) -m anatomy_utils.tools.bench $(PROFILE)
 
 claims: $(VENV) ## print the claims ledger of PROFILE from its stored outputs (seconds; no model is loaded)
-	$(RUN_ENV) $(PY) -c 'import sys, anatomy_utils.claims as c; sys.exit(c.main("$(PROFILE)"))'
+	$(RUN_ENV) $(PY) -c 'import sys, anatomy_utils.study.claims as c; sys.exit(c.main("$(PROFILE)"))'
 
 COLD_PROFILES ?= $(PROFILE)
 cold: $(VENV) ## clone the committed tree, run PROFILE (or COLD_PROFILES="default rotten_tomatoes") there from an empty cache, compare with the committed summary
-	$(PY) -m anatomy_utils.cold $(COLD_PROFILES)
+	$(PY) -m anatomy_utils.tools.cold $(COLD_PROFILES)
 
 student: $(VENV) ## build the student track (notebooks/student/release/: two weeks of graded exercises) and grade its solutions
-	$(RUN_ENV) $(PY) -m anatomy_utils.student
+	$(RUN_ENV) $(PY) -m anatomy_utils.tools.student
 
 lab: $(VENV) $(WHEELS) ## JupyterLab on the repository (open the URL it prints; notebooks default to the default profile)
 	.venv/bin/jupyter lab --no-browser --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -20,6 +20,7 @@ otherwise ``inconclusive``, with the minimum detectable effect (MDE) at 80% powe
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -322,3 +323,106 @@ def describe(comparison: dict, scale: float = 100, unit: str = " pt", counted: s
     if c.get("mde") is not None and c.get("verdict") in ("inconclusive",):
         text += f"; detectable at 80% power: {scale * c['mde']:.1f}{unit}"
     return text
+
+
+# ------------------------------------------------------------------------------------ set overlaps and ranks
+
+def jaccard(a: list[int], b: list[int]) -> float:
+    """Overlap of two neuron sets; NaN for two empty sets (nothing to compare)."""
+    union = set(a) | set(b)
+    return len(set(a) & set(b)) / len(union) if union else math.nan
+
+
+def jaccard_matrix(sets: list[list[list[int]]], layers) -> np.ndarray:
+    """Mean Jaccard overlap between every pair of inputs over those of the given layers where at least one of the two
+    sets is non-empty: ``(n_inputs, n_inputs)``, NaN where both sets are empty at every one of the layers (computed
+    from indicator matrices, fast for hundreds of inputs)."""
+    n = len(sets)
+    width = 1 + max((i for per_input in sets for layer in layers for i in per_input[layer]), default=0)
+    total, count = np.zeros((n, n)), np.zeros((n, n))
+    for layer in layers:
+        member = np.zeros((n, width))
+        for r in range(n):
+            member[r, sets[r][layer]] = 1
+        inter = member @ member.T
+        sizes = member.sum(1)
+        union = sizes[:, None] + sizes[None, :] - inter
+        seen = union > 0
+        total[seen] += inter[seen] / union[seen]
+        count += seen
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def chance_jaccard(a: int, b: int, n: int) -> float:
+    """Expected Jaccard of two independent sets of sizes ``a`` and ``b`` drawn uniformly from ``n`` neurons (exact:
+    the intersection is hypergeometric); NaN when both are empty. For ``a = b = k`` it is close to ``k / (2n - k)``."""
+    if a == 0 and b == 0:
+        return math.nan
+    from scipy.stats import hypergeom
+
+    x = np.arange(max(0, a + b - n), min(a, b) + 1)
+    return float(np.sum(hypergeom.pmf(x, n, a, b) * x / (a + b - x)))
+
+
+def _pair_cells(sets: list[list[list[int]]], widths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(input, input, layer)`` arrays of the Jaccard of two inputs' sets and of its chance value (random sets of the
+    same sizes, exact), NaN where both sets are empty."""
+    n_inputs, n_layers = len(sets), len(sets[0])
+    value = np.full((n_inputs, n_inputs, n_layers), np.nan)
+    chance = np.full((n_inputs, n_inputs, n_layers), np.nan)
+    cache = {}
+    for i, j in itertools.combinations(range(n_inputs), 2):
+        for layer in range(n_layers):
+            a, b = sets[i][layer], sets[j][layer]
+            if a or b:
+                value[i, j, layer] = value[j, i, layer] = jaccard(a, b)
+                key = (min(len(a), len(b)), max(len(a), len(b)), widths[layer])
+                if key not in cache:
+                    cache[key] = chance_jaccard(*key)
+                chance[i, j, layer] = chance[j, i, layer] = cache[key]
+    return value, chance
+
+
+def _input_resample(value: np.ndarray, upper: np.ndarray):
+    """The statistic ``stats.bootstrap`` resamples inputs with: mean Jaccard over the non-empty cells of the drawn
+    inputs (pairs of an input with itself left out); NaN when no such cell is drawn."""
+    total, count = np.nansum(value, axis=2), np.isfinite(value).sum(axis=2)  # per input pair, over layers
+
+    def statistic(idx: np.ndarray) -> float:
+        keep = upper & (idx[:, None] != idx[None, :])
+        c = count[np.ix_(idx, idx)][keep].sum()
+        return total[np.ix_(idx, idx)][keep].sum() / c if c else math.nan
+    return statistic
+
+
+def overlap_summary(sets: list[list[list[int]]], widths, level: float = LEVEL, resamples: int = 2000,
+                    seed: int = 0) -> dict:
+    """How much the neuron sets of different inputs overlap, over the (input pair, layer) cells where at least one of
+    the two sets is non-empty (two empty sets say nothing about which neurons an input uses).
+
+    ``sets``: ``[input][layer] -> neuron ids``; ``widths``: neurons per layer (one int for all layers, or a list).
+    Returns ``jaccard_nonempty`` (mean over those cells), ``nonempty_pairs`` (how many) of ``total_pairs``,
+    ``jaccard_chance`` (the expected Jaccard of random sets of the same sizes, same cells, exact), and ``ci_low`` /
+    ``ci_high``, a percentile bootstrap over inputs (inputs resampled with replacement, pairs of an input with itself
+    left out, ``seed`` fixed). Values that do not exist (no non-empty cell) are None, never NaN.
+    """
+    n_inputs, n_layers = len(sets), len(sets[0])
+    value, chance = _pair_cells(sets, [widths] * n_layers if np.isscalar(widths) else list(widths))
+    upper = np.triu(np.ones((n_inputs, n_inputs), dtype=bool), 1)
+    cells = value[upper]
+    pairs = int(np.isfinite(cells).sum())
+    out = {"jaccard_nonempty": None, "ci_low": None, "ci_high": None, "jaccard_chance": None, "nonempty_pairs": pairs,
+           "total_pairs": int(upper.sum()) * n_layers, "inputs": n_inputs, "level": level}
+    if pairs == 0:
+        return out
+    low, high = bootstrap(_input_resample(value, upper), n_inputs, level, resamples, seed)
+    return out | {"jaccard_nonempty": float(np.nanmean(cells)), "jaccard_chance": float(np.nanmean(chance[upper])),
+                  "ci_low": low, "ci_high": high}
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation over all neurons of two ``(L, n)`` scores."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a.ravel(), b.ravel()).statistic)

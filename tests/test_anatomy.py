@@ -1,21 +1,24 @@
 import numpy as np
 import torch
 
-from anatomy_utils import anatomy
-from anatomy_utils.classifier import SentimentClassifier
-from anatomy_utils.families import neuron_vectors
+from anatomy_utils import stats
+from anatomy_utils.core import pruning
+from anatomy_utils.core import passes
+from anatomy_utils.study import anatomy
+from anatomy_utils.core.classifier import SentimentClassifier
+from anatomy_utils.core.families import neuron_vectors
 from conftest import tiny_body
 
 
 def test_layer_similarity_is_one_at_the_final_layer_and_exact_elsewhere():
     states = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]])
-    np.testing.assert_allclose(anatomy.layer_similarity(states), [[0.0, 2 ** -0.5, 1.0]], atol=1e-6)
+    np.testing.assert_allclose(passes.layer_similarity(states), [[0.0, 2 ** -0.5, 1.0]], atol=1e-6)
 
 
 def test_a_neuron_equal_to_the_target_has_cosine_one():
     clf = SentimentClassifier(tiny_body("gpt2"), dropout=0.0)
     target = neuron_vectors(clf.family.layers(clf.body)[1], clf.family)[7].detach()
-    cosines = anatomy.neuron_cosines(clf, torch.stack([target, -target]))
+    cosines = passes.neuron_cosines(clf, torch.stack([target, -target]))
     assert cosines.shape == (2, 2, 24)
     assert np.isclose(cosines[0, 1, 7], 1.0) and np.isclose(cosines[1, 1, 7], -1.0)
 
@@ -24,8 +27,8 @@ def test_above_threshold_lists_and_jaccard():
     cos = np.array([[[0.5, 0.1, 0.4]], [[0.5, 0.36, 0.0]]])
     sets = anatomy.above_threshold(cos, 0.35)
     assert sets == [[[0, 2]], [[0, 1]]]
-    assert anatomy.jaccard([0, 2], [0, 1]) == 1 / 3
-    assert anatomy.overlap_summary(sets, 3)["jaccard_nonempty"] == 1 / 3
+    assert stats.jaccard([0, 2], [0, 1]) == 1 / 3
+    assert stats.overlap_summary(sets, 3)["jaccard_nonempty"] == 1 / 3
 
 
 def test_graph_connects_consecutive_layers_only():
@@ -35,69 +38,69 @@ def test_graph_connects_consecutive_layers_only():
 
 
 def test_a_neuron_that_never_activates_contributes_nothing():
-    from anatomy_utils.classifier import Encoded
+    from anatomy_utils.core.classifier import Encoded
 
     torch.manual_seed(0)
     clf = SentimentClassifier(tiny_body("llama"), dropout=0.0)
     with torch.no_grad():
         clf.body.layers[0].mlp.up_proj.weight[3] = 0.0  # activation = act(gate) * up = 0 for neuron 3
     data = Encoded([[5, 6, 7, 8], [9, 10, 11]], np.array([1, 0]))
-    result = anatomy.neuron_attribution(clf, data, pad_id=0, batch_size=2)
+    result = passes.neuron_attribution(clf, data, pad_id=0, batch_size=2)
     assert result["contribution"].shape == (2, 24)
     assert result["contribution"][0, 3] == 0 and result["effect"][0, 3] == 0
     assert np.abs(result["effect"]).sum() > 0
 
 
 def test_top_k_keep_drops_the_highest_scores_across_layers():
-    keep = anatomy.top_k_keep(np.array([[0.1, 0.9, 0.2], [0.8, 0.0, 0.3]]), k=2)
+    keep = pruning.top_k_keep(np.array([[0.1, 0.9, 0.2], [0.8, 0.0, 0.3]]), k=2)
     assert keep[0].tolist() == [0, 2] and keep[1].tolist() == [1, 2]
 
 
 # --- Jaccard over non-empty pairs, its chance level and its interval ---------------------------------------------
 
 def test_two_empty_sets_are_not_counted():
-    assert np.isnan(anatomy.jaccard([], [])) and anatomy.jaccard([1], []) == 0.0
+    assert np.isnan(stats.jaccard([], [])) and stats.jaccard([1], []) == 0.0
     # layer 0 is empty for every input; layer 1 holds {1, 2} / {1, 2} / {1, 3}
     sets = [[[], [1, 2]], [[], [1, 2]], [[], [1, 3]]]
-    result = anatomy.overlap_summary(sets, widths=10)
+    result = stats.overlap_summary(sets, widths=10)
     assert result["nonempty_pairs"] == 3 and result["total_pairs"] == 6
     assert np.isclose(result["jaccard_nonempty"], (1 + 1 / 3 + 1 / 3) / 3)
-    matrix = anatomy.jaccard_matrix(sets, [0])
+    matrix = stats.jaccard_matrix(sets, [0])
     assert np.isnan(matrix).all()  # both sets empty everywhere: blank, not 1.0
-    np.testing.assert_allclose(anatomy.jaccard_matrix(sets, [0, 1])[0], [1.0, 1.0, 1 / 3])
+    np.testing.assert_allclose(stats.jaccard_matrix(sets, [0, 1])[0], [1.0, 1.0, 1 / 3])
 
 
 def test_no_nonempty_pair_gives_none_not_nan():
-    result = anatomy.overlap_summary([[[], []], [[], []]], widths=[5, 5])
+    result = stats.overlap_summary([[[], []], [[], []]], widths=[5, 5])
     assert result["nonempty_pairs"] == 0
     assert result["jaccard_nonempty"] is None and result["ci_low"] is None and result["jaccard_chance"] is None
 
 
 def test_chance_jaccard_matches_a_hand_computation():
     # two random 2-subsets of 4 neurons share 0, 1 or 2 with probability 1/6, 4/6, 1/6: E[J] = 4/6 * 1/3 + 1/6 * 1
-    assert np.isclose(anatomy.chance_jaccard(2, 2, 4), 7 / 18)
-    assert np.isclose(anatomy.chance_jaccard(1, 1, 3), 1 / 3)
-    assert anatomy.chance_jaccard(0, 3, 8) == 0.0 and np.isnan(anatomy.chance_jaccard(0, 0, 8))
+    assert np.isclose(stats.chance_jaccard(2, 2, 4), 7 / 18)
+    assert np.isclose(stats.chance_jaccard(1, 1, 3), 1 / 3)
+    assert stats.chance_jaccard(0, 3, 8) == 0.0 and np.isnan(stats.chance_jaccard(0, 0, 8))
     # one input with one neuron, the other with none, at one layer: chance 0; with sets of 1 and 1: 1/n
-    result = anatomy.overlap_summary([[[0], [0]], [[], [1]]], widths=[4, 4])
+    result = stats.overlap_summary([[[0], [0]], [[], [1]]], widths=[4, 4])
     assert result["nonempty_pairs"] == 2 and np.isclose(result["jaccard_chance"], (0 + 1 / 4) / 2)
 
 
 def test_chance_jaccard_agrees_with_a_simulation():
     rng = np.random.default_rng(0)
-    sim = np.mean([anatomy.jaccard(rng.choice(50, 5, replace=False).tolist(), rng.choice(50, 5, replace=False).tolist())
+    sim = np.mean([stats.jaccard(rng.choice(50, 5, replace=False).tolist(), rng.choice(50, 5, replace=False).tolist())
                    for _ in range(20000)])
-    assert abs(sim - anatomy.chance_jaccard(5, 5, 50)) < 0.003
-    assert 5 / 95 < anatomy.chance_jaccard(5, 5, 50) < 1.2 * 5 / 95  # near k / (2n - k), a little above (Jensen)
+    assert abs(sim - stats.chance_jaccard(5, 5, 50)) < 0.003
+    assert 5 / 95 < stats.chance_jaccard(5, 5, 50) < 1.2 * 5 / 95  # near k / (2n - k), a little above (Jensen)
 
 
 def test_bootstrap_interval_over_inputs_is_seeded_and_brackets_the_estimate():
     rng = np.random.default_rng(1)
     sets = [[sorted(rng.choice(20, 4, replace=False).tolist()) for _ in range(3)] for _ in range(8)]
-    a, b = anatomy.overlap_summary(sets, 20, seed=3), anatomy.overlap_summary(sets, 20, seed=3)
+    a, b = stats.overlap_summary(sets, 20, seed=3), stats.overlap_summary(sets, 20, seed=3)
     assert a == b
     assert a["ci_low"] <= a["jaccard_nonempty"] <= a["ci_high"] and a["ci_low"] < a["ci_high"]
-    same = anatomy.overlap_summary([[[1, 2], [3]]] * 5, 20)  # identical sets for every input: no spread at all
+    same = stats.overlap_summary([[[1, 2], [3]]] * 5, 20)  # identical sets for every input: no spread at all
     assert same["jaccard_nonempty"] == same["ci_low"] == same["ci_high"] == 1.0
 
 
@@ -139,13 +142,13 @@ def test_the_auc_reads_a_lens_that_predicts_one_class_and_can_come_out_either_wa
 
 
 def test_lens_at_the_last_layer_equals_the_classifier(body):
-    from anatomy_utils.classifier import Encoded, predict
+    from anatomy_utils.core.classifier import Encoded, predict
 
     torch.manual_seed(1)
     clf = SentimentClassifier(body, dropout=0.3)  # dropout must be off in the lens, as in predict
     data = Encoded([[5, 6, 7, 8, 9], [11, 12, 13], [14, 15, 16, 17]], np.array([1, 0, 1]))
-    states = anatomy.target_states(clf, data, pad_id=0, batch_size=2)
-    lens = anatomy.lens_logits(clf, states)
+    states = passes.target_states(clf, data, pad_id=0, batch_size=2)
+    lens = passes.lens_logits(clf, states)
     assert lens.shape == (3, len(clf.family.layers(clf.body)) + 1)
     np.testing.assert_allclose(lens[:, -1], predict(clf, data, pad_id=0, batch_size=2), atol=1e-5)
     assert not np.allclose(lens[:, 0], lens[:, -1])
@@ -170,7 +173,7 @@ def test_lens_and_ablation_tables_are_gzipped_identically_on_rerun(tmp_path, mon
 
 
 def test_ablation_returns_paired_changes_and_the_logits():
-    from anatomy_utils.classifier import Encoded
+    from anatomy_utils.core.classifier import Encoded
 
     torch.manual_seed(0)
     clf = SentimentClassifier(tiny_body("llama"), dropout=0.0)
@@ -189,14 +192,14 @@ def test_ablation_returns_paired_changes_and_the_logits():
 def test_contribution_is_the_activation_times_the_neurons_write_to_the_head_by_hand():
     """A decoder of two equal-length reviews (the target is the last token): per neuron, the mean over reviews of
     (label sign) x activation at the target x (down-projection column . head weight x final-norm gain)."""
-    from anatomy_utils.classifier import Encoded
+    from anatomy_utils.core.classifier import Encoded
 
     torch.manual_seed(0)
     clf = SentimentClassifier(tiny_body("llama"), dropout=0.0).eval()
     with torch.no_grad():
         clf.body.norm.weight.uniform_(0.5, 1.5)  # a gain that is not 1, so that folding it in matters
     data = Encoded([[5, 6, 7, 8], [9, 10, 11, 12]], np.array([1, 0]))
-    got = anatomy.neuron_attribution(clf, data, pad_id=0, batch_size=2)["contribution"]
+    got = passes.neuron_attribution(clf, data, pad_id=0, batch_size=2)["contribution"]
     acts = []
     hooks = [layer.mlp.down_proj.register_forward_pre_hook(lambda _m, args: acts.append(args[0][:, -1]))
              for layer in clf.body.layers]
@@ -218,4 +221,4 @@ def test_neuron_cosines_match_torch_cosine_similarity_for_every_neuron():
     expected = np.stack([torch.nn.functional.cosine_similarity(
         neuron_vectors(layer, clf.family)[None], targets[:, None], dim=-1).detach().numpy()
         for layer in clf.family.layers(clf.body)], axis=1)
-    np.testing.assert_allclose(anatomy.neuron_cosines(clf, targets), expected, atol=1e-6)
+    np.testing.assert_allclose(passes.neuron_cosines(clf, targets), expected, atol=1e-6)

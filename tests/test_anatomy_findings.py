@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from anatomy_utils import anatomy, findings
-from anatomy_utils.profiles import load_profile
+from anatomy_utils import stats
+from anatomy_utils.core import passes
+from anatomy_utils.present import findings
+from anatomy_utils.study import anatomy
+from anatomy_utils.base.profiles import load_profile
 
 N = 200
 FINAL = np.where(np.arange(N) % 5 < 3, 1.0, -1.0)  # 60% positive: chance is 60%
@@ -43,13 +46,13 @@ def test_an_earlier_decision_is_stated_with_its_agreement_interval_and_chance():
 
 
 def test_jaccard_sentence_judges_only_when_there_are_nonempty_pairs():
-    empty = anatomy.overlap_summary([[[], []]] * 4, 100)
-    top = anatomy.overlap_summary([[[1, 2], [3, 4]]] * 4, 100)
+    empty = stats.overlap_summary([[[], []]] * 4, 100)
+    top = stats.overlap_summary([[[1, 2], [3, 4]]] * 4, 100)
     text = findings.neuron_anatomy("decoder", "m", 0.0, 0.0, 0.35, empty, top, 2, 100, 0.3, 0.5)
     assert "too small to tell" in text and "Where at least one" not in text
     assert "The top 2 neurons by cosine of each layer (2.0% of 100) overlap by 1.00 [1.00, 1.00]" in text
     assert "over all 12 input pairs × layers" in text and "holds" in text
-    some = anatomy.overlap_summary([[[1], []], [[2], []], [[3], []], [[], []]], 100)
+    some = stats.overlap_summary([[[1], []], [[2], []], [[3], []], [[], []]], 100)
     text = findings.neuron_anatomy("decoder", "m", 0.75, 0.01, 0.35, some, top, 2, 100, 0.3, 0.5)
     assert "over 6 of 12 input pairs × layers" in text and "does not hold" in text and "too small" not in text
     assert "mean pairwise cosine of 0.30; the targets differ enough" in text
@@ -57,8 +60,8 @@ def test_jaccard_sentence_judges_only_when_there_are_nonempty_pairs():
 
 def test_alike_targets_are_named_as_the_reason_for_identical_sets():
     targets = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])
-    assert anatomy.target_alignment(targets[:2]) > 0.99 and abs(anatomy.target_alignment(targets[[0, 2]])) < 1e-6
-    top = anatomy.overlap_summary([[[1, 2]]] * 4, 100)
+    assert passes.target_alignment(targets[:2]) > 0.99 and abs(passes.target_alignment(targets[[0, 2]])) < 1e-6
+    top = stats.overlap_summary([[[1, 2]]] * 4, 100)
     text = findings.neuron_anatomy("encoder", "m", 2.0, 0.02, 0.35, top, top, 2, 100, 0.97, 0.5)
     assert "mean pairwise cosine of 0.97" in text and "identical sets follow from alike targets" in text
 
@@ -82,8 +85,8 @@ def test_items_are_sentences_for_rotten_tomatoes_only():
 
 
 def test_summary_values_hold_no_nan():
-    none = anatomy.overlap_summary([[[]], [[]]], 10)
-    top = anatomy.overlap_summary([[[1]], [[2]]], 10)
+    none = stats.overlap_summary([[[]], [[]]], 10)
+    top = stats.overlap_summary([[[1]], [[2]]], 10)
     values = anatomy.overlap_values("decoder", none, top, 1, 10, 0.5) | anatomy.lens_values(
         "decoder", anatomy.lens_agreement(_lens(None)[:3]), None)
     json.dumps(values, allow_nan=False)
@@ -98,7 +101,7 @@ def test_summary_values_hold_no_nan():
 
 def test_compact_keeps_the_first_last_and_asked_for_layers_of_a_long_table():
     import pandas as pd
-    from anatomy_utils.findings import compact
+    from anatomy_utils.present.findings import compact
 
     table = pd.DataFrame({"x": range(31)})
     short = compact(table, rows=7, keep=[13])

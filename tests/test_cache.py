@@ -4,11 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from anatomy_utils import cache
+from anatomy_utils.base import cache
 
-PACKAGE = Path(cache.__file__).parent
-KEY = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.cache import code_fingerprint; " \
-      "print(code_fingerprint(*TRAINING_CODE))"
+PACKAGE = Path(cache.__file__).parents[1]
+KEY = ("from anatomy_utils.study.finetune import TRAINING_CODE; from anatomy_utils.base.cache import code_fingerprint; "
+       "print(code_fingerprint(*TRAINING_CODE))")
 
 
 def checkpoint_key(root: Path) -> str:
@@ -19,19 +19,24 @@ def checkpoint_key(root: Path) -> str:
 def test_training_code_changes_the_checkpoint_key_and_plotting_code_does_not(tmp_path):
     shutil.copytree(PACKAGE, tmp_path / "anatomy_utils", ignore=shutil.ignore_patterns("__pycache__"))
     before = checkpoint_key(tmp_path)
-    with open(tmp_path / "anatomy_utils" / "plots.py", "a") as fh:
+    with open(tmp_path / "anatomy_utils" / "present" / "plots.py", "a") as fh:
         fh.write("\n# a new colour\n")
     assert checkpoint_key(tmp_path) == before
-    with open(tmp_path / "anatomy_utils" / "classifier.py", "a") as fh:
+    with open(tmp_path / "anatomy_utils" / "core" / "classifier.py", "a") as fh:
         fh.write("\n# a reworded comment\n")
     assert checkpoint_key(tmp_path) == before  # comments and docstrings are not code
-    with open(tmp_path / "anatomy_utils" / "classifier.py", "a") as fh:
+    with open(tmp_path / "anatomy_utils" / "core" / "classifier.py", "a") as fh:
         fh.write("\nCHANGED_TRAINING_LOOP = True\n")
-    assert checkpoint_key(tmp_path) != before
+    changed = checkpoint_key(tmp_path)
+    assert changed != before
+    with open(tmp_path / "anatomy_utils" / "base" / "wheels.py", "a") as fh:  # imported by data, imported by classifier
+        fh.write("\nCHANGED_WHEEL_READER = True\n")
+    assert checkpoint_key(tmp_path) != changed  # no module the training code imports, however indirectly, is missed
 
 
-KEYS = "from anatomy_utils.finetune import TRAINING_CODE; from anatomy_utils.cache import code_fingerprint; " \
-       "from anatomy_utils.anatomy import cosines_key; c = code_fingerprint(*TRAINING_CODE); print(c, cosines_key(c))"
+KEYS = ("from anatomy_utils.study.finetune import TRAINING_CODE; "
+        "from anatomy_utils.base.cache import code_fingerprint; from anatomy_utils.study.anatomy import cosines_key; "
+        "c = code_fingerprint(*TRAINING_CODE); print(c, cosines_key(c))")
 
 
 def keys(root: Path) -> tuple[str, str]:
@@ -47,14 +52,14 @@ def test_the_cosine_key_chains_on_the_checkpoint_and_its_own_code_and_ignores_pl
     package = tmp_path / "anatomy_utils"
     start = keys(tmp_path)
     for module in ("plots.py", "report.py"):
-        with open(package / module, "a") as fh:
+        with open(package / "present" / module, "a") as fh:
             fh.write("\nNEW_STYLE = 1\n")
     assert keys(tmp_path) == start  # presentation code derives nothing cached
-    with open(package / "anatomy.py", "a") as fh:
+    with open(package / "core" / "passes.py", "a") as fh:
         fh.write("\nCHANGED_COSINE = True\n")
     after_cosine_edit = keys(tmp_path)
     assert after_cosine_edit[0] == start[0] and after_cosine_edit[1] != start[1]  # the cosines, not the checkpoint
-    with open(package / "classifier.py", "a") as fh:
+    with open(package / "core" / "classifier.py", "a") as fh:
         fh.write("\nCHANGED_FORWARD = True\n")
     after_model_edit = keys(tmp_path)
     assert after_model_edit[0] != start[0] and after_model_edit[1] != after_cosine_edit[1]  # upstream: all downstream

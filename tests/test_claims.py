@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anatomy_utils import anatomy, claims, summary
-from anatomy_utils.profiles import load_profile
-from anatomy_utils.prune_study import GRID, RULE, random_name, rules
+from anatomy_utils.base import summary
+from anatomy_utils.study import anatomy, claims
+from anatomy_utils.base.profiles import load_profile
+from anatomy_utils.study.prune_study import GRID, RULE, random_name, rules
 
 N, LAYERS, WIDTH = 120, 4, 64
 

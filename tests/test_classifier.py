@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from anatomy_utils.classifier import (Encoded, SentimentClassifier, encode, load_classifier, predict, save_classifier,
-                                      train)
-from anatomy_utils.families import target_index
-from anatomy_utils.profiles import ModelConfig
-from conftest import tiny_body
+from anatomy_utils.core.classifier import (Encoded, SentimentClassifier, encode, load_classifier, predict,
+                                           save_classifier, train)
+from anatomy_utils.core import families
+from anatomy_utils.core.families import target_index
+from anatomy_utils.base.profiles import ModelConfig
+from conftest import VOCAB, tiny_body
 
 
 def test_target_index_first_and_last_for_both_padding_sides():
@@ -77,6 +78,27 @@ def test_save_then_load_gives_identical_logits(family, tmp_path, word_tokenizer)
     np.testing.assert_array_equal(predict(clf, data, 0, 4), predict(loaded, data, 0, 4))
 
 
+def test_a_folder_without_recorded_widths_loads_a_stock_gpt2_config(tmp_path, word_tokenizer):
+    """Stock GPT-2 configs leave ``n_inner`` None (the FFN is 4 x ``n_embd``): a folder saved before widths were
+    recorded still loads, with the widths its config builds."""
+    import json
+
+    from transformers import GPT2Config, GPT2Model
+
+    config = GPT2Config(vocab_size=VOCAB, n_embd=8, n_layer=2, n_head=2, n_positions=64, pad_token_id=0)
+    assert config.n_inner is None
+    torch.manual_seed(0)
+    clf = SentimentClassifier(GPT2Model(config).eval(), dropout=0.0)
+    save_classifier(clf, word_tokenizer, tmp_path / "ckpt", {})
+    meta = json.loads((tmp_path / "ckpt" / "meta.json").read_text())
+    del meta["ffn_widths"]
+    (tmp_path / "ckpt" / "meta.json").write_text(json.dumps(meta))
+    loaded, _, _ = load_classifier(tmp_path / "ckpt")
+    assert families.ffn_widths(loaded.body) == [32, 32]
+    data = separable_data(8)
+    np.testing.assert_array_equal(predict(clf, data, 0, 4), predict(loaded, data, 0, 4))
+
+
 class WordTokenizer:
     """Just enough of a tokenizer for ``encode``: one id per word."""
 
@@ -103,7 +125,7 @@ def test_bad_reviews_fail_clearly(texts, labels, message):
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
 def test_training_evaluating_and_pruning_twice_from_scratch_is_bit_identical(family):
-    from anatomy_utils.pruning import pruned_copy
+    from anatomy_utils.core.pruning import pruned_copy
 
     def from_scratch():
         torch.manual_seed(0)

@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from anatomy_utils import cold, summary
+from anatomy_utils.base import summary
+from anatomy_utils.tools import cold
 
 COMMITTED = {"prune.encoder.p30.paper_rule.accuracy": 0.84, "finetune.decoder.test_accuracy": 0.8187,
              "prune.decoder.p30.random.accuracy_std": None, "scores.decoder.taylor.p30.mean_abs_dlogit": 1.142534,

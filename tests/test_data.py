@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from anatomy_utils import data, wheels
-from anatomy_utils.profiles import DataConfig
+from anatomy_utils.base import data, wheels
+from anatomy_utils.base.profiles import DataConfig
 
 
 def test_deduplicate_keeps_one_copy_and_drops_conflicting_labels():

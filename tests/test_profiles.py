@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from anatomy_utils import profiles
+from anatomy_utils.base import profiles
 
 
 @pytest.mark.parametrize("name", ["smoke", "default", "rotten_tomatoes", "paper"])

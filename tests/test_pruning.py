@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from anatomy_utils import pruning
-from anatomy_utils.classifier import SentimentClassifier
-from anatomy_utils.families import family_of, ffn_width, neuron_vectors
+from anatomy_utils.core import pruning
+from anatomy_utils.core.classifier import SentimentClassifier
+from anatomy_utils.core.families import family_of, ffn_width, neuron_vectors
 from conftest import FFN, HIDDEN
 
 
@@ -93,7 +93,7 @@ def test_neuron_similarity_modes():
 
 
 def test_pruned_model_saves_and_loads_with_its_widths(body, batch, tmp_path, word_tokenizer):
-    from anatomy_utils.classifier import footprint, load_classifier, save_classifier
+    from anatomy_utils.core.classifier import footprint, load_classifier, save_classifier
 
     clf = SentimentClassifier(body, dropout=0.1).eval()
     dense_parameters = footprint(clf)["parameters"]
@@ -110,8 +110,8 @@ def test_pruned_model_saves_and_loads_with_its_widths(body, batch, tmp_path, wor
 def test_rule_against_random_masks_is_paired_per_review_and_simultaneous():
     import pandas as pd
 
-    from anatomy_utils.predictions import Prediction
-    from anatomy_utils.prune_study import RANDOM, RULE, comparisons, random_name, sweep_table, verdict
+    from anatomy_utils.study.predictions import Prediction
+    from anatomy_utils.study.prune_study import RANDOM, RULE, comparisons, random_name, sweep_table, verdict
 
     labels = np.ones(200, dtype=np.int64)
 

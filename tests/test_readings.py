@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from anatomy_utils import readings
+from anatomy_utils.present import readings
 
 
 def test_training_and_confusion_read_the_meta_of_fine_tuning():

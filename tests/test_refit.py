@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from anatomy_utils import pruning, refit
-from anatomy_utils.classifier import Encoded, SentimentClassifier, predict
-from anatomy_utils.families import ffn_widths
+from anatomy_utils.core import pruning, refit
+from anatomy_utils.core.classifier import Encoded, SentimentClassifier, predict
+from anatomy_utils.core.families import ffn_widths
 
 from conftest import VOCAB, FFN
 

@@ -1,6 +1,6 @@
-from anatomy_utils import report
-from anatomy_utils.finetune import TRAINING_CODE
-from anatomy_utils.cache import code_fingerprint
+from anatomy_utils.present import report
+from anatomy_utils.study.finetune import TRAINING_CODE
+from anatomy_utils.base.cache import code_fingerprint
 
 VALUES = {"scores.encoder.best.p30.accuracy_drop": 0.01, "scores.encoder.best.p30.drop_ci_low": -0.004,
           "scores.encoder.best.p30.drop_ci_high": 0.024, "scores.encoder.best.score": "taylor",
@@ -141,7 +141,7 @@ def test_the_front_page_answers_five_questions_from_the_ledger_with_links(monkey
 
 
 def test_a_registered_score_reaches_the_readme_with_no_other_edit(monkeypatch):
-    from anatomy_utils import importance
+    from anatomy_utils.core import importance
 
     monkeypatch.setitem(importance.SCORES, "squared_norm", lambda inputs: None)
     values = VALUES | {"scores.encoder.squared_norm.p30.accuracy": 0.83, "scores.encoder.squared_norm.p30.ci_low": 0.8,

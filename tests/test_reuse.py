@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from anatomy_utils import data, importance, models, predictions, runtime, score_study
-from anatomy_utils.classifier import SentimentClassifier, encode, predict, train
-from anatomy_utils.families import UnsupportedModel, family_for_type
-from anatomy_utils.profiles import DataConfig, load_profile
+from anatomy_utils.base import data, runtime
+from anatomy_utils.core import importance, models
+from anatomy_utils.study import predictions, score_study
+from anatomy_utils.core.classifier import SentimentClassifier, encode, predict, train
+from anatomy_utils.core.families import UnsupportedModel, family_for_type
+from anatomy_utils.base.profiles import DataConfig, load_profile
 
 
 @pytest.fixture
@@ -104,7 +106,7 @@ def test_a_local_model_folder_loads_and_picks_its_adapter(tmp_path):
 
 
 def test_an_unsupported_architecture_says_where_an_adapter_goes():
-    with pytest.raises(UnsupportedModel, match=r"anatomy_utils/families.py"):
+    with pytest.raises(UnsupportedModel, match=r"anatomy_utils/core/families.py"):
         family_for_type("t5")
     assert family_for_type("roberta").name == "bert" and family_for_type("mistral").name == "llama"
 
@@ -149,7 +151,7 @@ def test_device_auto_is_the_cpu_without_a_gpu_and_cuda_is_refused_clearly():
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_on_cuda_training_prediction_and_pruning_follow_the_model():
-    from anatomy_utils import pruning
+    from anatomy_utils.core import pruning
 
     body, tokenizer = models.load_body("tiny-gpt2")
     clf = SentimentClassifier(body, 0.0).to("cuda")

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anatomy_utils import score_study
-from anatomy_utils.predictions import Prediction
+from anatomy_utils.study import score_study
+from anatomy_utils.study.predictions import Prediction
 
 
 def selection(rows):

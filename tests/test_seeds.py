@@ -3,7 +3,9 @@ keys."""
 import numpy as np
 import pandas as pd
 
-from anatomy_utils import finetune, profiles, reseed, seeds, stats
+from anatomy_utils import stats
+from anatomy_utils.base import profiles
+from anatomy_utils.study import finetune, reseed, seeds
 
 
 def _simulate(rng, k: int, truth: float, between: float, runs: int = 3000):

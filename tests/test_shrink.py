@@ -5,9 +5,9 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from anatomy_utils.classifier import SentimentClassifier, encode, load_classifier, predict, save_classifier
-from anatomy_utils.families import ffn_widths
-from anatomy_utils.shrink import shrink
+from anatomy_utils.core.classifier import SentimentClassifier, encode, load_classifier, predict, save_classifier
+from anatomy_utils.core.families import ffn_widths
+from anatomy_utils.tools.shrink import shrink
 
 from conftest import VOCAB, FFN, tiny_body
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from anatomy_utils import student
+from anatomy_utils.tools import student
 
 
 def test_there_are_six_coded_exercises_and_every_one_says_its_goal_difficulty_and_minutes():
@@ -16,11 +16,11 @@ def test_there_are_six_coded_exercises_and_every_one_says_its_goal_difficulty_an
 
 
 def test_the_solution_is_the_package_source_between_nbgraders_markers():
-    cell = student._solution_cell("anatomy:layer_similarity")
+    cell = student._solution_cell("core.passes:layer_similarity")
     assert cell.startswith("def layer_similarity(states: torch.Tensor) -> np.ndarray:")
     body = cell.split("### BEGIN SOLUTION\n")[1].split("\n    ### END SOLUTION")[0]
     assert body.strip() == "return F.cosine_similarity(states, states[:, -1:, :], dim=-1).numpy()"
-    assert "F, np, torch" in student._imports("anatomy:layer_similarity")
+    assert "F, np, torch" in student._imports("core.passes:layer_similarity")
 
 
 def test_grade_passes_the_right_function_and_fails_a_wrong_one():

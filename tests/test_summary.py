@@ -6,7 +6,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from anatomy_utils import summary
+from anatomy_utils.base import summary
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from anatomy_utils import pruning, speed_study, timing
-from anatomy_utils.classifier import Encoded, SentimentClassifier
+from anatomy_utils.core import pruning, timing
+from anatomy_utils.study import speed_study
+from anatomy_utils.core.classifier import Encoded, SentimentClassifier
 from transformers.pytorch_utils import Conv1D
 from conftest import FFN, HIDDEN, tiny_body
 
@@ -187,7 +188,7 @@ def test_the_paper_timing_check_exceeds_even_an_all_ffn_bound():
 
 
 def test_the_bench_keep_sets_remove_the_target_share_unevenly():
-    from anatomy_utils.bench import uneven_keeps
+    from anatomy_utils.tools.bench import uneven_keeps
 
     widths = [1536] * 6
     keep = uneven_keeps(widths, 0.3, seed=0)

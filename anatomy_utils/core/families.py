@@ -1,0 +1,206 @@
+"""Family adapters: the only place that knows where an architecture keeps its FFN and its target token.
+
+Every other module asks ``family_of(model)`` and never branches on model names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
+
+import torch
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    layers: Callable[[nn.Module], Sequence[nn.Module]]
+    ffn_in: Callable[[nn.Module], list[nn.Module]]  # modules whose outputs are the FFN neurons
+    ffn_out: Callable[[nn.Module], nn.Module]  # module that maps the neurons back to the residual stream
+    target: Literal["first", "last"]  # CLS for encoders, last real token for decoders
+    final_norm: Callable[[nn.Module], nn.Module | None]  # the norm after the last layer, if any
+    attention_dropout_key: str  # config attribute of the dropout on attention probabilities
+
+
+FAMILIES = {
+    "bert": Family(
+        "bert",
+        layers=lambda m: m.encoder.layer,
+        ffn_in=lambda layer: [layer.intermediate.dense],
+        ffn_out=lambda layer: layer.output.dense,
+        target="first",
+        final_norm=lambda m: None,
+        attention_dropout_key="attention_probs_dropout_prob",
+    ),
+    "gpt2": Family(
+        "gpt2",
+        layers=lambda m: m.h,
+        ffn_in=lambda layer: [layer.mlp.c_fc],
+        ffn_out=lambda layer: layer.mlp.c_proj,
+        target="last",
+        final_norm=lambda m: m.ln_f,
+        attention_dropout_key="attn_pdrop",
+    ),
+    "llama": Family(
+        "llama",
+        layers=lambda m: m.layers,
+        ffn_in=lambda layer: [layer.mlp.gate_proj, layer.mlp.up_proj],
+        ffn_out=lambda layer: layer.mlp.down_proj,
+        target="last",
+        final_norm=lambda m: m.norm,
+        attention_dropout_key="attention_dropout",
+    ),
+}
+
+
+# Architectures that share an adapter's module layout (config ``model_type`` -> adapter).
+SAME_LAYOUT = {"roberta": "bert", "xlm-roberta": "bert", "electra": "bert", "mistral": "llama", "qwen2": "llama"}
+
+
+class UnsupportedModel(ValueError):
+    """A model whose architecture no adapter describes."""
+
+
+def family_of(body: nn.Module) -> Family:
+    """The adapter for a transformers base model (BertModel, GPT2Model, LlamaModel)."""
+    return family_for_type(body.config.model_type)
+
+
+def family_for_type(kind: str) -> Family:
+    """The adapter for a config's ``model_type``."""
+    kind = SAME_LAYOUT.get(kind, kind)
+    if kind not in FAMILIES:
+        types = {name: ", ".join([name, *(k for k, v in SAME_LAYOUT.items() if v == name)]) for name in FAMILIES}
+        raise UnsupportedModel(
+            f"No family adapter for model_type {kind!r}. Supported: BERT-like encoders ({types['bert']}), GPT-2 "
+            f"({types['gpt2']}) and Llama-like decoders ({types['llama']}). A new architecture needs one entry in "
+            "FAMILIES in anatomy_utils/core/families.py (its layers, FFN input and output modules, final norm and "
+            "target token), or one line in SAME_LAYOUT there if it shares a known module layout.")
+    return FAMILIES[kind]
+
+
+def linear_weight(module: nn.Module) -> torch.Tensor:
+    """A projection's weight in ``nn.Linear``'s layout ``[out, in]``, whatever the storage (GPT-2's Conv1D keeps
+    ``[in, out]``): a view, so writing into it writes the module's weight."""
+    return module.weight.T if isinstance(module, Conv1D) else module.weight
+
+
+def set_linear_weight(module: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    """Give a projection a new weight, given in ``nn.Linear``'s layout, and bias (None: keep none), with its size
+    attributes to match."""
+    conv = isinstance(module, Conv1D)
+    module.weight = nn.Parameter((weight.T if conv else weight).contiguous())
+    module.bias = None if bias is None else nn.Parameter(bias)
+    if conv:
+        module.nf = weight.shape[0]
+    else:
+        module.out_features, module.in_features = weight.shape
+
+
+def projections(layer: nn.Module) -> list[nn.Module]:
+    """Every weight matrix product of a layer (``nn.Linear`` or GPT-2's Conv1D)."""
+    return [m for m in layer.modules() if isinstance(m, (nn.Linear, Conv1D))]
+
+
+def layers(body: nn.Module) -> Sequence[nn.Module]:
+    """The transformer layers of a base model, in order."""
+    return family_of(body).layers(body)
+
+
+def ffn_width(layer: nn.Module, family: Family) -> int:
+    """Number of FFN neurons in one layer (works after pruning too)."""
+    return neuron_vectors(layer, family).shape[0]
+
+
+def ffn_widths(body: nn.Module) -> list[int]:
+    """Number of FFN neurons of every layer of a base model."""
+    family = family_of(body)
+    return [ffn_width(layer, family) for layer in family.layers(body)]
+
+
+def neuron_vectors(layer: nn.Module, family: Family) -> torch.Tensor:
+    """The FFN output vectors of one layer as an ``(n_neurons, hidden)`` tensor, whatever the storage."""
+    return linear_weight(family.ffn_out(layer)).T
+
+
+class NoNeurons(nn.Module):
+    """Stands in for an FFN input projection with no neurons left: no arithmetic, an empty view of its input; its
+    weight is an empty ``[0, in]`` matrix so that widths and state dicts read as for any projection."""
+
+    def __init__(self, inputs: int):
+        super().__init__()
+        self.register_buffer("weight", torch.empty(0, inputs))
+        self.bias = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., :0]
+
+
+class BiasOnly(nn.Module):
+    """Stands in for an FFN output projection fed by no neurons: it writes its bias (zeros without one); its weight
+    is an empty ``[out, 0]`` matrix."""
+
+    def __init__(self, outputs: int, bias: torch.Tensor | None):
+        super().__init__()
+        self.register_buffer("weight", torch.empty(outputs, 0))
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (*x.shape[:-1], self.weight.shape[0])
+        return x.new_zeros(shape) if self.bias is None else self.bias.expand(shape)
+
+
+def _swap(layer: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    for name, module in layer.named_modules():
+        if module is old and name:
+            parent, _, attribute = name.rpartition(".")
+            setattr(layer.get_submodule(parent) if parent else layer, attribute, new)
+            return
+    raise ValueError("module not found under its layer")
+
+
+def empty_ffn(layer: nn.Module, family: Family) -> None:
+    """Replace one layer's FFN projections by modules that do no arithmetic (``NoNeurons``, ``BiasOnly``): a layer
+    pruned to zero neurons, or bypassed to measure the FFNs' share of the time. Works for every family (GPT-2's
+    Conv1D cannot multiply by an empty matrix)."""
+    for module in family.ffn_in(layer):
+        _swap(layer, module, NoNeurons(linear_weight(module).shape[1]))
+    out = family.ffn_out(layer)
+    _swap(layer, out, BiasOnly(linear_weight(out).shape[0], out.bias))
+
+
+def target_index(attention_mask: torch.Tensor, target: str) -> torch.Tensor:
+    """Position of the target token per row: 0 for ``first``; the last non-pad token for ``last`` (either padding
+    side)."""
+    if target == "first":
+        return torch.zeros(attention_mask.shape[0], dtype=torch.long, device=attention_mask.device)
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    return (attention_mask.long() * positions).argmax(dim=1)
+
+
+def _select(module: nn.Module, kept: torch.Tensor, neurons_are: str) -> None:
+    """Keep only ``kept`` neurons of a projection; ``neurons_are`` "outputs" (FFN in: rows) or "inputs" (FFN out:
+    columns, in ``nn.Linear``'s layout)."""
+    weight, kept = linear_weight(module).detach(), kept.to(module.weight.device)
+    outputs = neurons_are == "outputs"
+    bias = module.bias
+    if bias is not None:
+        bias = bias.detach()[kept].clone() if outputs else bias.detach().clone()
+    set_linear_weight(module, weight.index_select(0 if outputs else 1, kept).clone(), bias)
+
+
+def remove_neurons(body: nn.Module, keep: dict[int, torch.Tensor]) -> list[int]:
+    """Physically shrink each listed layer's FFN to the kept neurons (a layer with none left does no FFN arithmetic:
+    ``empty_ffn``); returns the per-layer widths."""
+    family = family_of(body)
+    layers = family.layers(body)
+    for index, kept in keep.items():
+        kept = torch.as_tensor(kept, dtype=torch.long).sort().values
+        if len(kept) == 0:
+            empty_ffn(layers[index], family)
+            continue
+        for module in family.ffn_in(layers[index]):
+            _select(module, kept, "outputs")
+        _select(family.ffn_out(layers[index]), kept, "inputs")
+    return [neuron_vectors(layer, family).shape[0] for layer in layers]

@@ -1,0 +1,300 @@
+"""The student track (``make student``): graded exercises built from the study's own code.
+
+Each coded exercise is one function of the package. Its notebook cell is written from the package source (signature and
+docstring kept, the body between nbgrader's solution markers), so the solution is the study's code itself, never a
+second copy; ``nbgrader generate_assignment`` strips the bodies for the student version. The cell after it grades the
+student's function with the package's own tests: :func:`grade` runs them in a fresh pytest process in which the package
+function's code is replaced by the student's (this module is also that process's pytest plugin). Written exercises
+sit beside them as manually graded answers whose marking scheme is stripped from the student version.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import marshal
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ..base.runtime import ROOT
+
+COURSE = ROOT / "notebooks" / "student"  # nbgrader's course folder: source/, release/, gradebook.db (all built)
+STUDENT_CODE = "ANATOMY_STUDENT_CODE"  # set by grade(): the student's function for the pytest process
+
+
+@dataclass(frozen=True)
+class Exercise:
+    target: str  # "module:function" of anatomy_utils
+    tests: tuple[str, ...]  # pytest node ids under tests/ that grade it
+    goal: str  # what the student learns
+    difficulty: str  # easy / medium / hard
+    minutes: int  # a student's working time, stated (the grader's own seconds are measured by make student)
+    points: int = 2
+
+
+@dataclass(frozen=True)
+class Written:
+    name: str
+    question: str
+    scheme: str  # the marking scheme: what a full answer contains (stripped from the student version)
+    minutes: int
+    points: int = 3
+
+
+WEEKS = {
+    "week1_anatomy": {
+        "title": "Week 1 · layer and neuron anatomy (notebooks 01–03)",
+        "coded": (
+            Exercise("core.passes:layer_similarity",
+                     ("tests/test_anatomy.py::test_layer_similarity_is_one_at_the_final_layer_and_exact_elsewhere",),
+                     "the paper's Figure 1 measure: cosine of each layer's target token to the final one", "easy", 10),
+            Exercise("core.passes:neuron_cosines",
+                     ("tests/test_anatomy.py::test_a_neuron_equal_to_the_target_has_cosine_one",),
+                     "an FFN neuron as one output vector in the residual stream, "
+                     "scored by the paper's cosine (Figure 2)",
+                     "medium", 20),
+            Exercise("stats:chance_jaccard", ("tests/test_anatomy.py::test_chance_jaccard_matches_a_hand_computation",
+                                                "tests/test_anatomy.py::test_chance_jaccard_agrees_with_a_simulation"),
+                     "an overlap means nothing without its chance level: "
+                     "the hypergeometric expectation of a Jaccard index",
+                     "medium", 25),
+            Exercise("core.passes:lens_logits",
+                     ("tests/test_anatomy.py::test_lens_at_the_last_layer_equals_the_classifier",),
+                     "a logit lens: the fine-tuned head read at every layer, with the final norm the last layer gets",
+                     "medium", 20),
+        ),
+        "written": (
+            Written("encoder_lens",
+                    "In 02 the encoder's lens predicts one class for almost every review until its last layer, yet its "
+                    "AUC against the final prediction is already high a layer or two earlier. Explain how both can be "
+                    "true, and say which of the two readings the ledger's `late_decision` uses and why.",
+                    "Full marks: (1) the lens applies the *last* layer's head, whose bias and scale fit the last "
+                    "layer's states; earlier states are shifted, so every logit lands on one side of 0 (one class); "
+                    "(2) the AUC ignores the threshold and asks only whether the logits *rank* the reviews as the "
+                    "final prediction does; a shifted but ordered logit ranks well; (3) the ledger uses the AUC "
+                    "because a statistic that cannot leave chance until the last layer would call every decision late "
+                    "by construction.", 15),
+            Written("same_neurons",
+                    "03 finds that the paper's neuron sets (cosine above 0.35) are nearly the same for every probe "
+                    "input. Using `target_alignment` and the top-k overlap of 03, argue whether this says something "
+                    "about the model's computation or only about the score.",
+                    "Full marks: (1) the score is a cosine of fixed weight vectors to the target state, so inputs "
+                    "whose final target states are nearly parallel (high alignment) must give nearly the same sets; "
+                    "(2) the top-k sets over many reviews overlap far less, and near the chance level computed by "
+                    "`chance_jaccard`; (3) so the stability is a property of the score and of aligned targets, not "
+                    "evidence that the same neurons do the work.", 15),
+        ),
+    },
+    "week2_pruning": {
+        "title": "Week 2 · pruning without retraining and the claims ledger (notebooks 04–07)",
+        "coded": (
+            Exercise("core.families:remove_neurons",
+                     ("tests/test_pruning.py::test_removing_equals_masking_and_zeroing_weights",
+                      "tests/test_pruning.py::test_pruned_model_saves_and_loads_with_its_widths"),
+                     "physical removal of FFN neurons for BERT, GPT-2 and the gated Llama MLP "
+                     "through the family adapter",
+                     "hard", 30),
+            Exercise("core.importance:taylor",
+                     ("tests/test_importance.py::test_taylor_is_the_squared_gradient_of_a_neuron_mask",),
+                     "the Taylor (Fisher) importance of a neuron: the squared gradient of the loss "
+                     "with respect to its mask",
+                     "hard", 30),
+            Exercise("stats:tango", ("tests/test_stats.py::test_matched_pairs_is_tangos_score_interval",
+                                     "tests/test_stats.py::test_tango_excludes_zero_exactly_when_mcnemars_score_test_rejects",
+                                     "tests/test_stats.py::test_identical_variants_do_not_give_a_point_interval"),
+                     "a paired interval that holds with few discordant reviews: inverting Tango's score test",
+                     "hard", 30),
+        ),
+        "written": (
+            Written("mirror",
+                    "In 06 the `mirror` control ranks neurons by the paper's cosine turned upside down (the highest "
+                    "cosine goes first). Compare it with `random` for the encoder: which keeps more accuracy, and what "
+                    "does that say about the paper's score? Name the number in 06 that shows it and the interval that "
+                    "qualifies it.",
+                    "Full marks: (1) if the cosine ranked neurons by importance, pruning the highest-cosine neurons "
+                    "first (mirror) should hurt more than random; if it hurts as little or less, high cosine does not "
+                    "mark the neurons the decision needs (the ledger's `high_cosine_neurons_matter` asks the same "
+                    "causally); (2) the answer "
+                    "quotes 06's mirror-against-random comparison with its paired interval and n; (3) it says whether "
+                    "that interval excludes 0 and so whether the difference is decided.", 15),
+            Written("ledger",
+                    "Pick one undecided row of the claims ledger (08). Say why it is undecided, what its "
+                    "`n_to_resolve` asks for, and whether spending that many reviews would be worth it on a "
+                    "2-core CPU.",
+                    "Full marks: (1) the row's interval contains the null (or crosses the margin) and the answer reads "
+                    "it; (2) it uses the row's `why` and `n_to_resolve` (or masks) and turns them into minutes from "
+                    "04/05's per-review cost; (3) it judges the trade-off, noting when no number of reviews suffices "
+                    "(rows limited by the spread between masks or by the number of layers).", 15),
+        ),
+    },
+}
+
+
+def exercises() -> list[Exercise]:
+    return [e for week in WEEKS.values() for e in week["coded"]]
+
+
+def _function(target: str):
+    module, name = target.split(":")
+    return importlib.import_module(f"anatomy_utils.{module}"), name
+
+
+def _source(target: str) -> tuple:
+    """The exercise's module and the (undecorated) function's source, dedented."""
+    module, name = _function(target)
+    return module, textwrap.dedent(inspect.getsource(inspect.unwrap(getattr(module, name))))
+
+
+def _solution_cell(target: str) -> str:
+    """The function's source with its body (after the docstring) between nbgrader's solution markers."""
+    source = _source(target)[1]
+    node = ast.parse(source).body[0]
+    start = node.body[1].lineno - 1 if ast.get_docstring(node) else node.body[0].lineno - 1
+    lines = source.splitlines()
+    return "\n".join(lines[:start] + ["    ### BEGIN SOLUTION"] + lines[start:] + ["    ### END SOLUTION"])
+
+
+def _imports(target: str) -> str:
+    """The imports a student's version needs: every global of the function's module that its source names (decorators
+    and defaults included)."""
+    module, source = _source(target)
+    used = sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and n.id in vars(module)}
+                  - {target.split(":")[1]})
+    wrapped = textwrap.fill(", ".join(used), 112, initial_indent="    ", subsequent_indent="    ")
+    return f"from __future__ import annotations\n\nfrom {module.__name__} import (\n{wrapped},\n)"
+
+
+def _cell(kind: str, source: str, grade_id: str | None = None, **nbgrader) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
+    if grade_id:
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "schema_version": 3, "grade": False, "solution": False,
+                                     "locked": False, "task": False} | nbgrader
+    return cell
+
+
+def notebook(assignment: str) -> nbformat.NotebookNode:
+    """The instructor's (source) notebook of one week: solutions in place, marked for nbgrader."""
+    week = WEEKS[assignment]
+    minutes = sum(e.minutes for e in week["coded"]) + sum(w.minutes for w in week["written"])
+    cells = [_cell("markdown", f"# {week['title']}\n\nEach coded exercise is a function of the study's package "
+                   "(`anatomy_utils`) with its body removed: write it, run the cell, then run the grading cell under "
+                   "it, which runs the package's own tests on your function. The written exercises are marked by "
+                   f"hand. About {minutes} minutes in all; nothing here needs a trained model.", "intro", locked=True)]
+    for e in week["coded"]:
+        name = e.target.split(":")[1]
+        cells.append(_cell("markdown", f"## `{e.target.replace(':', '.')}` · {e.difficulty}, about {e.minutes} "
+                           f"minutes\n\n**Goal:** {e.goal}.\n\nThe names the package's version uses are imported for "
+                           "you; read the docstring, then write the body.", f"{name}_intro", locked=True))
+        cells.append(_cell("code", _imports(e.target), f"{name}_imports", locked=True))
+        cells.append(_cell("code", _solution_cell(e.target), f"{name}_answer", solution=True))
+        cells.append(_cell("code", f"from anatomy_utils.tools.student import grade\n\ngrade({name})", f"{name}_grade",
+                           grade=True, locked=True, points=e.points))
+    for w in week["written"]:
+        cells.append(_cell("markdown", f"## Written: {w.name} · about {w.minutes} minutes\n\n{w.question}",
+                           f"{w.name}_question", locked=True))
+        cells.append(_cell("markdown", f"**Marking scheme ({w.points} points).** {w.scheme}", f"{w.name}_answer",
+                           solution=True, grade=True, points=w.points))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _nbgrader(*args: str, root: Path) -> None:
+    """One nbgrader command on the course at ``root``, with this environment's commands first on PATH (nbgrader
+    calls ``alembic`` by name)."""
+    bin_dir = str(Path(sys.executable).parent)
+    subprocess.run([f"{bin_dir}/nbgrader", *args, f"--CourseDirectory.root={root}", "--log-level=ERROR"], check=True,
+                   cwd=root, env=os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+
+def build(root: Path = COURSE) -> list[Path]:
+    """Write each week's source notebook under ``root/source`` and let nbgrader strip it into ``root/release``."""
+    released = []
+    for assignment in WEEKS:
+        path = root / "source" / assignment / f"{assignment}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook(assignment), path)
+        _nbgrader("generate_assignment", assignment, "--force", root=root)
+        released.append(root / "release" / assignment / f"{assignment}.ipynb")
+    return released
+
+
+def autograde(root: Path, versions: dict[str, str]) -> dict[tuple[str, str], tuple[float, float]]:
+    """Submit ``versions`` (student id -> "source" or "release") of every week and autograde them with nbgrader:
+    (student, assignment) -> (score, max score)."""
+    from nbgrader.api import Gradebook
+
+    for student, version in versions.items():
+        for assignment in WEEKS:
+            folder = root / "submitted" / student / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{assignment}.ipynb"
+            (folder / name).write_bytes((root / version / assignment / name).read_bytes())
+    for assignment in WEEKS:
+        _nbgrader("autograde", assignment, "--force", "--ExecutePreprocessor.timeout=600", root=root)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as book:
+        return {(s, a): (book.find_submission(a, s).score, book.find_assignment(a).max_score)
+                for s in versions for a in WEEKS}
+
+
+def grade(function) -> None:
+    """Run the package's tests of ``function`` on the student's version (a fresh pytest process in which the package
+    function runs the student's code); an AssertionError with pytest's report when any fails."""
+    exercise = next((e for e in exercises() if e.target.endswith(f":{function.__name__}")), None)
+    if exercise is None:
+        raise ValueError(f"{function.__name__!r} is not one of the exercises: {[e.target for e in exercises()]}.")
+    plain = inspect.unwrap(function)
+    with tempfile.NamedTemporaryFile("wb", suffix=".pickle", delete=False) as handle:
+        pickle.dump((exercise.target, marshal.dumps(plain.__code__), plain.__defaults__), handle)
+    started = time.perf_counter()
+    try:
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-p",
+                              __name__, *exercise.tests], cwd=ROOT, capture_output=True, text=True,
+                             env=os.environ | {STUDENT_CODE: handle.name})
+    finally:
+        os.unlink(handle.name)
+    if run.returncode != 0:
+        raise AssertionError(f"{function.__name__}: the package's tests fail on your version:\n"
+                             + "\n".join(run.stdout.strip().splitlines()[-40:]))
+    passed = ", ".join(test.rsplit("::", 1)[-1] for test in exercise.tests)
+    print(f"{function.__name__}: the package's tests pass ({time.perf_counter() - started:.0f} s): {passed}")
+
+
+def pytest_configure(config) -> None:
+    """In the grading process: the package function named by the payload runs the student's code from here on (its
+    code object is swapped in place, so every reference to it, decorated or registered, runs the student's body)."""
+    path = os.environ.get(STUDENT_CODE)
+    if not path:
+        return
+    target, code, defaults = pickle.loads(Path(path).read_bytes())
+    module, name = _function(target)
+    original = inspect.unwrap(getattr(module, name))
+    original.__code__, original.__defaults__ = marshal.loads(code), defaults
+
+
+def main() -> int:
+    """``make student``: build both weeks, then autograde the solved notebooks (they must get full marks)."""
+    released = build()
+    print("Student notebooks (solutions stripped):", *[p.relative_to(ROOT) for p in released], sep="\n  ")
+    started = time.perf_counter()
+    scores = autograde(COURSE, {"solutions": "source"})
+    for (_, assignment), (score, top) in scores.items():
+        print(f"{assignment}: the solutions score {score:g} of {top:g} (written answers are marked by hand and count 0 "
+              "here)")
+    print(f"Autograding took {time.perf_counter() - started:.0f} s; each exercise's grader prints its own seconds in "
+          f"{(COURSE / 'autograded').relative_to(ROOT)}/solutions/.")
+    coded = sum(e.points for e in exercises())
+    return 0 if sum(score for score, _ in scores.values()) >= coded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
