@@ -246,5 +246,3 @@ def ablation(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: i
                      "mean_abs_delta_logit": float(np.mean([np.abs(logits[m] - logits["dense"]).mean()
                                                             for m in names]))})
     return pd.DataFrame(rows).set_index("ablated"), logits
-
-
