@@ -1,11 +1,14 @@
 """Every summary key a reader asks for is one some run writes: the README writer and the claims ledger, read against
 the committed summaries, ask for no key that no notebook (or ``make cold``) writes, so a key renamed on one side cannot
-leave the other reading nothing."""
+leave the other reading nothing. And no module spells a key out: they are built by ``base.keys``."""
+import ast
 import re
+from pathlib import Path
 
 import pytest
 
-from anatomy_utils.base import summary
+import anatomy_utils
+from anatomy_utils.base import keys, summary
 from anatomy_utils.base.profiles import load_profile
 from anatomy_utils.present import report
 from anatomy_utils.study import claims
@@ -68,3 +71,52 @@ def test_the_ledger_asks_only_for_keys_some_run_writes(asked):
 def test_the_check_bites(asked):
     summary.read("default").get("scores.encoder.best.acuracy_drop")  # a misspelt key
     assert unwritten(asked) == ["scores.encoder.best.acuracy_drop"]
+
+
+# Modules that still spell their keys out, each with the reason.
+SPELLED = {
+    "study/finetune.py": "in the training code's fingerprint: moving its keys to base.keys changes every checkpoint's "
+                         "cache key, so it moves with the next change that retrains anyway",
+}
+
+
+def spelled_keys(source: str) -> list[str]:
+    """The summary keys a module's code spells out: string constants and f-string texts (docstrings and prose left
+    aside: no spaces) that start with an area of ``base.keys`` and a dot."""
+    found, tree = [], ast.parse(source)
+    pieces = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
+    for node in ast.walk(tree):
+        if id(node) in pieces:  # a piece of an f-string, read with it
+            continue
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if " " not in text and text.split(".")[0] in keys.AREAS and "." in text:
+            found.append(text)
+    return found
+
+
+def test_no_module_spells_out_a_summary_key():
+    package = Path(anatomy_utils.__file__).parent
+    spelled = {str(path.relative_to(package)): spelled_keys(path.read_text()) for path in package.rglob("*.py")
+               if path.name != "keys.py"}
+    offenders = {path: found for path, found in spelled.items() if found and path not in SPELLED}
+    assert not offenders, f"summary keys spelt outside base.keys: {offenders}"
+    assert all(spelled[path] for path in SPELLED), "an exemption no longer needed: drop it from SPELLED"
+
+
+def test_the_spelling_check_bites():
+    assert spelled_keys('key = f"scores.{role}.best.score"') == ["scores.{}.best.score"]
+    assert spelled_keys('forget = ("claims.",)') == ["claims."]
+    assert spelled_keys('key = keys.scores(role, "best", "score")\n"""The scores.best keys, in words."""') == []
+
+
+def test_the_schema_builds_the_keys_the_summaries_hold():
+    key = keys.prune("encoder", keys.percent(0.3), "rule_vs_random", "verdict")
+    assert key == "prune.encoder.p30.rule_vs_random.verdict"
+    assert keys.percent(0.7) == "p70" and keys.under(keys.claim()) == "claims."
+    values = summary.read("default")
+    assert {k.split(".")[0] for k in values} - {"profile"} <= set(keys.AREAS)

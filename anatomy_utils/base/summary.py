@@ -11,12 +11,13 @@ import nbformat
 import numpy as np
 import transformers
 
+from . import keys
 from .cache import atomic_write_bytes
 from .runtime import FIGURES, ROOT
 
 DECIMALS = 6  # floats are stored rounded to this many decimals
 # Keys that describe one run (which commit, cold or not, how long): written afresh by every run, never carried over.
-RUN_PREFIXES = ("run.", "runtime.")
+RUN_PREFIXES = (keys.under(keys.run()), keys.under(keys.runtime()))
 # Instruction sets whose presence changes which CPU kernels torch, MKL and oneDNN pick (and so the last bits of a
 # float result).
 CPU_FLAGS = ("avx", "avx2", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx512bw", "avx512f", "amx_bf16", "amx_int8",
@@ -66,15 +67,15 @@ def record_runtime(profile: str, cold: bool = False) -> float:
     notebooks = sorted((ROOT / "notebooks" / "executed" / profile).glob("*.ipynb"))
     per = {nb.stem: nbformat.read(nb, as_version=4).metadata["papermill"]["duration"] / 60 for nb in notebooks}
     values = read(profile)
-    reused = sum(values[f"finetune.{role}.build_minutes"] for role in ("encoder", "decoder")
-                 if values.get(f"finetune.{role}.cached"))
+    reused = sum(values[keys.finetune(role, "build_minutes")] for role in ("encoder", "decoder")
+                 if values.get(keys.finetune(role, "cached")))
     total = sum(per.values()) + reused
-    fingerprints = {values.get(f"finetune.{role}.code_fingerprint") for role in ("encoder", "decoder")}
-    record(profile, {f"runtime.notebooks.{k}.minutes": v for k, v in per.items()}
-           | {"runtime.notebook_minutes": sum(per.values()), "runtime.cached_training_minutes": reused,
-              "runtime.minutes": total, "run.commit": commit(), "run.cold": cold,
-              "run.code_fingerprint": fingerprints.pop() if len(fingerprints) == 1 else "mixed",
-              "env.transformers": transformers.__version__} | cpu(), forget=RUN_PREFIXES)
+    fingerprints = {values.get(keys.finetune(role, "code_fingerprint")) for role in ("encoder", "decoder")}
+    record(profile, {keys.runtime("notebooks", k, "minutes"): v for k, v in per.items()}
+           | {keys.runtime("notebook_minutes"): sum(per.values()), keys.runtime("cached_training_minutes"): reused,
+              keys.runtime("minutes"): total, keys.run("commit"): commit(), keys.run("cold"): cold,
+              keys.run("code_fingerprint"): fingerprints.pop() if len(fingerprints) == 1 else "mixed",
+              keys.env("transformers"): transformers.__version__} | cpu(), forget=RUN_PREFIXES)
     return total
 
 
@@ -94,10 +95,10 @@ def cpu() -> dict:
                     flags = set(value.split())
     except OSError:  # not Linux
         pass
-    return {"env.cpu_model": model or platform.processor() or platform.machine() or "unknown",
-            "env.cpu_flags": ",".join(sorted(flags & set(CPU_FLAGS))),
-            "env.cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "env.threads": torch.get_num_threads()}
+    return {keys.env("cpu_model"): model or platform.processor() or platform.machine() or "unknown",
+            keys.env("cpu_flags"): ",".join(sorted(flags & set(CPU_FLAGS))),
+            keys.env("cpu_capability"): torch.backends.cpu.get_cpu_capability(),
+            keys.env("threads"): torch.get_num_threads()}
 
 
 def commit() -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import findings, plots, readings
 from .. import stats
-from ..base import paper, summary
+from ..base import keys, paper, summary
 from ..study import predictions, prune_study, speed_study
 from ..core.families import ffn_widths
 from ..study.finetune import encoded_split, load_trained
@@ -113,7 +113,7 @@ class PruneNotebook:
         table, timed, gate = speed_study.speed(p, role, self.clf, self.tok, keeps, rounded=rounded, quiet=True)
         table.to_csv(FIGURES / p.name / f"prune_{role}_speed.csv", index=False)
         rounding = prune_study.rounding_cost(self.store, self.data, keeps, rounded, p.claims.accuracy_margin)
-        values = timed | {f"prune.{role}.p{round(100 * r['sparsity'])}.rounding_cost.{k}": r[k]
+        values = timed | {keys.prune(role, keys.percent(r["sparsity"]), "rounding_cost", k): r[k]
                           for _, r in rounding.iterrows() for k in ("delta", "ci_low", "ci_high", "n", "verdict")}
         return Speed(table, timed, gate, rounding, values)
 
@@ -126,10 +126,10 @@ class PruneNotebook:
         """The timed batch, the removed-vs-zeroed check, the FLOP ceilings and the cost of rounding, as printed."""
         p, role, timed = self.profile, self.role, self.speed_run.timed
         return "\n".join([
-            f"timed batch: {timed[f'timing.{role}.batch']} x {timed[f'timing.{role}.tokens']} tokens ({self.unit} x "
-            f"tokens), {p.prune.timing_rounds} rounds",
+            f"timed batch: {timed[keys.timing(role, 'batch')]} x {timed[keys.timing(role, 'tokens')]} tokens "
+            f"({self.unit} x tokens), {p.prune.timing_rounds} rounds",
             f"removed model's logits equal the zeroed model's to 1e-5: "
-            f"{timed[f'timing.{role}.max_abs_logit_diff_removed_vs_zeroed'] < 1e-5}",
+            f"{timed[keys.timing(role, 'max_abs_logit_diff_removed_vs_zeroed')] < 1e-5}",
             self.speed[["variant", "ceiling_flops"]].dropna().round(3).to_string(index=False),
             "rounding the widths, rounded minus own widths (accuracy):",
             *(f"  {r['sparsity']:.0%}: {stats.describe(r)} -> {r['verdict']}"
@@ -141,8 +141,8 @@ class PruneNotebook:
 
     def timing_figure(self):
         timed = self.speed_run.timed
-        return plots.inference_time(self.speed, self.title, timed[f"timing.{self.role}.device"],
-                                    timed[f"timing.{self.role}.threads"], self.speed_run.gate,
+        return plots.inference_time(self.speed, self.title, timed[keys.timing(self.role, "device")],
+                                    timed[keys.timing(self.role, "threads")], self.speed_run.gate,
                                     paper.TIMING[self.role])
 
     def speed_reading(self) -> str:
@@ -160,5 +160,5 @@ class PruneNotebook:
         """Write this notebook's summary keys (both measurements', dropping the role's keys of earlier runs) and its
         predictions."""
         summary.record(self.profile.name, self.measured.values | self.speed_run.values,
-                       forget=(f"prune.{self.role}.", f"timing.{self.role}."))
+                       forget=(keys.under(keys.prune(self.role)), keys.under(keys.timing(self.role))))
         predictions.export(self.profile.name, notebook, [self.store])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import stats
-from ..base import paper, summary
+from ..base import keys, paper, summary
 from ..core import importance
 from ..study import claims
 from ..study.finetune import TRAINING_CODE
@@ -24,17 +24,17 @@ def scores() -> list[str]:
     return [name for name in importance.SCORES if name not in CONTROLS] + [BASELINE]
 
 
-FIGURES = {  # Findings: (heading, summary keys of the sentences, figures)
-    "Fine-tuning (paper §3.1)": (["findings.01_finetune.{m}"], []),
-    "Layer anatomy (paper §3.1, Figure 1)": (["findings.02_layer_anatomy.{m}"],
+FIGURES = {  # Findings: (heading, (where, part) of the sentences' keys ``keys.finding(where, role, *part)``, figures)
+    "Fine-tuning (paper §3.1)": (("01_finetune", ()), []),
+    "Layer anatomy (paper §3.1, Figure 1)": (("02_layer_anatomy", ()),
                                             ["figure1_layer_similarity_input0", "lens_decision_layer"]),
-    "Neuron anatomy (paper §3.2–3.3, Figures 2–3)": (["findings.03_ffn_neurons.{m}.anatomy"],
+    "Neuron anatomy (paper §3.2–3.3, Figures 2–3)": (("03_ffn_neurons", ("anatomy",)),
                                                     ["figure2_3_neuron_graph_input0"]),
-    "Do high-cosine neurons matter? (causal check, beyond the paper)": (["findings.03_ffn_neurons.{m}.causal"], []),
-    "The paper's rule against random pruning (paper §3.4, Figures 4 and 5)": (["findings.prune.{m}"],
+    "Do high-cosine neurons matter? (causal check, beyond the paper)": (("03_ffn_neurons", ("causal",)), []),
+    "The paper's rule against random pruning (paper §3.4, Figures 4 and 5)": (("prune", ()),
                                                                              ["figure4_accuracy", "figure5_accuracy"]),
-    "The best retraining-free score (beyond the paper)": (["findings.scores.{m}"], ["scores_accuracy"]),
-    "Controls (beyond the paper)": (["findings.scores.{m}.controls"], []),
+    "The best retraining-free score (beyond the paper)": (("scores", ()), ["scores_accuracy"]),
+    "Controls (beyond the paper)": (("scores", ("controls",)), []),
 }
 
 
@@ -61,13 +61,14 @@ def findings_markdown(profile: str) -> str:
     """The study's answers, one short paragraph per model and question, each followed by its figures."""
     get = summary.read(profile).get
     lines = []
-    for heading, (keys, figures) in FIGURES.items():
+    for heading, ((where, part), figures) in FIGURES.items():
         lines += [f"**{heading}.**", ""]
-        lines += [f"- {_named(m, get(key.format(m=m)))}" for key in keys for m in ROLES if get(key.format(m=m))]
+        said = {m: get(keys.finding(where, m, *part)) for m in ROLES}
+        lines += [f"- {_named(m, sentence)}" for m, sentence in said.items() if sentence]
         lines.append("")
         if figures:
             lines += [" ".join(f"![{name}](figures/{profile}/{name}.png)" for name in figures), ""]
-    speed = [_speed_line(get, m) for m in ROLES if get(f"timing.{m}.aa_ratio") is not None]
+    speed = [_speed_line(get, m) for m in ROLES if get(keys.timing(m, "aa_ratio")) is not None]
     if speed:
         lines += ["**Real speed-up against the bound (paper §5.3, Figures 4-1 and 5-1).**", "", *speed, "",
                   f"![figure4-1_inference_time](figures/{profile}/figure4-1_inference_time.png) "
@@ -77,136 +78,148 @@ def findings_markdown(profile: str) -> str:
 
 def _speed_line(get, m: str) -> str:
     """One model's timing: where and on what shape it was timed, the controls, then removal against its bound."""
-    removed = [f"{p}% removed {_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}x"
-               f"{_interval(get, f'timing.{m}.p{p}.removed', 1, 2, sep='_')} against a "
-               f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)}x FLOP bound" for p in (30, 50)
-               if get(f"timing.{m}.p{p}.removed_ratio") is not None]
-    gate = "" if get(f"timing.{m}.gate_passed") else " (timing noise exceeds tolerance: no speed verdict)"
-    threads = get(f"timing.{m}.threads", get("env.threads"))
-    return (f"- **{m}** ({get(f'timing.{m}.device')}, {threads} thread{'' if threads == 1 else 's'}; batch "
-            f"{get(f'timing.{m}.batch')} x {get(f'timing.{m}.tokens')} tokens; dense "
-            f"{_fmt(get(f'timing.{m}.dense_seconds_per_1000'), 1)} s per 1,000): A/A "
-            f"{_fmt(get(f'timing.{m}.aa_ratio'), 3)}x{_interval(get, f'timing.{m}.aa', 1, 3, sep='_')}{gate}, "
-            f"zeroed weights {_fmt(get(f'timing.{m}.zeroed_ratio'), 2)}x; " + "; ".join(removed) + ".")
+    at = lambda *parts: get(keys.timing(m, *parts))  # noqa: E731
+    removed = [f"{p}% removed {_fmt(at(_p(p), 'removed_ratio'), 2)}x"
+               f"{_interval(get, keys.timing(m, _p(p), 'removed'), 1, 2, sep='_')} against a "
+               f"{_fmt(at(_p(p), 'ceiling_flops'), 2)}x FLOP bound" for p in (30, 50)
+               if at(_p(p), "removed_ratio") is not None]
+    gate = "" if at("gate_passed") else " (timing noise exceeds tolerance: no speed verdict)"
+    threads = get(keys.timing(m, "threads"), get(keys.env("threads")))
+    return (f"- **{m}** ({at('device')}, {threads} thread{'' if threads == 1 else 's'}; batch "
+            f"{at('batch')} x {at('tokens')} tokens; dense "
+            f"{_fmt(at('dense_seconds_per_1000'), 1)} s per 1,000): A/A "
+            f"{_fmt(at('aa_ratio'), 3)}x{_interval(get, keys.timing(m, 'aa'), 1, 3, sep='_')}{gate}, "
+            f"zeroed weights {_fmt(at('zeroed_ratio'), 2)}x; " + "; ".join(removed) + ".")
 
 
-def _row(get, label: str, key: str, digits: int = 3, paper: str = "") -> str:
-    """One table row: ``key`` (with ``{m}`` for the role) for each role, then the paper's value."""
-    return f"| {label} | " + " | ".join(_fmt(get(key.format(m=m)), digits) for m in ROLES) + f" | {paper} |"
+def _p(percent: int) -> str:
+    """A sparsity given in percent as it appears in a key (``50`` -> ``p50``)."""
+    return keys.percent(percent / 100)
+
+
+def _row(get, label: str, area, *parts: str, digits: int = 3, paper: str = "") -> str:
+    """One table row: the key ``area(role, *parts)`` (``area``: a function of ``keys``) for each role, then the
+    paper's value."""
+    return f"| {label} | " + " | ".join(_fmt(get(area(m, *parts)), digits) for m in ROLES) + f" | {paper} |"
 
 
 def _provenance(values: dict, profile: str) -> list[str]:
     """Where the numbers come from and how long the run took, and the per-notebook minutes."""
-    get = values.get
-    stale = get("run.code_fingerprint") not in (None, code_fingerprint(*TRAINING_CODE))
-    cold = (f"`make cold` measured **{_fmt(get('run.wall_minutes'), 1)} minutes** of wall clock on this 2-core machine "
-            f"({_fmt(get('run.setup_minutes'), 1)} for the venv and wheels, {_fmt(get('run.study_minutes'), 1)} for "
-            f"the study, from an empty cache; commit {get('run.cold_commit')}); its summary.json "
+    run, runtime, env = ((lambda name, area=area: values.get(area(name)))
+                         for area in (keys.run, keys.runtime, keys.env))
+    stale = run("code_fingerprint") not in (None, code_fingerprint(*TRAINING_CODE))
+    cold = (f"`make cold` measured **{_fmt(run('wall_minutes'), 1)} minutes** of wall clock on this 2-core machine "
+            f"({_fmt(run('setup_minutes'), 1)} for the venv and wheels, {_fmt(run('study_minutes'), 1)} for "
+            f"the study, from an empty cache; commit {run('cold_commit')}); its summary.json "
             + ("reproduces every committed count, accuracy and decision exactly and every continuous value within "
-               f"{get('run.cold_tolerance')} relative (timing keys aside)" if get("run.cold_reproduces_committed") else
-               f"did not reproduce {get('run.cold_differences')} of the {get('run.cold_compared')} committed values"
-               + ("" if get("run.cold_missing") is None else
-                  f", {get('run.cold_missing')} of them keys it did not write at all")
+               f"{run('cold_tolerance')} relative (timing keys aside)" if run("cold_reproduces_committed") else
+               f"did not reproduce {run('cold_differences')} of the {run('cold_compared')} committed values"
+               + ("" if run("cold_missing") is None else
+                  f", {run('cold_missing')} of them keys it did not write at all")
                + " (`make cold` lists them, and the commit that adopted its outputs says why)") + "."
-            if get("run.wall_minutes") is not None else
-            f"Not a `make cold`: the last run's notebooks took {_fmt(get('runtime.notebook_minutes'), 1)} minutes "
+            if run("wall_minutes") is not None else
+            f"Not a `make cold`: the last run's notebooks took {_fmt(runtime('notebook_minutes'), 1)} minutes "
             f"on this machine, reusing cached checkpoints (their fine-tuning took "
-            f"{_fmt(get('runtime.cached_training_minutes'), 1)} minutes when they were built) and whatever predictions "
+            f"{_fmt(runtime('cached_training_minutes'), 1)} minutes when they were built) and whatever predictions "
             f"the cache held, so a cold run takes longer; `make cold` measures it.")
-    return [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {get('run.commit')}, torch "
-            f"{get('env.torch')}, transformers {get('env.transformers')}, device {get('env.device')}, CPU "
-            f"{get('env.cpu_model')}). " + cold + (" **These results were made by training code that differs from "
-                                                   "the current code: rerun `make`.**" if stale else ""), "",
+    return [f"Numbers from `figures/{profile}/summary.json` (profile `{profile}`, commit {run('commit')}, torch "
+            f"{env('torch')}, transformers {env('transformers')}, device {env('device')}, CPU "
+            f"{env('cpu_model')}). " + cold + (" **These results were made by training code that differs from "
+                                               "the current code: rerun `make`.**" if stale else ""), "",
             "| notebook | minutes |", "|---|---|"] + [
         f"| {k.split('.')[2]} | {v:.1f} |" for k, v in sorted(values.items())
-        if k.startswith("runtime.notebooks.") and k.endswith(".minutes")]
+        if k.startswith(keys.under(keys.runtime("notebooks"))) and k.endswith(".minutes")]
 
 
 def _anatomy_rows(get) -> list[str]:
     """Fine-tuning (01), the lens (02) and the neurons (03)."""
-    rows = [_row(get, "model", "finetune.{m}.model", paper="bert-base-uncased / gpt2"),
-            _row(get, "max tokens", "finetune.{m}.max_tokens", 0),
-            _row(get, "fine-tuning minutes", "finetune.{m}.train_minutes", 1),
-            _row(get, "validation accuracy", "finetune.{m}.validation_accuracy"),
-            _row(get, "test accuracy", "finetune.{m}.test_accuracy",
+    rows = [_row(get, "model", keys.finetune, "model", paper="bert-base-uncased / gpt2"),
+            _row(get, "max tokens", keys.finetune, "max_tokens", digits=0),
+            _row(get, "fine-tuning minutes", keys.finetune, "train_minutes", digits=1),
+            _row(get, "validation accuracy", keys.finetune, "validation_accuracy"),
+            _row(get, "test accuracy", keys.finetune, "test_accuracy",
                  paper=" / ".join(f"{paper.FINE_TUNED[m]:g}" for m in ROLES)),
-            _row(get, "decision layer of the lens (AUC stays at the criterion)", "anatomy.{m}.decision_layer", 0),
-            _row(get, "neurons above 0.35 (probe mean)", "anatomy.{m}.neurons_above_0.35", 1),
-            _row(get, "Jaccard across inputs, layer pairs with a non-empty set", "anatomy.{m}.jaccard_nonempty"),
-            _row(get, "… the same for random sets of those sizes (chance)", "anatomy.{m}.jaccard_chance"),
-            _row(get, "… non-empty layer pairs", "anatomy.{m}.nonempty_pairs", 0),
-            _row(get, "Jaccard across inputs of the top-k sets per layer", "anatomy.{m}.topk.jaccard"),
-            _row(get, "… the same for random top-k sets (chance)", "anatomy.{m}.topk.jaccard_chance")]
+            _row(get, "decision layer of the lens (AUC stays at the criterion)", keys.anatomy, "decision_layer",
+                 digits=0),
+            _row(get, "neurons above 0.35 (probe mean)", keys.anatomy, "neurons_above_0.35", digits=1),
+            _row(get, "Jaccard across inputs, layer pairs with a non-empty set", keys.anatomy, "jaccard_nonempty"),
+            _row(get, "… the same for random sets of those sizes (chance)", keys.anatomy, "jaccard_chance"),
+            _row(get, "… non-empty layer pairs", keys.anatomy, "nonempty_pairs", digits=0),
+            _row(get, "Jaccard across inputs of the top-k sets per layer", keys.anatomy, "topk", "jaccard"),
+            _row(get, "… the same for random top-k sets (chance)", keys.anatomy, "topk", "jaccard_chance")]
     for key, label in (("top_cosine", "top-k by cosine"), ("top_contribution", "top-k by contribution"),
                        ("random", "k random")):
         rows.append(f"| accuracy change, {label} masked (masked − dense, 03) | " + " | ".join(
-            _fmt(get(f"anatomy.{m}.ablation.{key}.delta_accuracy")) + _interval(get, f"anatomy.{m}.ablation.{key}")
+            _fmt(get(keys.anatomy(m, "ablation", key, "delta_accuracy")))
+            + _interval(get, keys.anatomy(m, "ablation", key))
             for m in ROLES) + " |  |")
-    return rows + [_row(get, "Spearman(abs. cosine, ablation effect)", "anatomy.{m}.spearman_cosine_vs_effect")]
+    return rows + [_row(get, "Spearman(abs. cosine, ablation effect)", keys.anatomy, "spearman_cosine_vs_effect")]
 
 
 def _pruning_rows(get) -> list[str]:
     """The rule against the random masks and dense (04/05) and its timing."""
-    rows = [_row(get, "test reviews of every pruning comparison (04–06)", "eval.{m}.test_reviews", 0),
-            _row(get, "validation reviews of every choice (06)", "eval.{m}.validation_reviews", 0),
-            _row(get, "dense accuracy on those test reviews", "prune.{m}.dense.accuracy")]
+    rows = [_row(get, "test reviews of every pruning comparison (04–06)", keys.evaluation, "test_reviews", digits=0),
+            _row(get, "validation reviews of every choice (06)", keys.evaluation, "validation_reviews", digits=0),
+            _row(get, "dense accuracy on those test reviews", keys.prune, "dense", "accuracy")]
     for p in (10, 30, 50, 70):
-        if get(f"prune.encoder.p{p}.paper_rule.accuracy") is None:
+        if get(keys.prune("encoder", _p(p), "paper_rule", "accuracy")) is None:
             continue
+        at = lambda m, *parts, p=p: get(keys.prune(m, _p(p), *parts))  # noqa: E731
         said = [paper.RULE["encoder"].get(p / 100), paper.RANDOM["encoder"].get(p / 100)]
         said = " vs ".join("–" if x is None else f"{x:g}" for x in said)
         rows.append(f"| {p}% pruned: paper rule vs random masks (mean ± SD between masks, masks) | " + " | ".join(
-            f"{_fmt(get(f'prune.{m}.p{p}.paper_rule.accuracy'))} vs {_fmt(get(f'prune.{m}.p{p}.random.accuracy_mean'))}"
-            f" ± {_fmt(get(f'prune.{m}.p{p}.random_spread'))} ({get(f'prune.{m}.p{p}.random_masks')})"
+            f"{_fmt(at(m, 'paper_rule', 'accuracy'))} vs {_fmt(at(m, 'random', 'accuracy_mean'))}"
+            f" ± {_fmt(at(m, 'random_spread'))} ({at(m, 'random_masks')})"
             for m in ROLES) + f" | {said} (BERT) |")
         for what, label in (("rule_vs_random", "rule − random masks"), ("rule_vs_dense", "rule − dense")):
             rows.append(f"| {p}% pruned: {label} (pt) [simultaneous CI], n: verdict | " + " | ".join(
                 f"{_pt(get, k)}: {_fmt(get(f'{k}.verdict'))}"
-                for k in (f"prune.{m}.p{p}.{what}" for m in ROLES)) + " |  |")
+                for k in (keys.prune(m, _p(p), what) for m in ROLES)) + " |  |")
     for p in (30, 50):
-        if get(f"timing.encoder.p{p}.removed_ratio") is not None:
+        if get(keys.timing("encoder", _p(p), "removed_ratio")) is not None:
+            at = lambda m, part, p=p: get(keys.timing(m, _p(p), part))  # noqa: E731
             rows.append(f"| {p}% pruned: speed-up removed [95% CI] / FLOP bound / measured-time bound | " + " | ".join(
-                f"{_fmt(get(f'timing.{m}.p{p}.removed_ratio'), 2)}"
-                f"{_interval(get, f'timing.{m}.p{p}.removed', 1, 2, sep='_')} / "
-                f"{_fmt(get(f'timing.{m}.p{p}.ceiling_flops'), 2)} / {_fmt(get(f'timing.{m}.p{p}.ceiling_time'), 2)}"
+                f"{_fmt(at(m, 'removed_ratio'), 2)}{_interval(get, keys.timing(m, _p(p), 'removed'), 1, 2, sep='_')}"
+                f" / {_fmt(at(m, 'ceiling_flops'), 2)} / {_fmt(at(m, 'ceiling_time'), 2)}"
                 for m in ROLES) + " | 1.33 (zeroed, 10%) |")
     return rows + [_row(get, "speed-up of zeroed weights (same FLOPs; A/A control beside it)",
-                        "timing.{m}.zeroed_ratio"),
+                        keys.timing, "zeroed_ratio"),
                    _row(get, f"A/A ratio, two dense copies (gate: 95% CI inside 1 ± {TOLERANCE:g})",
-                        "timing.{m}.aa_ratio"),
+                        keys.timing, "aa_ratio"),
                    _row(get, "dense seconds per 1,000 reviews (timed shape, CPU)",
-                        "timing.{m}.dense_seconds_per_1000", 1)]
+                        keys.timing, "dense_seconds_per_1000", digits=1)]
 
 
 def _score_rows(get) -> list[str]:
     """06: the best score, its choice and its confirmation."""
-    rows = [_row(get, "best score, chosen on validation (06)", "scores.{m}.best.score"),
-            _row(get, "its budget and repair or refit, chosen on validation (06)", "scores.{m}.best.setting"),
+    rows = [_row(get, "best score, chosen on validation (06)", keys.scores, "best", "score"),
+            _row(get, "its budget and repair or refit, chosen on validation (06)", keys.scores, "best", "setting"),
             _row(get, "share of validation bootstraps choosing the same best score",
-                 "scores.{m}.selection.best_score_stability", 2)]
+                 keys.scores, "selection", "best_score_stability", digits=2)]
     for p in (30, 50):
-        if get(f"scores.encoder.best.p{p}.accuracy_drop") is None:
+        if get(keys.scores("encoder", "best", _p(p), "accuracy_drop")) is None:
             continue
         rows.append(f"| {p}% removed, best score: change vs dense (pt) [simultaneous CI] | " + " | ".join(
-            _change(get, f"scores.{m}.best.p{p}", f"eval.{m}.test_reviews") for m in ROLES) + " |  |")
+            _change(get, keys.scores(m, "best", _p(p)), keys.evaluation(m, "test_reviews")) for m in ROLES) + " |  |")
         for score in scores():
-            key = f"scores.{{m}}.{score}.p{p}"
             rows.append(f"| {p}% removed, {score} score at its setting: accuracy [95% CI] | " + " | ".join(
-                _fmt(get(f"{key.format(m=m)}.accuracy")) + _interval(get, key.format(m=m)) for m in ROLES) + " |  |")
+                _fmt(get(keys.scores(m, score, _p(p), "accuracy"))) + _interval(get, keys.scores(m, score, _p(p)))
+                for m in ROLES) + " |  |")
     rows.append("| confirmation: best score's change on unseen test reviews (pt) [95% CI], n | " + " | ".join(
-        _pt(get, f"scores.{m}.confirm.p50", "accuracy_drop", sign=-1) for m in ROLES) + " |  |")
+        _pt(get, keys.scores(m, "confirm", _p(50)), "accuracy_drop", sign=-1) for m in ROLES) + " |  |")
     for p in (50, 70):
-        key = f"scores.{{m}}.refit.p{p}"
-        if get(f"{key.format(m='encoder')}.n") is None:
+        refit = ("refit", _p(p))
+        if get(keys.scores("encoder", *refit, "n")) is None:
             continue
-        rows += [f"| {p}% removed and refitted ({get(key.format(m='encoder') + '.score')} / "
-                 f"{get(key.format(m='decoder') + '.score')}): change on unseen test reviews (pt) [95% CI], n | "
-                 + " | ".join(_change(get, key.format(m=m)) for m in ROLES) + " |  |",
-                 _row(get, f"{p}% refitted: seconds to refit (06)", f"{key}.prune_seconds", 0),
-                 _row(get, f"{p}% refitted: layer fits refused", f"{key}.fell_back"),
-                 _row(get, f"{p}% refitted: speed-up over dense (time-share ceiling beside it)", f"{key}.speedup"),
-                 _row(get, f"{p}% refitted: time-share ceiling", f"{key}.ceiling_time")]
-    return rows + [_row(get, f"seconds to compute the {score} score (06)", f"scores.{{m}}.{score}.seconds", 1)
+        rows += [f"| {p}% removed and refitted ({get(keys.scores('encoder', *refit, 'score'))} / "
+                 f"{get(keys.scores('decoder', *refit, 'score'))}): change on unseen test reviews (pt) [95% CI], n | "
+                 + " | ".join(_change(get, keys.scores(m, *refit)) for m in ROLES) + " |  |",
+                 _row(get, f"{p}% refitted: seconds to refit (06)", keys.scores, *refit, "prune_seconds", digits=0),
+                 _row(get, f"{p}% refitted: layer fits refused", keys.scores, *refit, "fell_back"),
+                 _row(get, f"{p}% refitted: speed-up over dense (time-share ceiling beside it)", keys.scores, *refit,
+                      "speedup"),
+                 _row(get, f"{p}% refitted: time-share ceiling", keys.scores, *refit, "ceiling_time")]
+    return rows + [_row(get, f"seconds to compute the {score} score (06)", keys.scores, score, "seconds", digits=1)
                    for score in scores()]
 
 
@@ -242,7 +255,7 @@ def _change(get, key: str, n: str | None = None) -> str:
 
 
 def _claim_cell(get, claim: str, role: str) -> str:
-    key = f"claims.{claim}.{role}"
+    key = keys.claim(claim, role)
     verdict = get(f"{key}.verdict")
     if verdict is None:
         return "–"
@@ -262,7 +275,7 @@ def _claim_cell(get, claim: str, role: str) -> str:
 
 def _in_short(values: dict, profile: str) -> str:
     """One line per profile: which claims hold, which do not, how many are undecided or not tested."""
-    rows = [(claim, m, values.get(f"claims.{claim}.{m}.verdict")) for claim in claims.PAPER for m in ROLES]
+    rows = [(claim, m, values.get(keys.claim(claim, m, "verdict"))) for claim in claims.PAPER for m in ROLES]
     rows = [(claim, m, verdict) for claim, m, verdict in rows if verdict is not None]
     parts = []
     for outcome in dict.fromkeys(claims.OUTCOMES.values()):
@@ -278,9 +291,10 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
     """The claims ledger of two profiles side by side, and whether each claim gets the same answer on both (decided
     from the two intervals, not from the verdict strings: ``claims.across``)."""
     a, b = summary.read(first), summary.read(second)
-    if not any(k.startswith("claims.") for k in a):
+    if not any(k.startswith(keys.under(keys.claim())) for k in a):
         return f"(Run `make` and `make PROFILE={second}` to fill this table.)"
-    lines = [f"| claim (paper) | model | {first}: {a.get('data.source')} | {second}: {b.get('data.source', '–')} | "
+    source = keys.data("source")
+    lines = [f"| claim (paper) | model | {first}: {a.get(source)} | {second}: {b.get(source, '–')} | "
              f"same answer on both? |", "|---|---|---|---|---|"]
     for claim, said in claims.PAPER.items():
         for m in ROLES:
@@ -295,7 +309,7 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
               f"seconds). {claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
               "are decisive and equal, **different** when the interval of the difference of the two effects excludes "
               "zero, *not comparable* when either side is inconclusive or not testable. Published references: "
-              + "; ".join(f"{p}: {g.get('reference.source')}" for p, g in ((first, a), (second, b))) + "."]
+              + "; ".join(f"{p}: {g.get(keys.reference('source'))}" for p, g in ((first, a), (second, b))) + "."]
     return "\n".join(lines)
 
 
@@ -303,7 +317,8 @@ def seeds_markdown(profile: str = "rotten_tomatoes") -> str:
     """07's seed study of ``profile``: per claim and model, the committed run's verdict, each run's, and the pool."""
     values = summary.read(profile)
     get = values.get
-    rows = sorted({k.rsplit(".", 1)[0] for k in values if k.startswith("seeds.") and k.endswith(".stable")},
+    seeds = keys.under(keys.seeds())
+    rows = sorted({k.rsplit(".", 1)[0] for k in values if k.startswith(seeds) and k.endswith(".stable")},
                   key=lambda k: (list(claims.CLAIMS).index(k.split(".")[1]), ROLES.index(k.split(".")[2])))
     if not rows:
         return f"(Run `make PROFILE={profile}` to fill this table: its notebook 07 fine-tunes the extra seeds.)"
@@ -312,72 +327,74 @@ def seeds_markdown(profile: str = "rotten_tomatoes") -> str:
     for key in rows:
         _, claim, role = key.split(".")
         number = lambda x: "–" if x is None else claims._number(claim, x)  # noqa: E731
-        lines.append(f"| `{claim}` | {role} | {get(f'claims.{claim}.{role}.verdict', '–')} | {get(f'{key}.stable')} "
+        lines.append(f"| `{claim}` | {role} | {get(keys.claim(claim, role, 'verdict'), '–')} | {get(f'{key}.stable')} "
                      f"({get(f'{key}.verdicts')}) | {number(get(f'{key}.pooled_effect'))} "
                      f"[{number(get(f'{key}.pooled_ci_low'))}, {number(get(f'{key}.pooled_ci_high'))}] | "
                      f"{number(get(f'{key}.between_sd')).lstrip('+')} ({number(get(f'{key}.within_sd')).lstrip('+')}) "
                      f"| {get(f'{key}.pooled_verdict', 'not pooled')} |")
-    return "\n".join(lines + ["", f"In words (07): {get('findings.07_seeds')}"])
+    return "\n".join(lines + ["", f"In words (07): {get(keys.finding('07_seeds'))}"])
 
 
 def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
     """Sizes and cold-run times of the two datasets' runs."""
     a, b = summary.read(first).get, summary.read(second).get
-    return ("| | " + " | ".join(f"{p}: {g('data.source')}" for p, g in ((first, a), (second, b)))
+    return ("| | " + " | ".join(f"{p}: {g(keys.data('source'))}" for p, g in ((first, a), (second, b)))
             + " |\n|---|---|---|\n"
             + "\n".join(f"| {label} | " + " | ".join(_fmt(g(key), digits) for g in (a, b)) + " |"
                         for label, key, digits in (
-                ("test examples", "data.test", 0), ("encoder test accuracy", "finetune.encoder.test_accuracy", 3),
-                ("decoder test accuracy", "finetune.decoder.test_accuracy", 3),
-                ("encoder pruning comparisons: test examples", "eval.encoder.test_reviews", 0),
-                ("decoder pruning comparisons: test examples", "eval.decoder.test_reviews", 0),
-                ("cold run, minutes (set-up + study)", "run.wall_minutes", 1),
-                ("of which the seed study (07), minutes", "runtime.notebooks.07_seeds.minutes", 1)))
+                ("test examples", keys.data("test"), 0),
+                ("encoder test accuracy", keys.finetune("encoder", "test_accuracy"), 3),
+                ("decoder test accuracy", keys.finetune("decoder", "test_accuracy"), 3),
+                ("encoder pruning comparisons: test examples", keys.evaluation("encoder", "test_reviews"), 0),
+                ("decoder pruning comparisons: test examples", keys.evaluation("decoder", "test_reviews"), 0),
+                ("cold run, minutes (set-up + study)", keys.run("wall_minutes"), 1),
+                ("of which the seed study (07), minutes", keys.runtime("notebooks", "07_seeds", "minutes"), 1)))
             + "\n| reproduced the summary committed before it (`make cold`) | "
             + " | ".join(_reproduced(g) for g in (a, b)) + " |")
 
 
 def _reproduced(get) -> str:
     """``yes``, or how many committed values the cold run did not reproduce, and how many of them it did not write."""
-    if get("run.cold_reproduces_committed") is None:
+    run = lambda name: get(keys.run(name))  # noqa: E731
+    if run("cold_reproduces_committed") is None:
         return "–"
-    if get("run.cold_reproduces_committed"):
+    if run("cold_reproduces_committed"):
         return "yes"
-    missing = get("run.cold_missing")
-    return (f"no: {get('run.cold_differences')} of {get('run.cold_compared')} values"
+    missing = run("cold_missing")
+    return (f"no: {run('cold_differences')} of {run('cold_compared')} values"
             + ("" if missing is None else f" ({missing} of them keys the code no longer writes)"))
 
 
 def _claim_pt(get, claim: str, m: str) -> str:
-    key = f"claims.{claim}.{m}"
+    key = keys.claim(claim, m)
     return (f"{100 * get(f'{key}.effect'):+.1f} pt [{100 * get(f'{key}.ci_low'):+.1f}, "
             f"{100 * get(f'{key}.ci_high'):+.1f}] (n = {get(f'{key}.n')})")
 
 
 def _outcome(get, claim: str, m: str) -> str:
-    return claims.OUTCOMES.get(get(f"claims.{claim}.{m}.verdict"), "not judged")
+    return claims.OUTCOMES.get(get(keys.claim(claim, m, "verdict")), "not judged")
 
 
 def headline_markdown(profile: str = "default") -> str:
     """The README's first screen: what the study found, five plain sentences with their numbers (from the summary of
     ``profile``) and a link to where each is shown."""
     get = summary.read(profile).get
-    if get("claims.late_decision.encoder.verdict") is None:
+    if get(keys.claim("late_decision", "encoder", "verdict")) is None:
         return "(Run `make` to fill this section.)"
     runs = f"notebooks/executed/{profile}"
-    model = {m: get(f"finetune.{m}.model") for m in ROLES}
-    accuracy = " and ".join(f"{model[m]} {100 * get(f'finetune.{m}.test_accuracy'):.1f}%" for m in ROLES)
-    late, same, speed = ({m: get(f"claims.{c}.{m}.effect") for m in ROLES}
+    model = {m: get(keys.finetune(m, "model")) for m in ROLES}
+    accuracy = " and ".join(f"{model[m]} {100 * get(keys.finetune(m, 'test_accuracy')):.1f}%" for m in ROLES)
+    late, same, speed = ({m: get(keys.claim(c, m, "effect")) for m in ROLES}
                          for c in ("late_decision", "same_neurons", "removal_speeds_up"))
-    share = max(get(f"claims.sparse_neurons.{m}.effect") for m in ROLES)
+    share = max(get(keys.claim("sparse_neurons", m, "effect")) for m in ROLES)
     lines = [
-        f"1. **How well do the small models learn the task?** On {get('data.test')} held-out IMDB reviews the "
+        f"1. **How well do the small models learn the task?** On {get(keys.data('test'))} held-out IMDB reviews the "
         f"fine-tuned {accuracy} are right; the paper's BERT and GPT-2 reached 86.2% and 84.9% "
         f"([01]({runs}/01_finetune.ipynb)).",
         f"2. **Where does the decision form?** Applied to the "
         f"layers from two-thirds of the depth on, the classifier's head ranks reviews as the model finally decides "
         f"with an AUC of at least {late['encoder']:.2f} in the encoder and {late['decoder']:.2f} in the decoder (1 is "
-        f"perfect; the claim “late” needs it below {get('claims.late_decision.encoder.null'):.1f}: encoder "
+        f"perfect; the claim “late” needs it below {get(keys.claim('late_decision', 'encoder', 'null')):.1f}: encoder "
         f"{_outcome(get, 'late_decision', 'encoder')}, decoder {_outcome(get, 'late_decision', 'decoder')}) "
         f"([02]({runs}/02_layer_anatomy.ipynb)).",
         f"3. **How many neurons pass the paper's 0.35 cosine, and are they the same for every input?** At most "
@@ -399,15 +416,15 @@ def headline_markdown(profile: str = "default") -> str:
 
 def _pruning_buys(get, runs: str, speed: dict) -> str:
     """The front page's fifth answer: the speed of removal, and what the best score and the refit cost in accuracy."""
-    refit = "" if get("claims.refit_keeps_accuracy.encoder.effect") is None else (
+    refit = "" if get(keys.claim("refit_keeps_accuracy", "encoder", "effect")) is None else (
         f"; with the rest refitted by least squares, 70% removed changes it by "
         f"{_claim_pt(get, 'refit_keeps_accuracy', 'encoder')} (encoder) and "
         f"{_claim_pt(get, 'refit_keeps_accuracy', 'decoder')} (decoder)")
     runs_faster = " and ".join(f"the {m} runs {speed[m]:.2f}x faster" if speed[m] is not None else
                                f"the {m}'s speed-up is not reported (its A/A timing check failed)" for m in ROLES)
     return (f"5. **What does pruning buy?** With half the FFN neurons physically removed {runs_faster}; the best "
-            f"score of [06]({runs}/06_importance_scores.ipynb) ({get('scores.encoder.best.score')}, "
-            f"{get('scores.encoder.best.setting')} for the encoder) at 50% changes accuracy by "
+            f"score of [06]({runs}/06_importance_scores.ipynb) ({get(keys.scores('encoder', 'best', 'score'))}, "
+            f"{get(keys.scores('encoder', 'best', 'setting'))} for the encoder) at 50% changes accuracy by "
             f"{_claim_pt(get, 'best_score_keeps_accuracy', 'encoder')} (encoder) and "
             f"{_claim_pt(get, 'best_score_keeps_accuracy', 'decoder')} (decoder){refit}: pruned minus dense on "
             f"reviews no notebook had read.")

@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ..base import keys
 from ..base.cache import artifact, atomic_write_bytes, chain, code_fingerprint, sha256
 from ..base.data import PROBES
 from ..base.profiles import Profile
@@ -166,25 +167,24 @@ def overlap_table(results: dict[tuple[str, str], dict]) -> pd.DataFrame:
 
 def overlap_values(role: str, threshold_sets: dict, topk_sets: dict, k: int, width: int, alignment: float) -> dict:
     """The summary keys of 03's overlap results for one role (None, never NaN, where a value does not exist)."""
-    prefix = f"anatomy.{role}"
-    return {f"{prefix}.target_alignment": alignment,
-            f"{prefix}.jaccard_nonempty": threshold_sets["jaccard_nonempty"],
-            f"{prefix}.jaccard_nonempty_ci_low": threshold_sets["ci_low"],
-            f"{prefix}.jaccard_nonempty_ci_high": threshold_sets["ci_high"],
-            f"{prefix}.jaccard_chance": threshold_sets["jaccard_chance"],
-            f"{prefix}.nonempty_pairs": threshold_sets["nonempty_pairs"],
-            f"{prefix}.topk.k": k, f"{prefix}.topk.jaccard": topk_sets["jaccard_nonempty"],
-            f"{prefix}.topk.ci_low": topk_sets["ci_low"], f"{prefix}.topk.ci_high": topk_sets["ci_high"],
-            f"{prefix}.topk.jaccard_chance": topk_sets["jaccard_chance"], f"{prefix}.ffn_width": width}
+    at = lambda *what: keys.anatomy(role, *what)  # noqa: E731
+    return {at("target_alignment"): alignment, at("jaccard_nonempty"): threshold_sets["jaccard_nonempty"],
+            at("jaccard_nonempty_ci_low"): threshold_sets["ci_low"],
+            at("jaccard_nonempty_ci_high"): threshold_sets["ci_high"],
+            at("jaccard_chance"): threshold_sets["jaccard_chance"],
+            at("nonempty_pairs"): threshold_sets["nonempty_pairs"],
+            at("topk", "k"): k, at("topk", "jaccard"): topk_sets["jaccard_nonempty"],
+            at("topk", "ci_low"): topk_sets["ci_low"], at("topk", "ci_high"): topk_sets["ci_high"],
+            at("topk", "jaccard_chance"): topk_sets["jaccard_chance"], at("ffn_width"): width}
 
 
 def lens_values(role: str, agreement: pd.DataFrame, decision: int | None) -> dict:
     """The summary keys of 02's lens for one role: the decision layer and its depth (None when there is none), the
     chance level and the number of layers."""
     layers = len(agreement) - 1
-    return {f"anatomy.{role}.decision_layer": decision,
-            f"anatomy.{role}.decision_depth": None if decision is None else decision / layers,
-            f"anatomy.{role}.lens_chance": float(agreement["chance"].iloc[0]), f"anatomy.{role}.layers": layers}
+    return {keys.anatomy(role, "decision_layer"): decision,
+            keys.anatomy(role, "decision_depth"): None if decision is None else decision / layers,
+            keys.anatomy(role, "lens_chance"): float(agreement["chance"].iloc[0]), keys.anatomy(role, "layers"): layers}
 
 
 def neuron_graph(layer_sets: list[list[int]]) -> nx.DiGraph:

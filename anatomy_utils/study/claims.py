@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import anatomy
 from .. import stats
-from ..base import summary
+from ..base import keys, summary
 from ..core.timing import TOLERANCE
 from ..base.profiles import Profile
 from ..base.profiles import unit as profile_unit
@@ -155,13 +155,15 @@ def _row(claim: str, role: str, comparison: dict | None, null=None, margin=None,
 
 def finetune_accuracy(out: Outputs, role: str) -> dict:
     """Test accuracy against the published reference, non-inferiority: at least the reference minus the margin."""
-    n, acc = int(out.need("data.test", "01_finetune")), out.need(f"finetune.{role}.test_accuracy", "01_finetune")
+    n = int(out.need(keys.data("test"), "01_finetune"))
+    acc = out.need(keys.finetune(role, "test_accuracy"), "01_finetune")
     correct = np.r_[np.ones(round(acc * n)), np.zeros(n - round(acc * n))]
-    reference, margin = out.need(f"reference.{role}", "01_finetune"), out.profile.claims.accuracy_margin
+    reference, margin = out.need(keys.reference(role), "01_finetune"), out.profile.claims.accuracy_margin
     return _row("finetune_accuracy", role, stats.accuracy_vs(correct, reference), -margin, None, "+",
                 "01_finetune, finetune_confusion_test.png",
-                f"test accuracy minus the reference {reference:.3f} ({out.get('reference.source')}); null: a shortfall "
-                f"of {100 * margin:.0f} pt", "Wilson score interval of the test accuracy, minus the fixed reference")
+                f"test accuracy minus the reference {reference:.3f} ({out.get(keys.reference('source'))}); null: a "
+                f"shortfall of {100 * margin:.0f} pt",
+                "Wilson score interval of the test accuracy, minus the fixed reference")
 
 
 def _lens(out: Outputs, role: str) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +206,7 @@ def _sets(out: Outputs, role: str, column: str) -> tuple[list, int, int]:
     table = out.table(f"neuron_sets_{role}.csv.gz", "03_ffn_neurons").sort_values(["review", "layer"])
     reviews, layers = table["review"].nunique(), table["layer"].nunique()
     return (anatomy.parse_sets(table[column], reviews, layers),
-            int(out.need(f"anatomy.{role}.ffn_width", "03_ffn_neurons")),
+            int(out.need(keys.anatomy(role, "ffn_width"), "03_ffn_neurons")),
             layers)
 
 
@@ -325,7 +327,7 @@ def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
     same alpha (Figure 5a), paired on the grid's reviews."""
     if role == "encoder":
         return _row("lower_layers_raise_accuracy", role, None, reason="the paper states it for GPT-2 only")
-    grid = rules(out.profile, role, int(out.need(f"anatomy.{role}.layers", "03_ffn_neurons")))
+    grid = rules(out.profile, role, int(out.need(keys.anatomy(role, "layers"), "03_ffn_neurons")))
     widest = grid[-1]
     narrow = [r for r in grid if r.alpha == widest.alpha and len(r.focusing) < len(widest.focusing)]
     if not narrow:
@@ -343,11 +345,10 @@ def _timing(out: Outputs, claim: str, role: str, key: str, what: str) -> dict:
     ratio = out.get(f"{key}_ratio")
     if ratio is None:
         return _row(claim, role, None, reason="no timing recorded (run 04/05)")
-    if out.get(f"timing.{role}.gate_passed") is False:
-        return _row(claim, role, None, reason=f"the A/A timing check failed (dense/dense "
-                                              f"{out.get(f'timing.{role}.aa_ratio'):.3f} "
-                                              f"[{out.get(f'timing.{role}.aa_ci_low'):.3f}, "
-                                              f"{out.get(f'timing.{role}.aa_ci_high'):.3f}]): "
+    if out.get(keys.timing(role, "gate_passed")) is False:
+        aa = [out.get(keys.timing(role, name)) for name in ("aa_ratio", "aa_ci_low", "aa_ci_high")]
+        return _row(claim, role, None, reason=f"the A/A timing check failed (dense/dense {aa[0]:.3f} "
+                                              f"[{aa[1]:.3f}, {aa[2]:.3f}]): "
                                               f"timing noise exceeds tolerance")
     found = {"delta": ratio, "ci_low": out.get(f"{key}_ci_low"), "ci_high": out.get(f"{key}_ci_high"),
              "n": out.profile.prune.timing_rounds, "level": stats.LEVEL}
@@ -357,12 +358,12 @@ def _timing(out: Outputs, claim: str, role: str, key: str, what: str) -> dict:
 
 
 def zeroing_speeds_up(out: Outputs, role: str) -> dict:
-    return _timing(out, "zeroing_speeds_up", role, f"timing.{role}.zeroed",
+    return _timing(out, "zeroing_speeds_up", role, keys.timing(role, "zeroed"),
                    "dense time / zeroed time (same FLOPs: no speed-up expected)")
 
 
 def removal_speeds_up(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
-    key = f"timing.{role}.p{round(100 * sparsity)}"
+    key = keys.timing(role, keys.percent(sparsity))
     ceiling = out.get(f"{key}.ceiling_flops")
     return _timing(out, "removal_speeds_up", role, f"{key}.removed",
                    f"dense time / removed time at {sparsity:.0%}"
@@ -387,7 +388,7 @@ def _unseen(out: Outputs, claim: str, role: str, key: str, what: str, sparsity: 
 def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
     """06's chosen score at the selection budget, on test reviews 02-06 never read: it loses less than the margin."""
     sparsity = out.profile.scores.select_sparsity
-    key = f"scores.{role}.confirm.p{round(100 * sparsity)}"
+    key = keys.scores(role, "confirm", keys.percent(sparsity))
     return _unseen(out, "best_score_keeps_accuracy", role, key, str(out.get(f"{key}.score")), sparsity, "ci_low",
                    "ci_high")
 
@@ -396,7 +397,7 @@ def refit_keeps_accuracy(out: Outputs, role: str) -> dict:
     """06's best refit setting at the largest of ``scores.refit_sparsities`` (at the selection budget it is often the
     best score's own row), on the same unseen reviews: it loses less than the margin."""
     sparsity = max(out.profile.scores.refit_sparsities)
-    key = f"scores.{role}.refit.p{round(100 * sparsity)}"
+    key = keys.scores(role, "refit", keys.percent(sparsity))
     return _unseen(out, "refit_keeps_accuracy", role, key, f"{out.get(f'{key}.score')} refitted", sparsity,
                    "drop_ci_low", "drop_ci_high")
 
@@ -423,7 +424,7 @@ def ledger(profile: Profile) -> pd.DataFrame:
 def seeds_text(values: dict, claim: str, role: str) -> str | None:
     """What the seed study (07) found for a row: ``4 seeds: 3/4 confirmed, 1/4 inconclusive; pooled +1.2 pt [-0.4,
     +2.8] -> inconclusive``; None where the profile ran one seed or the claim was not re-judged."""
-    key = f"seeds.{claim}.{role}"
+    key = keys.seeds(claim, role)
     if values.get(f"{key}.stable") is None:
         return None
     text = f"{values[f'{key}.n_seeds']} seeds: {values[f'{key}.stable']}"
@@ -470,7 +471,7 @@ def summary_values(table: pd.DataFrame) -> dict:
     masks_to_resolve, why, method, exact, primary, paper, evidence, sentence}``."""
     values = {}
     for _, row in table.iterrows():
-        key = f"claims.{row['claim']}.{row['role']}"
+        key = keys.claim(row["claim"], row["role"])
         values |= {f"{key}.verdict": row["verdict"], f"{key}.outcome": row["outcome"], f"{key}.paper": row["paper"],
                    f"{key}.evidence": row["evidence"], f"{key}.sentence": row["sentence"],
                    f"{key}.method": row["method"]}
@@ -490,8 +491,8 @@ def consistent(values: dict) -> list[str]:
     inconclusive has an MDE; equivalent has a margin and an interval inside it; no decisive verdict rests on a
     zero-width interval unless the quantity is exact. Returns the violations."""
     problems = []
-    keys = {k.rsplit(".", 1)[0] for k in values if k.startswith("claims.") and k.endswith(".verdict")}
-    for key in sorted(keys):
+    rows = {k.rsplit(".", 1)[0] for k in values if k.startswith(keys.under(keys.claim())) and k.endswith(".verdict")}
+    for key in sorted(rows):
         verdict = values[f"{key}.verdict"]
         if verdict == "not testable":
             continue
@@ -514,7 +515,7 @@ def across(first: dict, second: dict, claim: str, role: str) -> str:
     """Whether two profiles give the same answer to a claim: "yes" when both verdicts are decisive and equal,
     "different" when the interval of the difference of the two effects excludes zero, "not comparable" when either
     side is inconclusive or not testable, else "different verdicts, effects not distinguishable"."""
-    key = f"claims.{claim}.{role}"
+    key = keys.claim(claim, role)
     a, b = first.get(f"{key}.verdict"), second.get(f"{key}.verdict")
     if a is None or b is None or "not testable" in (a, b):
         return "not comparable"
@@ -572,7 +573,7 @@ def conclusions(table: pd.DataFrame) -> str:
 def record(profile: str, table: pd.DataFrame) -> dict:
     """Write the ledger's ``claims.*`` keys, dropping every earlier ``claims.*`` key first (a claim or field that an
     older ledger wrote and this one does not must not linger)."""
-    return summary.record(profile, summary_values(table), forget=("claims.",))
+    return summary.record(profile, summary_values(table), forget=(keys.under(keys.claim()),))
 
 
 def main(profile_name: str) -> int:

@@ -14,6 +14,7 @@ from ..core.classifier import SentimentClassifier, footprint, load_classifier, s
 from ..core.families import ffn_widths
 from .finetune import checkpoint_dir
 from .predictions import Store
+from ..base import keys
 from ..base.profiles import Profile
 from ..base.cache import artifact
 from ..base.runtime import FIGURES
@@ -164,11 +165,12 @@ def verdict(comparison: pd.DataFrame, unit: str = "reviews") -> list[str]:
 def summary_values(profile: Profile, role: str, results: pd.DataFrame, comparison: pd.DataFrame, unit: str) -> dict:
     """04/05's keys of ``summary.json`` for one model (no NaN: a missing spread is left out)."""
     dense = results[results["method"] == "dense"].iloc[0]
-    values = {f"prune.{role}.dense.accuracy": dense["accuracy"], f"eval.{role}.test_reviews": int(dense["n"])}
+    values = {keys.prune(role, "dense", "accuracy"): dense["accuracy"],
+              keys.evaluation(role, "test_reviews"): int(dense["n"])}
     rule = results[results["method"] == RULE].set_index("sparsity")
     rand = results[results["method"] == RANDOM].groupby("sparsity")["accuracy"]
     for sparsity, row in rule.iterrows():
-        key = f"prune.{role}.p{round(100 * sparsity)}"
+        key = keys.prune(role, keys.percent(sparsity))
         values |= {f"{key}.paper_rule.accuracy": row["accuracy"], f"{key}.paper_rule.ci_low": row["ci_low"],
                    f"{key}.paper_rule.ci_high": row["ci_high"], f"{key}.random.accuracy_mean": rand.mean()[sparsity],
                    f"{key}.random_masks": int(rand.count()[sparsity]), f"{key}.pruned_fraction": row["pruned_fraction"]}
@@ -176,10 +178,10 @@ def summary_values(profile: Profile, role: str, results: pd.DataFrame, compariso
             values[f"{key}.random_spread"] = rand.std()[sparsity]
     names = {"random masks": "rule_vs_random", "dense": "rule_vs_dense"}
     for _, row in comparison.iterrows():
-        key = f"prune.{role}.p{round(100 * row['sparsity'])}.{names[row['against']]}"
+        key = keys.prune(role, keys.percent(row["sparsity"]), names[row["against"]])
         values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "level", "n", "verdict", "mde")
                    if k in row and pd.notna(row[k])}
-    values[f"findings.prune.{role}"] = "; ".join(verdict(comparison, unit))
+    values[keys.finding("prune", role)] = "; ".join(verdict(comparison, unit))
     return values
 
 

@@ -17,6 +17,7 @@ from ..core.classifier import Encoded, SentimentClassifier, encode
 from ..base.data import load_splits
 from ..core.families import ffn_widths
 from .finetune import encoded_split
+from ..base import keys
 from ..base.profiles import Profile
 from .predictions import Prediction, Store
 from .prune_study import inputs as saved_inputs
@@ -141,17 +142,17 @@ def best(selection: pd.DataFrame, place: int = 0) -> str:
 def stability(selection: pd.DataFrame, losses: dict, resamples: int = 1000, seed: int = 0) -> dict[str, float]:
     """How often the choice survives a bootstrap of the validation reviews: per score, the share of resamples whose
     lowest-loss setting is the one chosen; under "best score", the share that choose the same best score."""
-    keys = list(losses)
-    matrix = np.stack([losses[k] for k in keys])  # candidates x reviews
+    candidates = list(losses)
+    matrix = np.stack([losses[k] for k in candidates])  # candidates x reviews
     rows = np.random.default_rng(seed).integers(0, matrix.shape[1], size=(resamples, matrix.shape[1]))
     means = matrix[:, rows].mean(axis=2)  # candidates x resamples
     chosen, winner = chosen_settings(selection), best(selection)
     out = {}
-    for name in dict.fromkeys(k[0] for k in keys):
-        own = [i for i, k in enumerate(keys) if k[0] == name]
+    for name in dict.fromkeys(k[0] for k in candidates):
+        own = [i for i, k in enumerate(candidates) if k[0] == name]
         picks = np.asarray(own)[means[own].argmin(axis=0)]
-        out[name] = float(np.mean([keys[i][1] == chosen[name] for i in picks]))
-    out["best score"] = float(np.mean([keys[i][0] == winner for i in means.argmin(axis=0)]))
+        out[name] = float(np.mean([candidates[i][1] == chosen[name] for i in picks]))
+    out["best score"] = float(np.mean([candidates[i][0] == winner for i in means.argmin(axis=0)]))
     return out
 
 
@@ -408,32 +409,33 @@ def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Sco
     values = {}
     for _, row in table.iterrows():
         at_own = row["setting"] == chosen[row["score"]]
-        key = f"scores.{role}.{row['score']}.p{round(100 * row['sparsity'])}" + ("" if at_own else ".at_best_setting")
+        key = keys.scores(role, row["score"], keys.percent(row["sparsity"]), *(() if at_own else ("at_best_setting",)))
         values |= {f"{key}.{k}": row[k] for k in ("setting", "accuracy", "ci_low", "ci_high", "agreement",
                                                   "mean_abs_dlogit")}
-    values |= {f"scores.{role}.{name}.seconds": s for name, s in scored.seconds.items() if name in scored.scores}
-    values[f"scores.{role}.repair_statistics.seconds"] = scored.seconds["repair statistics"]
+    values |= {keys.scores(role, name, "seconds"): s for name, s in scored.seconds.items() if name in scored.scores}
+    values[keys.scores(role, "repair_statistics", "seconds")] = scored.seconds["repair statistics"]
     winner = best(selection)
     for _, row in table[(table["score"] == winner) & (table["setting"] == chosen[winner])].iterrows():
-        key = f"scores.{role}.best.p{round(100 * row['sparsity'])}"
+        key = keys.scores(role, "best", keys.percent(row["sparsity"]))
         values |= {f"{key}.accuracy_drop": row["drop"], f"{key}.drop_ci_low": row["drop_ci_low"],
                    f"{key}.drop_ci_high": row["drop_ci_high"], f"{key}.level": row["level"]}
     for _, row in compared.iterrows():
-        key = f"scores.{role}.compare.{row['key']}.p{round(100 * row['sparsity'])}"
+        key = keys.scores(role, "compare", row["key"], keys.percent(row["sparsity"]))
         values |= {f"{key}.{k}": row[k] for k in ("delta", "ci_low", "ci_high", "level", "n", "verdict", "mde")
                    if k in row and pd.notna(row[k])}
     if confirmed is not None:
-        key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_sparsity)}"
+        key = keys.scores(role, "confirm", keys.percent(profile.scores.select_sparsity))
         values |= {f"{key}.accuracy_drop": confirmed["delta"], f"{key}.ci_low": confirmed["ci_low"],
                    f"{key}.ci_high": confirmed["ci_high"], f"{key}.n": confirmed["n"],
                    f"{key}.score": confirmed["score"]}
     lines = conclusion(role, table, selection, stable, chosen, compared)
-    values[f"findings.scores.{role}"] = "; ".join(line.strip() for line in lines)  # the notebook's indents dropped
-    return values | {f"scores.{role}.best.score": winner, f"scores.{role}.best.setting": chosen[winner],
-                     f"scores.{role}.runner_up": best(selection, 1),
-                     f"scores.{role}.dense.accuracy": dense.accuracy, f"eval.{role}.validation_reviews": n_validation,
-                     f"scores.{role}.selection.best_score_stability": stable["best score"],
-                     f"scores.{role}.selection.setting_stability": stable[winner]}
+    values[keys.finding("scores", role)] = "; ".join(line.strip() for line in lines)  # the notebook's indents dropped
+    return values | {keys.scores(role, "best", "score"): winner, keys.scores(role, "best", "setting"): chosen[winner],
+                     keys.scores(role, "runner_up"): best(selection, 1),
+                     keys.scores(role, "dense", "accuracy"): dense.accuracy,
+                     keys.evaluation(role, "validation_reviews"): n_validation,
+                     keys.scores(role, "selection", "best_score_stability"): stable["best score"],
+                     keys.scores(role, "selection", "setting_stability"): stable[winner]}
 
 
 def refit_values(role: str, checked: pd.DataFrame | None, speeds: pd.DataFrame | None) -> dict:
@@ -443,7 +445,7 @@ def refit_values(role: str, checked: pd.DataFrame | None, speeds: pd.DataFrame |
         return {}
     values = {}
     for row, (_, timed) in zip(checked.itertuples(), speeds.iterrows()):
-        key = f"scores.{role}.refit.p{round(100 * row.sparsity)}"
+        key = keys.scores(role, "refit", keys.percent(row.sparsity))
         values |= {f"{key}.{k}": getattr(row, k) for k in ("score", "setting", "accuracy", "n", "prune_seconds",
                                                             "fell_back")}
         values |= {f"{key}.accuracy_drop": row.drop, f"{key}.drop_ci_low": row.drop_ci_low,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import anatomy, claims, prune_study, score_study
 from .. import stats
-from ..base import summary
+from ..base import keys, summary
 from ..core import pruning
 from ..base.data import load_splits, probe_inputs
 from ..core.families import ffn_widths
@@ -73,11 +73,11 @@ def _pruned(profile: Profile, role: str, store: Store, saved: dict, tokenizer, c
     pruned = score_study.run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, "test",
                                     data)
     found = stats.matched_pairs(dense.correct, pruned.correct)  # dense minus pruned, as 06's confirmation
-    key = f"scores.{role}.confirm.p{round(100 * profile.scores.select_sparsity)}"
-    return {"data.test": n, f"finetune.{role}.test_accuracy": dense.accuracy,
-            f"reference.{role}": getattr(profile.reference, role),
-            "reference.source": profile.reference.source, f"anatomy.{role}.ffn_width": widths[0],
-            f"anatomy.{role}.layers": len(widths), f"{key}.accuracy_drop": found["delta"],
+    key = keys.scores(role, "confirm", keys.percent(profile.scores.select_sparsity))
+    return {keys.data("test"): n, keys.finetune(role, "test_accuracy"): dense.accuracy,
+            keys.reference(role): getattr(profile.reference, role),
+            keys.reference("source"): profile.reference.source, keys.anatomy(role, "ffn_width"): widths[0],
+            keys.anatomy(role, "layers"): len(widths), f"{key}.accuracy_drop": found["delta"],
             f"{key}.ci_low": found["ci_low"],
             f"{key}.ci_high": found["ci_high"], f"{key}.n": found["n"], f"{key}.score": name}
 
@@ -148,7 +148,7 @@ def run(profile: Profile) -> SeedStudy:
     else:
         values, rows, minutes = summary.read(profile.name), [], {}
         for role in profile.models():
-            chosen = (values[f"scores.{role}.best.score"], values[f"scores.{role}.best.setting"])
+            chosen = (values[keys.scores(role, "best", "score")], values[keys.scores(role, "best", "setting")])
             for seed in runs(profile):
                 judged, minutes[(role, seed)] = judge_run(profile, role, seed, chosen)
                 rows.append(judged)
@@ -214,8 +214,9 @@ def summary_values(study: SeedStudy) -> dict:
     if study.pooled["n_seeds"].max() == 1:
         return values
     for row in study.pooled.to_dict("records"):
-        key = f"seeds.{row['claim']}.{row['role']}"
+        key = keys.seeds(row["claim"], row["role"])
         values |= {f"{key}.{k}": row[k] for k in ("verdicts", "agree", "stable", "n_seeds", "pooled_effect",
                                                   "pooled_ci_low", "pooled_ci_high", "pooled_verdict", "between_sd",
                                                   "within_sd") if k in row and pd.notna(row[k])}
-    return values | {f"seeds.{role}.seed{seed}.train_minutes": m for (role, seed), m in study.train_minutes.items()}
+    return values | {keys.seeds(role, f"seed{seed}", "train_minutes"): minutes
+                     for (role, seed), minutes in study.train_minutes.items()}

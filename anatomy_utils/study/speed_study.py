@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..base import paper
+from ..base import keys, paper
 from ..core import models, pruning, timing
 from ..core.families import ffn_widths
 from .finetune import encoded_split
@@ -219,7 +219,7 @@ def speed_on_batch(clf, batch: dict[str, torch.Tensor], keeps: dict[float, dict]
                             copy_variants=False, quiet=quiet)
     del variants
     table = _table(clf, result, keeps, rounded, same_as_removed, ceilings, reviews, multiple)
-    key = f"timing.{role}"
+    key = keys.timing(role)
     values = _values(table, result, key, same_as_removed, multiple) | {
         f"{key}.ffn_flop_share": timing.ffn_share(clf.body, tokens),
         f"{key}.max_abs_logit_diff_removed_vs_zeroed": max_diff,
@@ -255,13 +255,13 @@ def speed(profile: Profile, role: str, clf, tokenizer, keeps: dict[float, dict],
     batch = timing.fixed_batch(data, p.timing_batch, tokens)
     table, values, gate = speed_on_batch(clf, batch, keeps, role, p.timing_rounds, rounded=rounded, multiple=multiple,
                                          threads=threads, seed=profile.seed, quiet=quiet)
-    values[f"timing.{role}.seconds"] = time.perf_counter() - started  # everything: data, copies, warm-up, rounds
+    values[keys.timing(role, "seconds")] = time.perf_counter() - started  # everything: data, copies, warm-up, rounds
     return table, values, gate
 
 
 def describe(values: dict, role: str) -> list[str]:
     """The timing in words, one line per comparison, with the gate's caveat when it failed."""
-    k = f"timing.{role}"
+    k = keys.timing(role)
     gate = values[f"{k}.gate_passed"]
     lines = [f"{role}: batch {values[f'{k}.batch']} x {values[f'{k}.tokens']} tokens, {values[f'{k}.rounds']} rounds, "
              f"{values[f'{k}.threads']} thread(s) on {values[f'{k}.device']}; A/A {values[f'{k}.aa_ratio']:.3f} "

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from ..base import summary
+from ..base import keys, summary
 from ..present import report
 from ..base.runtime import ROOT
 
@@ -81,9 +81,9 @@ def differences(fresh: dict, committed: dict) -> Differences:
     """Compare the committed keys (timing, run, machine and wording keys aside; keys new in the fresh summary are
     additions, not differences, and a missing one is a difference): integers, strings, booleans, missing values and
     accuracies exactly, other floats within the tolerance (``close``)."""
-    keys = sorted(k for k in committed if not MACHINE_DEPENDENT.search(k) and not WORDING.search(k))
+    compared = sorted(k for k in committed if not MACHINE_DEPENDENT.search(k) and not WORDING.search(k))
     failed, tolerated = {}, {}
-    for key in keys:
+    for key in compared:
         old, new = committed.get(key), fresh.get(key)
         if _same(old, new):
             continue
@@ -92,17 +92,17 @@ def differences(fresh: dict, committed: dict) -> Differences:
             tolerated[key] = (old, new)
         else:
             failed[key] = (old, new)
-    return Differences(failed, tolerated, len(keys))
+    return Differences(failed, tolerated, len(compared))
 
 
 def outcome(diff: Differences | None) -> dict:
     """The cold run's ``run.*`` keys of the comparison (``diff`` None: there was no committed summary)."""
-    return {"run.cold_reproduces_committed": None if diff is None else diff.reproduces,
-            "run.cold_tolerance": TOLERANCE, "run.cold_tolerance_absolute": ABSOLUTE,
-            "run.cold_compared": None if diff is None else diff.compared,
-            "run.cold_differences": None if diff is None else len(diff.failed),
-            "run.cold_missing": None if diff is None else len(diff.missing),
-            "run.cold_within_tolerance": None if diff is None else len(diff.tolerated)}
+    return {keys.run("cold_reproduces_committed"): None if diff is None else diff.reproduces,
+            keys.run("cold_tolerance"): TOLERANCE, keys.run("cold_tolerance_absolute"): ABSOLUTE,
+            keys.run("cold_compared"): None if diff is None else diff.compared,
+            keys.run("cold_differences"): None if diff is None else len(diff.failed),
+            keys.run("cold_missing"): None if diff is None else len(diff.missing),
+            keys.run("cold_within_tolerance"): None if diff is None else len(diff.tolerated)}
 
 
 def _timed(command: list[str], cwd: Path) -> float:
@@ -120,7 +120,7 @@ def _adopt(clone: Path, profile: str) -> None:
 
 
 def _print(diff: Differences, committed: dict, fresh: dict) -> None:
-    where = [f"{s.get('env.cpu_model', '?')} ({s.get('env.cpu_flags', '?')})" for s in (committed, fresh)]
+    where = [f"{s.get(keys.env('cpu_model'), '?')} ({s.get(keys.env('cpu_flags'), '?')})" for s in (committed, fresh)]
     print(f"CPU of the committed run: {where[0]}; of the cold run: {where[1]}.")
     print(f"{diff.compared} committed values compared (timing, run and machine keys aside): "
           f"{len(diff.failed)} not reproduced ({len(diff.missing)} of them not written at all), "
@@ -154,8 +154,9 @@ def main(profile: str) -> int:
     added = sorted(set(fresh) - set(committed))
     reworded = sorted(k for k in committed if WORDING.search(k) and committed[k] != fresh.get(k))
     # The adopted summary holds the cold run's own run.* block (written by record_runtime in the clone): add to it.
-    summary.record(profile, {"run.cold": True, "run.wall_minutes": setup + study, "run.setup_minutes": setup,
-                             "run.study_minutes": study, "run.cold_commit": fresh.get("run.commit")} | outcome(diff))
+    summary.record(profile, {keys.run("cold"): True, keys.run("wall_minutes"): setup + study,
+                             keys.run("setup_minutes"): setup, keys.run("study_minutes"): study,
+                             keys.run("cold_commit"): fresh.get(keys.run("commit"))} | outcome(diff))
     if profile in report.README_PROFILES:
         report.update_readme()
     print(f"cold run of {profile!r}: set-up (venv, wheels) {setup:.1f} min, study {study:.1f} min; outputs adopted.")
