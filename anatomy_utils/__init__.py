@@ -10,16 +10,16 @@ from tqdm import TqdmWarning
 warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)  # no ipywidgets: plain bars
 
 from . import stats
-from .base import data, profiles, runtime, summary
+from .base import data, keys, profiles, runtime, summary
 from .base.data import load_splits, probe_inputs, split_meta
 from .base.profiles import load_profile
 from .base.runtime import setup
-from .core import classifier, families, importance, models, pruning, timing
+from .core import classifier, families, importance, models, passes, pruning, timing
 from .present import findings, plots, prune_notebook, readings
 from .study import anatomy, claims, finetune, predictions, prune_study, score_study, seeds, speed_study
 from .study.finetune import fine_tune, load_trained
 
-__all__ = ["anatomy", "claims", "classifier", "data", "families", "findings", "finetune", "importance", "models",
-           "plots", "predictions", "profiles", "prune_notebook", "prune_study", "pruning", "readings", "runtime",
-           "score_study", "seeds", "speed_study", "stats", "summary", "timing",
+__all__ = ["anatomy", "claims", "classifier", "data", "families", "findings", "finetune", "importance", "keys",
+           "models", "passes", "plots", "predictions", "profiles", "prune_notebook", "prune_study", "pruning",
+           "readings", "runtime", "score_study", "seeds", "speed_study", "stats", "summary", "timing",
            "fine_tune", "load_profile", "load_splits", "load_trained", "probe_inputs", "setup", "split_meta"]

@@ -5,6 +5,7 @@ import ast
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import anatomy_utils
@@ -106,6 +107,17 @@ def test_no_module_spells_out_a_summary_key():
     offenders = {path: found for path, found in spelled.items() if found and path not in SPELLED}
     assert not offenders, f"summary keys spelt outside base.keys: {offenders}"
     assert all(spelled[path] for path in SPELLED), "an exemption no longer needed: drop it from SPELLED"
+
+
+def test_no_notebook_spells_out_a_summary_key():
+    notebooks = Path(anatomy_utils.__file__).parent.parent / "notebooks"
+    offenders = {}
+    for path in sorted(notebooks.glob("[0-9]*.ipynb")):
+        cells = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+        found = [key for cell in cells for key in spelled_keys(cell.source)]
+        if found:
+            offenders[path.name] = found
+    assert not offenders, f"summary keys spelt in notebooks (build them with au.keys): {offenders}"
 
 
 def test_the_spelling_check_bites():

@@ -2,8 +2,8 @@
 
 A key is an area, then who it is about (a role, a claim, a notebook), then what: ``prune.encoder.p50.random_spread``
 is ``prune("encoder", percent(0.5), "random_spread")``. Writers and readers call the same function, so a key cannot be
-spelt two ways; ``tests/test_summary_keys.py`` checks that no other module spells one out and that every key a reader
-asks for is written by some run."""
+spelt two ways; ``tests/test_summary_keys.py`` checks that no other module and no notebook spells one out and that
+every key a reader asks for is written by some run."""
 from __future__ import annotations
 
 

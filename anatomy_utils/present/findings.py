@@ -111,9 +111,9 @@ def _same(result: dict, same: float) -> str:
 def neuron_anatomy(role: str, model: str, above: float, widest_share: float, threshold: float, overlap: dict,
                    topk: dict, k: int, width: int, alignment: float, same: float = 0.5) -> str:
     """Paper §3.2-3.3: how many neurons exceed the threshold, and whether the same ones do for every input, judged
-    on the cells where at least one of two inputs has a neuron above it (``anatomy.overlap_summary``) and on the
+    on the cells where at least one of two inputs has a neuron above it (``stats.overlap_summary``) and on the
     top-``k`` neurons by cosine of each layer (``topk``); ``same`` is the claims ledger's bar for "the same".
-    ``alignment`` (``anatomy.target_alignment``) says how alike the inputs' targets are, which the overlap inherits."""
+    ``alignment`` (``passes.target_alignment``) says how alike the inputs' targets are, which the overlap inherits."""
     text = (f"{role} ({model}): on average {above:.1f} FFN neurons per probe input have a cosine above {threshold} to "
             f"the final target token; at most {widest_share:.1%} of any layer (the paper: under 5%).")
     if overlap["nonempty_pairs"]:

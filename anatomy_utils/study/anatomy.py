@@ -19,15 +19,6 @@ from ..core.families import ffn_width
 from ..stats import LEVEL, auc, compare, wilson
 from .finetune import checkpoint_dir
 
-# What 02 and 03 call as ``au.anatomy.<name>`` besides this module's own functions: the model passes, the set-overlap
-# statistics and the top-k keep-sets, each defined in its own layer.
-from ..core.passes import (layer_similarity as layer_similarity, lens_logits as lens_logits,
-                           neuron_attribution as neuron_attribution, neuron_cosines as neuron_cosines,
-                           probe_states as probe_states, target_alignment as target_alignment)
-from ..core.pruning import top_k_keep as top_k_keep
-from ..stats import chance_jaccard as chance_jaccard, jaccard_matrix as jaccard_matrix
-from ..stats import overlap_summary as overlap_summary, spearman as spearman
-
 
 def lens_agreement(lens: np.ndarray, level: float = LEVEL) -> pd.DataFrame:
     """Per layer of ``lens`` ``(reviews, L + 1)``: how often the lens's predicted class (logit > 0) is the final one.
@@ -176,6 +167,19 @@ def overlap_values(role: str, threshold_sets: dict, topk_sets: dict, k: int, wid
             at("topk", "k"): k, at("topk", "jaccard"): topk_sets["jaccard_nonempty"],
             at("topk", "ci_low"): topk_sets["ci_low"], at("topk", "ci_high"): topk_sets["ci_high"],
             at("topk", "jaccard_chance"): topk_sets["jaccard_chance"], at("ffn_width"): width}
+
+
+def neuron_values(role: str, above: float, layers: int, causal: pd.DataFrame, correlation: float,
+                  found: tuple[str, str]) -> dict:
+    """The rest of 03's summary keys for one role: the neurons above the threshold (probe mean), the layers, each
+    masking check's accuracy change with its interval (``causal``: ``ablation``'s table), the rank correlation of
+    |cosine| with the masking effect, and the two findings (anatomy, causal check)."""
+    values = {keys.anatomy(role, "ablation", name, column): causal.loc[name, column]
+              for name in ABLATIONS for column in ("delta_accuracy", "ci_low", "ci_high")}
+    return values | {keys.anatomy(role, "neurons_above_0.35"): above, keys.anatomy(role, "layers"): layers,
+                     keys.anatomy(role, "spearman_cosine_vs_effect"): correlation,
+                     keys.finding("03_ffn_neurons", role, "anatomy"): found[0],
+                     keys.finding("03_ffn_neurons", role, "causal"): found[1]}
 
 
 def lens_values(role: str, agreement: pd.DataFrame, decision: int | None) -> dict:

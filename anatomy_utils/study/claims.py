@@ -264,10 +264,10 @@ def same_neurons(out: Outputs, role: str) -> dict:
     top, width, layers = _sets(out, role, "top")
     above, _, _ = _sets(out, role, "above")
     k = len(top[0][0])
-    found = stats.pair_mean(anatomy.jaccard_matrix(top, range(layers)))
-    threshold = stats.pair_mean(anatomy.jaccard_matrix(above, range(layers))) if _counts(above).sum() else None
+    found = stats.pair_mean(stats.jaccard_matrix(top, range(layers)))
+    threshold = stats.pair_mean(stats.jaccard_matrix(above, range(layers))) if _counts(above).sum() else None
     what = (f"mean Jaccard of two reviews' top-{k} sets per layer, over {found['n']} reviews; random sets of that size "
-            f"overlap {anatomy.chance_jaccard(k, k, width):.3f}")
+            f"overlap {stats.chance_jaccard(k, k, width):.3f}")
     if threshold is not None and np.isfinite(threshold["delta"]):
         what += (f"; the sets above the threshold overlap {threshold['delta']:.2f} [{threshold['ci_low']:.2f}, "
                  f"{threshold['ci_high']:.2f}] where one is non-empty")

@@ -262,9 +262,15 @@ def comparisons(predictions: dict, chosen: dict[str, str], winner: str, runner_u
     return pd.DataFrame(rows)
 
 
+def chance_overlap(sparsity: float) -> float:
+    """The Jaccard overlap of two random kept sets when ``sparsity`` of a layer's neurons is removed: k / (2 - k), k
+    the kept share (the expectation for wide layers)."""
+    return (1 - sparsity) / (1 + sparsity)
+
+
 def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, sparsity: float) -> list[str]:
     """Every control against its stated expectation: the mirror should do no better than random, and two scores'
-    kept sets overlap by chance as two random sets of the same size do (Jaccard k / (2 - k), k the kept share)."""
+    kept sets overlap by chance as two random sets of the same size do (``chance_overlap``)."""
     lines = []
     for _, row in compared[compared["key"] == "mirror_vs_random"].iterrows():
         ok = row["verdict"] != "higher"
@@ -272,7 +278,7 @@ def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, sparsity: fl
                      + ("as expected (the mirror is no better than random)" if ok else
                         "MISBEHAVES: the mirror beats random, so keeping the lowest-cosine neurons is not the worst "
                         "choice and the cosine carries little of what matters"))
-    chance = (1 - sparsity) / (1 + sparsity)
+    chance = chance_overlap(sparsity)
     pairs = [(a, b) for i, a in enumerate(overlap.index) for b in overlap.index[i + 1:]]
     near = [f"{a}/{b}" for a, b in pairs if abs(overlap.loc[a, b] - chance) < 0.03]
     lines.append(f"kept-set overlap at {sparsity:.0%}: two random kept sets of this size overlap by {chance:.3f} "

@@ -17,7 +17,7 @@ import pandas as pd
 from . import anatomy, claims, prune_study, score_study
 from .. import stats
 from ..base import keys, summary
-from ..core import pruning
+from ..core import passes, pruning
 from ..base.data import load_splits, probe_inputs
 from ..core.families import ffn_widths
 from .finetune import encoded_split
@@ -40,15 +40,15 @@ def _anatomy(profile: Profile, role: str, clf, tokenizer, folder: str) -> dict:
     """02's lens and 03's neuron sets on the lens reviews, saved as the ledger reads them; the rule's inputs."""
     cfg = getattr(profile, role)
     reviews = load_splits(profile.data, profile.seed)["test"].select(range(profile.anatomy.lens_reviews))
-    states = anatomy.probe_states(clf, tokenizer, reviews["text"], cfg)
-    anatomy.save_table(anatomy.lens_frame(anatomy.lens_logits(clf, states), reviews["label"],
-                                          anatomy.layer_similarity(states)), folder, f"lens_{role}")
+    states = passes.probe_states(clf, tokenizer, reviews["text"], cfg)
+    anatomy.save_table(anatomy.lens_frame(passes.lens_logits(clf, states), reviews["label"],
+                                          passes.layer_similarity(states)), folder, f"lens_{role}")
     k = anatomy.top_k_count(profile.anatomy.top_k_fraction, ffn_widths(clf.body)[0])
-    sets = anatomy.review_sets(anatomy.neuron_cosines(clf, states[:, -1]), profile.anatomy.neuron_threshold, k)
+    sets = anatomy.review_sets(passes.neuron_cosines(clf, states[:, -1]), profile.anatomy.neuron_threshold, k)
     anatomy.save_table(sets, folder, f"neuron_sets_{role}")
-    probes = anatomy.probe_states(clf, tokenizer, probe_inputs()["text"], cfg)
-    layer_sim = anatomy.similarity_table(anatomy.layer_similarity(probes))["mean"].to_numpy()
-    return prune_study.rule_inputs(profile, layer_sim, anatomy.neuron_cosines(clf, probes[:, -1]))
+    probes = passes.probe_states(clf, tokenizer, probe_inputs()["text"], cfg)
+    layer_sim = anatomy.similarity_table(passes.layer_similarity(probes))["mean"].to_numpy()
+    return prune_study.rule_inputs(profile, layer_sim, passes.neuron_cosines(clf, probes[:, -1]))
 
 
 def _pruned(profile: Profile, role: str, store: Store, saved: dict, tokenizer, chosen: tuple[str, str]) -> dict:
