@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from anatomy_utils.core import importance, pruning
-from anatomy_utils.study.anatomy import neuron_attribution
+from anatomy_utils.core.passes import neuron_attribution
 from anatomy_utils.core.classifier import Encoded, SentimentClassifier
 from anatomy_utils.core.families import family_of, neuron_vectors
 from conftest import FFN
