@@ -93,7 +93,7 @@ def test_the_datasets_table_says_how_much_of_each_committed_run_its_cold_run_rep
     monkeypatch.setattr(report.summary, "read", lambda profile: runs[profile])
     row = report.datasets_markdown("a", "b").splitlines()[-1]
     assert row == ("| reproduced the summary committed before it (`make cold`) | yes | no: 26 of 652 values "
-                   "(26 of them keys the code no longer writes) |")
+                   "(26 of them keys the fresh run did not write) |")
     runs["a"] = {}
     assert report.datasets_markdown("a", "b").splitlines()[-1].split(" | ")[1] == "–"
 

@@ -362,7 +362,7 @@ def _reproduced(get) -> str:
         return "yes"
     missing = run("cold_missing")
     return (f"no: {run('cold_differences')} of {run('cold_compared')} values"
-            + ("" if missing is None else f" ({missing} of them keys the code no longer writes)"))
+            + ("" if missing is None else f" ({missing} of them keys the fresh run did not write)"))
 
 
 def _claim_pt(get, claim: str, m: str) -> str:
