@@ -78,7 +78,7 @@ def findings_markdown(profile: str) -> str:
 
 def _speed_line(get, m: str) -> str:
     """One model's timing: where and on what shape it was timed, the controls, then removal against its bound."""
-    at = lambda *parts: get(keys.timing(m, *parts))  # noqa: E731
+    at = _reader(get, keys.timing, m)
     removed = [f"{p}% removed {_fmt(at(_p(p), 'removed_ratio'), 2)}x"
                f"{_interval(get, keys.timing(m, _p(p), 'removed'), 1, 2, sep='_')} against a "
                f"{_fmt(at(_p(p), 'ceiling_flops'), 2)}x FLOP bound" for p in (30, 50)
@@ -90,6 +90,11 @@ def _speed_line(get, m: str) -> str:
             f"{_fmt(at('dense_seconds_per_1000'), 1)} s per 1,000): A/A "
             f"{_fmt(at('aa_ratio'), 3)}x{_interval(get, keys.timing(m, 'aa'), 1, 3, sep='_')}{gate}, "
             f"zeroed weights {_fmt(at('zeroed_ratio'), 2)}x; " + "; ".join(removed) + ".")
+
+
+def _reader(get, area, *prefix):
+    """A function of a key's remaining parts that reads ``area(*prefix, *parts)`` with ``get``."""
+    return lambda *parts: get(area(*prefix, *parts))
 
 
 def _p(percent: int) -> str:
@@ -105,8 +110,7 @@ def _row(get, label: str, area, *parts: str, digits: int = 3, paper: str = "") -
 
 def _provenance(values: dict, profile: str) -> list[str]:
     """Where the numbers come from and how long the run took, and the per-notebook minutes."""
-    run, runtime, env = ((lambda name, area=area: values.get(area(name)))
-                         for area in (keys.run, keys.runtime, keys.env))
+    run, runtime, env = (_reader(values.get, area) for area in (keys.run, keys.runtime, keys.env))
     stale = run("code_fingerprint") not in (None, code_fingerprint(*TRAINING_CODE))
     cold = (f"`make cold` measured **{_fmt(run('wall_minutes'), 1)} minutes** of wall clock on this 2-core machine "
             f"({_fmt(run('setup_minutes'), 1)} for the venv and wheels, {_fmt(run('study_minutes'), 1)} for "
@@ -164,12 +168,12 @@ def _pruning_rows(get) -> list[str]:
     for p in (10, 30, 50, 70):
         if get(keys.prune("encoder", _p(p), "paper_rule", "accuracy")) is None:
             continue
-        at = lambda m, *parts, p=p: get(keys.prune(m, _p(p), *parts))  # noqa: E731
+        at = {m: _reader(get, keys.prune, m, _p(p)) for m in ROLES}
         said = [paper.RULE["encoder"].get(p / 100), paper.RANDOM["encoder"].get(p / 100)]
         said = " vs ".join("–" if x is None else f"{x:g}" for x in said)
         rows.append(f"| {p}% pruned: paper rule vs random masks (mean ± SD between masks, masks) | " + " | ".join(
-            f"{_fmt(at(m, 'paper_rule', 'accuracy'))} vs {_fmt(at(m, 'random', 'accuracy_mean'))}"
-            f" ± {_fmt(at(m, 'random_spread'))} ({at(m, 'random_masks')})"
+            f"{_fmt(at[m]('paper_rule', 'accuracy'))} vs {_fmt(at[m]('random', 'accuracy_mean'))}"
+            f" ± {_fmt(at[m]('random_spread'))} ({at[m]('random_masks')})"
             for m in ROLES) + f" | {said} (BERT) |")
         for what, label in (("rule_vs_random", "rule − random masks"), ("rule_vs_dense", "rule − dense")):
             rows.append(f"| {p}% pruned: {label} (pt) [simultaneous CI], n: verdict | " + " | ".join(
@@ -177,10 +181,10 @@ def _pruning_rows(get) -> list[str]:
                 for k in (keys.prune(m, _p(p), what) for m in ROLES)) + " |  |")
     for p in (30, 50):
         if get(keys.timing("encoder", _p(p), "removed_ratio")) is not None:
-            at = lambda m, part, p=p: get(keys.timing(m, _p(p), part))  # noqa: E731
+            at = {m: _reader(get, keys.timing, m, _p(p)) for m in ROLES}
             rows.append(f"| {p}% pruned: speed-up removed [95% CI] / FLOP bound / measured-time bound | " + " | ".join(
-                f"{_fmt(at(m, 'removed_ratio'), 2)}{_interval(get, keys.timing(m, _p(p), 'removed'), 1, 2, sep='_')}"
-                f" / {_fmt(at(m, 'ceiling_flops'), 2)} / {_fmt(at(m, 'ceiling_time'), 2)}"
+                f"{_fmt(at[m]('removed_ratio'), 2)}{_interval(get, keys.timing(m, _p(p), 'removed'), 1, 2, sep='_')}"
+                f" / {_fmt(at[m]('ceiling_flops'), 2)} / {_fmt(at[m]('ceiling_time'), 2)}"
                 for m in ROLES) + " | 1.33 (zeroed, 10%) |")
     return rows + [_row(get, "speed-up of zeroed weights (same FLOPs; A/A control beside it)",
                         keys.timing, "zeroed_ratio"),
@@ -355,7 +359,7 @@ def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -
 
 def _reproduced(get) -> str:
     """``yes``, or how many committed values the cold run did not reproduce, and how many of them it did not write."""
-    run = lambda name: get(keys.run(name))  # noqa: E731
+    run = _reader(get, keys.run)
     if run("cold_reproduces_committed") is None:
         return "–"
     if run("cold_reproduces_committed"):
