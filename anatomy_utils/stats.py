@@ -24,7 +24,7 @@ import itertools
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 LEVEL = 0.95
 POWER = 0.80
@@ -37,6 +37,36 @@ def family_level(size: int, level: float = LEVEL) -> float:
 
 def z_value(level: float) -> float:
     return float(stats.norm.ppf(1 - (1 - level) / 2))
+
+
+def sequential_level(level: float, fractions=(), points: int = 801) -> float:
+    """The level at which to read the last look of a group-sequential design whose earlier looks, at information
+    ``fractions`` of the last (each in (0, 1), increasing), decided nothing: Lan-DeMets spending of O'Brien-Fleming
+    type, so that the design's two-sided error over all looks stays ``1 - level``. The boundaries follow the score
+    process look by look (its density on a grid of ``points`` over each continuation region); no earlier look gives
+    ``level`` itself."""
+    if not len(fractions):
+        return level
+    times = [*map(float, fractions), 1.0]
+    if any(not 0 < a < b for a, b in zip(times, times[1:])):
+        raise ValueError(f"Information fractions must increase within (0, 1); got {list(fractions)}.")
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    spent = [0.0, *(2 * stats.norm.sf(z / math.sqrt(t)) for t in times)]
+    grid, mass, before = np.zeros(1), np.ones(1), 0.0  # the score's sub-density (as masses) where no look decided
+    for j, t in enumerate(times):
+        step = math.sqrt(t - before)
+
+        def excess(b):  # the chance of first deciding here beyond what this look may spend
+            return float(mass @ (stats.norm.cdf((-b - grid) / step) + stats.norm.sf((b - grid) / step))) - (
+                spent[j + 1] - spent[j])
+
+        bound = optimize.brentq(excess, 1e-9, 20 * math.sqrt(t))
+        if j < len(times) - 1:
+            new = np.linspace(-bound, bound, points)
+            density = stats.norm.pdf((new[:, None] - grid[None, :]) / step) @ mass / step
+            mass = density * (new[1] - new[0]) * np.r_[0.5, np.ones(points - 2), 0.5]  # trapezoid weights
+            grid, before = new, t
+    return float(1 - 2 * stats.norm.sf(bound))
 
 
 def wilson(correct: np.ndarray, level: float = LEVEL) -> tuple[float, float]:

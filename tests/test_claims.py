@@ -1,5 +1,6 @@
 """The claims ledger on synthetic stored outputs: every claim gets a verdict, every verdict follows from its
 interval."""
+import dataclasses
 import json
 
 import numpy as np
@@ -27,6 +28,8 @@ def _predictions(rng, profile) -> pd.DataFrame:
     for role in ("encoder", "decoder"):
         frames += [variant(role, "dense", 0.86), variant(role, f"{RULE} 30%", 0.85), variant(role, f"{RULE} 50%", 0.84)]
         frames += [variant(role, random_name(f, m), 0.6 + 0.05 * m, 50) for f in (0.3, 0.5) for m in range(3)]
+        frames += [variant(role, name, accuracy, 50, "confirm")
+                   for name, accuracy in (("dense", 0.86), ("taylor, global, 50%", 0.84))]
     for rule in rules(profile, "decoder", LAYERS):
         frames.append(variant("decoder", f"{GRID}: alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}",
                               0.7))
@@ -47,7 +50,8 @@ def _write_outputs(folder, profile, gate=True):
                    f"anatomy.{role}.topk.ci_high": 0.75, f"anatomy.{role}.topk.jaccard_chance": 0.01,
                    f"scores.{role}.confirm.p50.accuracy_drop": 0.01, f"scores.{role}.confirm.p50.ci_low": -0.01,
                    f"scores.{role}.confirm.p50.ci_high": 0.03, f"scores.{role}.confirm.p50.n": 50,
-                   f"scores.{role}.confirm.p50.score": "taylor",
+                   f"scores.{role}.confirm.p50.score": "taylor", f"scores.{role}.confirm.p50.setting": "global",
+                   f"scores.{role}.confirm.p50.split": "confirm",
                    f"timing.{role}.gate_passed": gate if role == "encoder" else False, f"timing.{role}.aa_ratio": 1.0,
                    f"timing.{role}.aa_ci_low": 0.9, f"timing.{role}.aa_ci_high": 1.1,
                    f"timing.{role}.zeroed_ratio": 1.0, f"timing.{role}.zeroed_ci_low": 0.99,
@@ -162,3 +166,20 @@ def test_recording_the_ledger_drops_what_an_older_ledger_wrote(outputs):
     assert "claims.retired_claim.encoder.verdict" not in values and values["finetune.kept"] == 1
     assert values["claims.removal_speeds_up.encoder.outcome"] == "holds"
     assert summary.read(outputs.name) == values
+
+
+def test_a_row_looked_at_before_is_read_at_its_last_looks_sequential_level(outputs):
+    looks = {"finetune_accuracy.encoder": [500], "rule_beats_random.encoder": [25]}
+    profile = dataclasses.replace(outputs, claims=dataclasses.replace(outputs.claims, looks=looks))
+    by = claims.ledger(profile).set_index(["claim", "role"])
+    once = claims.ledger(outputs).set_index(["claim", "role"])
+    assert by.loc[("finetune_accuracy", "encoder"), "level"] == pytest.approx(0.952219, abs=1e-5)  # at t = 0.5
+    assert by.loc[("rule_beats_random", "encoder"), "level"] > claims.PRIMARY_LEVEL  # on top of the family's level
+    assert "the last of 2 looks (earlier at n = 500" in by.loc[("finetune_accuracy", "encoder"), "method"]
+    for row in (("finetune_accuracy", "encoder"), ("rule_beats_random", "encoder")):
+        assert by.loc[row, "ci_low"] <= once.loc[row, "ci_low"] and by.loc[row, "ci_high"] >= once.loc[row, "ci_high"]
+    assert by.loc[("finetune_accuracy", "decoder"), "level"] == pytest.approx(0.95)  # a row never looked at before
+    late = dataclasses.replace(outputs, claims=dataclasses.replace(outputs.claims, looks={
+        "finetune_accuracy.encoder": [1000]}))
+    with pytest.raises(ValueError, match="an earlier look at n = 1000 is not before this one"):
+        claims.ledger(late)

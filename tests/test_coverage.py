@@ -116,3 +116,32 @@ def test_clopper_pearson_is_exact_and_so_never_below_its_level():
     p, n = 0.002, 5000
     intervals = [stats.clopper_pearson(k, n) for k in rng.binomial(n, p, DATASETS)]
     assert 0.95 - 2 * SE <= _covers(intervals, p) <= 0.995
+
+
+def _two_looks(rng, effect, first, last, first_z, last_level):
+    """A paired difference (per review N(effect, 1)) looked at after ``first`` and ``last`` reviews (the first a
+    prefix of the last): rejected at the first look beyond ``first_z``, else at the last by its ``last_level``
+    interval. The share of ``DATASETS`` rejected."""
+    x = rng.normal(effect, 1.0, (DATASETS * 10, last))
+    z1 = x[:, :first].mean(axis=1) * np.sqrt(first)
+    z2 = x.mean(axis=1) * np.sqrt(last)
+    return float(np.mean((np.abs(z1) > first_z) | (np.abs(z2) > norm.ppf(1 - (1 - last_level) / 2))))
+
+
+def test_the_last_looks_level_keeps_a_two_look_design_at_5_percent_where_looking_twice_at_95_does_not():
+    rng = np.random.default_rng(0)
+    first, last = 100, 200  # a row's n doubled after an undecided look, as the profiles did
+    level = stats.sequential_level(0.95, [first / last])
+    first_z = norm.ppf(0.975) / np.sqrt(first / last)  # O'Brien-Fleming-type spending's first boundary (exact)
+    se = SE / np.sqrt(10)  # 10,000 designs per estimate
+    assert _two_looks(rng, 0.0, first, last, 1.96, 0.95) > 0.05 + 3 * se  # about 8%: two looks at 95% err too often
+    assert abs(_two_looks(rng, 0.0, first, last, first_z, level) - 0.05) < 3 * se  # the design keeps 5%
+    assert _two_looks(rng, 0.2, first, last, first_z, level) > 0.75  # and finds a true effect of 0.2 SD
+
+
+def test_the_last_looks_level_matches_the_bivariate_normal_and_is_the_level_itself_without_earlier_looks():
+    assert stats.sequential_level(0.95, []) == pytest.approx(0.95, abs=1e-9)
+    for t, z in ((0.5, 1.9793), (0.7, 2.0234), (0.9, 2.0785)):  # two looks: Z1, Z2 with correlation sqrt(t)
+        assert abs(norm.ppf(1 - (1 - stats.sequential_level(0.95, [t])) / 2) - z) < 5e-4
+    with pytest.raises(ValueError, match="must increase within"):
+        stats.sequential_level(0.95, [0.6, 0.3])

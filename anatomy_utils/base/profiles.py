@@ -55,29 +55,17 @@ class ModelConfig:
 @dataclass(frozen=True)
 class AnatomyConfig:
     neuron_threshold: float  # the paper's 0.35
-    lens_reviews: int  # test reviews for 02's layer lens
     ablation_fraction: float  # k of the ablations, as a fraction of all FFN neurons
     top_k_fraction: float = 0.01  # per input and layer, the top share of neurons by cosine: sets large enough to test
-    causal_reviews: typing.Optional[int] = None  # test reviews for 03's attribution and ablations (null: lens_reviews)
     ablation_masks: int = 10  # random masks in 03's masking check: the baseline is their distribution, not one draw
-
-    @property
-    def causal_count(self) -> int:
-        return self.lens_reviews if self.causal_reviews is None else self.causal_reviews
 
 
 @dataclass(frozen=True)
 class PruneConfig:
-    encoder_eval_examples: int  # test reviews used for the encoder's pruned accuracy
-    decoder_eval_examples: int  # the same for the (slower) decoder
-    encoder_grid_examples: int  # the first test reviews of those for the paper's grid (Figure 5a), a reproduction
-    decoder_grid_examples: int  # the same for the decoder
     sparsities: list  # sparsities (fraction of FFN neurons pruned) of the threshold-scale sweep
     headline_sparsities: list  # sparsities of the paper's claims (a subset of ``sparsities``): many random masks there
     random_masks: int  # random masks (the rule's layer counts) at each headline sparsity: the baseline's distribution
     curve_masks: int  # random masks at the other sweep sparsities (the curve of Figures 4/5)
-    encoder_mask_examples: int  # the first test reviews of the sweep on which every random mask is evaluated
-    decoder_mask_examples: int  # the same for the decoder
     neuron_similarity: typing.Literal["mean", "max_abs"]  # how the ten probe cosines become one per neuron
     encoder_grid: list  # the paper's Figure 5a for BERT: [{alpha, beta, focusing}]
                         # (focusing: layers of a 12-layer model)
@@ -91,16 +79,12 @@ class PruneConfig:
 @dataclass(frozen=True)
 class ScoresConfig:
     calibration_examples: int  # training reviews read by the data-driven scores and the bias repair
-    encoder_validation_examples: int  # validation reviews that choose budget mode and repair per score
-    decoder_validation_examples: int  # the same for the (slower) decoder
     sparsities: list  # sparsities (fraction of FFN neurons removed) evaluated on 04/05's test subsets
     select_sparsity: float  # the sparsity (one of ``sparsities``) at which budget mode and repair are chosen
     random_seeds: int  # seeds of the random score
     floor: float  # the least fraction of its neurons a layer keeps under a global budget
     round_to: int  # the width multiple of the rounding option
     timing_batch: int  # reviews per timed batch for the rounding option (tokens: prune.timing_tokens)
-    encoder_confirm_examples: int = 0  # test reviews after 04/05's that 02-06 never read: 06's choice confirmed there
-    decoder_confirm_examples: int = 0  # the same for the decoder (0: no confirmatory check)
     refit_examples: int = 64  # training reviews (the calibration reviews first) that the least-squares refit fits on
     refit_ridge: float = 0.01  # the refit's pull towards the plain cut, relative to a kept neuron's mean energy
     refit_sparsities: list = (0.5, 0.7)  # the best refit setting measured on the confirmation reviews at these
@@ -114,9 +98,7 @@ class SeedsConfig:
     judged again on each, on the same reviews."""
 
     extra: list = ()  # training seeds besides the profile's own; empty: one seed, no study
-    encoder_examples: int = 1000  # the first test reviews (04's): each seed's accuracy and pruning rows
-    decoder_examples: int = 300  # the same for the decoder (05's first)
-    masks: int = 5  # random masks per seed at 50%, on the first prune.<role>_mask_examples of those reviews
+    masks: int = 5  # random masks per seed at 50%, on the first sizes.<role>.masks of 04/05's reviews
 
 
 @dataclass(frozen=True)
@@ -130,6 +112,31 @@ class ClaimsConfig:
     decision_auc: float = 0.9  # a layer carries the decision when its lens ranks the final classes with AUC >= this
     #                            (the conventional bar of "excellent" discrimination); speed ratios are judged within
     #                            timing.TOLERANCE, the A/A gate's own tolerance
+    looks: typing.Optional[dict] = None  # "<claim>.<role>": [n, ...], the n of earlier runs' looks at a row whose n
+    #                                      was raised after them; its last look is read at a group-sequential level
+
+
+@dataclass(frozen=True)
+class RoleConfig:
+    """How many items each step reads for one model: the first ones of their split, so that a smaller step reads a
+    subset of a larger one and every comparison between models is paired."""
+
+    lens: int  # test items of 02's lens and 03's neuron sets (the anatomy claims)
+    causal: int  # test items of 03's attribution and masking checks
+    prune: int  # test items of 04/05's pruned accuracy (the seed study judges each seed on them too)
+    grid: int  # the first of those on which the paper's grid (Figure 5a) is reproduced
+    masks: int  # the first of those on which every random mask is evaluated
+    validation: int  # validation items on which 06 chooses budget mode, repair and refit per score
+    confirm: int = 0  # test items after prune's, which 02-06 never read: 06's choice confirmed there (0: no check)
+
+
+@dataclass(frozen=True)
+class SizesConfig:
+    encoder: RoleConfig
+    decoder: RoleConfig
+
+    def __getitem__(self, role: str) -> RoleConfig:
+        return getattr(self, role)
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ class Profile:
     data: DataConfig
     encoder: ModelConfig
     decoder: ModelConfig
+    sizes: SizesConfig
     anatomy: AnatomyConfig
     prune: PruneConfig
     scores: ScoresConfig
@@ -183,17 +191,14 @@ def _check(value, kind, where: str):
 
 # Ranges of numeric keys, by name, wherever they appear: a value of the right type outside them is refused too.
 POSITIVE = {"train", "validation", "test", "train_examples", "epochs", "batch_size", "lr", "max_grad_norm",
-            "max_tokens", "eval_batch_size", "threads", "train_top_layers", "lens_reviews", "causal_reviews",
-            "ablation_masks", "encoder_eval_examples",
-            "decoder_eval_examples", "encoder_grid_examples", "decoder_grid_examples", "random_seeds", "timing_batch",
-            "timing_tokens", "timing_rounds", "random_masks", "curve_masks", "encoder_mask_examples",
-            "decoder_mask_examples", "accuracy_margin", "calibration_examples", "encoder_validation_examples",
-            "decoder_validation_examples", "round_to", "refit_examples", "refit_ridge", "encoder_examples",
-            "decoder_examples", "masks"}
+            "max_tokens", "eval_batch_size", "threads", "train_top_layers", "lens", "causal", "prune", "grid",
+            "ablation_masks", "random_seeds", "timing_batch", "timing_tokens", "timing_rounds", "random_masks",
+            "curve_masks", "accuracy_margin", "calibration_examples", "round_to", "refit_examples", "refit_ridge",
+            "masks"}
 FRACTION = {"warmup", "dropout", "attention_dropout", "neuron_threshold", "ablation_fraction", "floor",
             "select_sparsity", "top_k_fraction", "same_neurons_jaccard", "late_depth", "decision_auc"}
 ACCURACY = {"encoder", "decoder"}  # reference accuracies (in [0, 1])
-NON_NEGATIVE = {"seed", "weight_decay", "encoder_confirm_examples", "decoder_confirm_examples"}
+NON_NEGATIVE = {"seed", "weight_decay", "confirm"}
 
 
 def _in_range(key: str, value, where: str):
@@ -230,21 +235,19 @@ def _validate_sizes(p: Profile) -> None:
         if m.train_examples > p.data.train:
             raise ProfileError(f"{p.name}.{role}.train_examples ({m.train_examples}) exceeds data.train "
                                f"({p.data.train}).")
-        sweep = getattr(p.prune, f"{role}_eval_examples")
-        for key in ("grid_examples", "mask_examples"):
-            subset = getattr(p.prune, f"{role}_{key}")
-            if not 0 < subset <= sweep:
-                raise ProfileError(f"{p.name}.prune.{role}_{key} ({subset}) must be in 1..{role}_eval_examples "
-                                   f"({sweep}).")
-        confirm = getattr(p.scores, f"{role}_confirm_examples")
-        if sweep + confirm > p.data.test:
-            raise ProfileError(f"{p.name}.scores.{role}_confirm_examples ({confirm}) plus prune.{role}_eval_examples "
-                               f"({sweep}) exceed data.test ({p.data.test}): the confirmation needs unused test "
+        size = p.sizes[role]
+        for key in ("grid", "masks"):
+            if getattr(size, key) > size.prune:
+                raise ProfileError(f"{p.name}.sizes.{role}.{key} ({getattr(size, key)}) must be in "
+                                   f"1..sizes.{role}.prune ({size.prune}): it is a subset of those reviews.")
+        for key, split in (("lens", "test"), ("causal", "test"), ("validation", "validation")):
+            if getattr(size, key) > getattr(p.data, split):
+                raise ProfileError(f"{p.name}.sizes.{role}.{key} ({getattr(size, key)}) exceeds data.{split} "
+                                   f"({getattr(p.data, split)}).")
+        if size.prune + size.confirm > p.data.test:
+            raise ProfileError(f"{p.name}.sizes.{role}.confirm ({size.confirm}) plus sizes.{role}.prune "
+                               f"({size.prune}) exceed data.test ({p.data.test}): the confirmation needs unused test "
                                f"reviews.")
-        examples = getattr(p.seeds, f"{role}_examples")
-        if p.seeds.extra and not 0 < examples <= sweep:
-            raise ProfileError(f"{p.name}.seeds.{role}_examples ({examples}) must be in 1..prune.{role}_eval_examples "
-                               f"({sweep}): each seed is judged on 04/05's reviews.")
 
 
 def _validate(p: Profile) -> Profile:
@@ -262,6 +265,9 @@ def _validate(p: Profile) -> Profile:
     if not set(p.prune.headline_sparsities) <= set(p.prune.sparsities):
         raise ProfileError(f"{p.name}.prune.headline_sparsities {p.prune.headline_sparsities} must be among "
                            f"prune.sparsities.")
+    for row, earlier in (p.claims.looks or {}).items():
+        if not isinstance(earlier, list) or not all(isinstance(n, int) and n > 0 for n in earlier):
+            raise ProfileError(f"{p.name}.claims.looks.{row}: {earlier!r} must be a list of the earlier looks' n.")
     if p.data.source == "file" and not p.data.name:
         raise ProfileError(f"{p.name}.data.name: a file source needs the path of a .csv, .parquet or .jsonl file.")
     if p.data.labels is not None and (not p.data.labels or set(p.data.labels.values()) - {0, 1}):

@@ -53,9 +53,9 @@ class PruneNotebook:
     def __post_init__(self):
         p, role = self.profile, self.role
         self.clf, self.tok, self.meta = load_trained(p, role)
+        size = p.sizes[role]
         self.data, self.grid_data, self.mask_data = (
-            encoded_split(p, role, self.tok, "test", getattr(p.prune, f"{role}_{part}_examples"))
-            for part in ("eval", "grid", "mask"))
+            encoded_split(p, role, self.tok, "test", count) for count in (size.prune, size.grid, size.masks))
         self.store = predictions.Store(p.name, role, self.clf, self.tok.pad_token_id, getattr(p, role).eval_batch_size)
         self.widths = ffn_widths(self.clf.body)
         self.saved = prune_study.inputs(p, role)

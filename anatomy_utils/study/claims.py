@@ -22,6 +22,7 @@ from ..core.timing import TOLERANCE
 from ..base.profiles import Profile
 from ..base.profiles import unit as profile_unit
 from .prune_study import GRID, RANDOM, RULE, random_name, rules
+from .score_study import variant
 from ..base.runtime import FIGURES
 
 # The paper's own figures (sections in brackets), quoted in the ledger beside our estimates.
@@ -109,12 +110,36 @@ MULTIPLICITY = (f"Primary family: the paper's pruning claims ({len(PRIMARY)} row
                 f"rule_beats_random for both models, lower_layers_raise_accuracy for the decoder), Bonferroni, each "
                 f"interval at {100 * PRIMARY_LEVEL:.4g}% so that all {len(PRIMARY)} hold together at "
                 f"{100 * stats.LEVEL:.0f}%. Every other row is secondary: its own {100 * stats.LEVEL:.0f}% interval, "
-                f"read as one finding among several.")
+                f"read as one finding among several. A row whose n was raised after an earlier run had looked at "
+                f"it (`claims.looks` of the profile lists those looks) is a group-sequential design: its last look is "
+                f"read at the level that keeps the error of all its looks at the rule's (Lan-DeMets spending of "
+                f"O'Brien-Fleming type), each earlier look placed at its share of the last look's information "
+                f"(reviews; with random masks, the inverse of the variance from the masks' and reviews' components).")
 
 
 def level(claim: str, role: str) -> float:
     """The level of a row's interval under the ledger's multiplicity rule."""
     return PRIMARY_LEVEL if (claim, role) in PRIMARY else stats.LEVEL
+
+
+def _looked(out: Outputs, claim: str, role: str, compute) -> dict:
+    """``compute(level)`` (a comparison at that level) at the row's level: the multiplicity rule's, or for a row with
+    earlier looks (``claims.looks``) the last look's group-sequential level (``stats.sequential_level``)."""
+    found = compute(level(claim, role))
+    earlier = (out.profile.claims.looks or {}).get(f"{claim}.{role}")
+    if not earlier:
+        return found
+    n = found["n"]
+    if max(earlier) >= n:
+        raise ValueError(f"{out.profile.name}.claims.looks.{claim}.{role}: an earlier look at n = {max(earlier)} "
+                         f"is not before this one (n = {n}).")
+    if found.get("mask_var") is not None:  # two-level: the masks' share of the variance does not shrink with reviews
+        variance = lambda k: found["mask_var"] / found["masks"] + found["review_var"] / k  # noqa: E731
+        fractions = [variance(n) / variance(k) for k in sorted(earlier)]
+    else:
+        fractions = [k / n for k in sorted(earlier)]
+    return compute(stats.sequential_level(level(claim, role), fractions)) | {"looks": sorted(earlier),
+                                                                             "fractions": fractions}
 
 
 def why(row: dict) -> str:
@@ -144,6 +169,11 @@ def _row(claim: str, role: str, comparison: dict | None, null=None, margin=None,
     base = {"claim": claim, "role": role, "paper": PAPER[claim], "evidence": evidence, "method": method}
     if comparison is None:
         return base | {"verdict": "not testable", "reason": reason}
+    if comparison.get("looks"):
+        base["method"] += (f"; the last of {len(comparison['looks']) + 1} looks (earlier at n = "
+                           f"{', '.join(map(str, comparison['looks']))}; information "
+                           f"{', '.join(f'{f:.2f}' for f in comparison['fractions'])}), read at the O'Brien-Fleming "
+                           f"level")
     judged = stats.judge(comparison, null, margin, direction)
     judged["exact"] = bool(comparison.get("exact", False))
     if "permutations" in comparison:  # its n is the layers: more reviews cannot resolve it
@@ -159,7 +189,8 @@ def finetune_accuracy(out: Outputs, role: str) -> dict:
     acc = out.need(keys.finetune(role, "test_accuracy"), "01_finetune")
     correct = np.r_[np.ones(round(acc * n)), np.zeros(n - round(acc * n))]
     reference, margin = out.need(keys.reference(role), "01_finetune"), out.profile.claims.accuracy_margin
-    return _row("finetune_accuracy", role, stats.accuracy_vs(correct, reference), -margin, None, "+",
+    found = _looked(out, "finetune_accuracy", role, lambda lv: stats.accuracy_vs(correct, reference, lv))
+    return _row("finetune_accuracy", role, found, -margin, None, "+",
                 "01_finetune, finetune_confusion_test.png",
                 f"test accuracy minus the reference {reference:.3f} ({out.get(keys.reference('source'))}); null: a "
                 f"shortfall of {100 * margin:.0f} pt",
@@ -189,9 +220,10 @@ def late_decision(out: Outputs, role: str) -> dict:
     value = lowest(np.arange(len(logits)))
     if not np.isfinite(value):
         return _row("late_decision", role, None, reason="the model's final predictions are all one class")
-    low, high = stats.bootstrap(lowest, len(logits), stats.LEVEL, 1000)
+    found = _looked(out, "late_decision", role, lambda lv: dict(zip(
+        ("ci_low", "ci_high"), stats.bootstrap(lowest, len(logits), lv, 1000))) | {
+        "delta": value, "n": len(logits), "level": lv})
     decision = anatomy.decision_layer(logits, criterion)
-    found = {"delta": value, "ci_low": low, "ci_high": high, "n": len(logits), "level": stats.LEVEL}
     return _row("late_decision", role, found, criterion, None, "-", "02_layer_anatomy, lens_decision_layer.png",
                 f"lowest lens AUC against the final prediction at layers {first}-{layers - 1} of {layers} (from the "
                 f"paper's depth {out.profile.claims.late_depth:.0%} on); decision layer (AUC stays >= {criterion}): "
@@ -285,7 +317,8 @@ def high_cosine_neurons_matter(out: Outputs, role: str) -> dict:
     masks = [v for v in variants if v.startswith(anatomy.RANDOM_MASK.format(""))]
     correct = lambda g: ((g["logit"].to_numpy() > 0) == g["label"].to_numpy()).astype(float)  # noqa: E731
     margin = lambda g: (2 * g["label"].to_numpy() - 1) * g["logit"].to_numpy()  # noqa: E731
-    found = stats.compare(correct(variants["top_cosine"]), np.stack([correct(variants[m]) for m in masks]))
+    found = _looked(out, "high_cosine_neurons_matter", role, lambda lv: stats.compare(
+        correct(variants["top_cosine"]), np.stack([correct(variants[m]) for m in masks]), lv))
     signed = stats.compare(margin(variants["top_cosine"]), np.stack([margin(variants[m]) for m in masks]))
     return _row("high_cosine_neurons_matter", role, found, 0.0, out.profile.claims.accuracy_margin, "-",
                 "03_ffn_neurons (masking check)",
@@ -314,7 +347,7 @@ def rule_beats_random(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
         return _row("rule_beats_random", role, None, reason=f"no random masks at {sparsity:.0%}")
     outcomes = np.stack([out.correct(role, random_name(sparsity, m)) for m in range(len(masks))])
     rule = out.correct(role, f"{RULE} {sparsity:.0%}")[: outcomes.shape[1]]
-    found = stats.two_level(rule, outcomes, level("rule_beats_random", role))
+    found = _looked(out, "rule_beats_random", role, lambda lv: stats.two_level(rule, outcomes, lv))
     return _row("rule_beats_random", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 f"04/05, figure{4 if role == 'encoder' else 5}_accuracy.png",
                 f"rule minus {len(masks)} random masks at {sparsity:.0%}; "
@@ -370,27 +403,27 @@ def removal_speeds_up(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
                    + (f"; FLOP ceiling {ceiling:.2f}x" if ceiling else ""))
 
 
-def _unseen(out: Outputs, claim: str, role: str, key: str, what: str, sparsity: float, low: str, high: str) -> dict:
-    """A pruned model against dense on 06's confirmation reviews (``key``.accuracy_drop, ``low``, ``high``: dense minus
-    pruned): it loses less than the accuracy margin."""
-    if out.get(f"{key}.n") is None:
+def _unseen(out: Outputs, claim: str, role: str, key: str, what: str, sparsity: float, split: str | None) -> dict:
+    """The pruned model recorded under ``key`` (its score and setting) against dense on ``split`` (06's confirmation
+    reviews), from their stored predictions: it loses less than the accuracy margin."""
+    if out.get(f"{key}.setting") is None or split is None:
         return _row(claim, role, None, reason="06 recorded no confirmation on unseen reviews (the profile sets none, "
                                               "or 06 has not run on this code)")
-    found = {"delta": -out.get(f"{key}.accuracy_drop"), "ci_low": -out.get(f"{key}.{high}"),
-             "ci_high": -out.get(f"{key}.{low}"),
-             "n": out.get(f"{key}.n"), "level": stats.LEVEL}
+    pruned = out.correct(role, variant(out.get(f"{key}.score"), 0, sparsity, out.get(f"{key}.setting")), split)
+    dense = out.correct(role, "dense", split)
+    found = _looked(out, claim, role, lambda lv: stats.matched_pairs(pruned, dense, lv))
     margin = out.profile.claims.accuracy_margin
     return _row(claim, role, found, -margin, None, "+", "06_importance_scores (confirmation)",
                 f"{what} at {sparsity:.0%} minus dense; null: a loss of {100 * margin:.0f} pt",
-                "Tango score interval, paired 0/1 (06)")
+                f"Tango score interval, paired 0/1 ({found['discordant']} discordant)")
 
 
 def best_score_keeps_accuracy(out: Outputs, role: str) -> dict:
     """06's chosen score at the selection budget, on test reviews 02-06 never read: it loses less than the margin."""
     sparsity = out.profile.scores.select_sparsity
     key = keys.scores(role, "confirm", keys.percent(sparsity))
-    return _unseen(out, "best_score_keeps_accuracy", role, key, str(out.get(f"{key}.score")), sparsity, "ci_low",
-                   "ci_high")
+    return _unseen(out, "best_score_keeps_accuracy", role, key, str(out.get(f"{key}.score")), sparsity,
+                   out.get(f"{key}.split"))
 
 
 def refit_keeps_accuracy(out: Outputs, role: str) -> dict:
@@ -399,7 +432,7 @@ def refit_keeps_accuracy(out: Outputs, role: str) -> dict:
     sparsity = max(out.profile.scores.refit_sparsities)
     key = keys.scores(role, "refit", keys.percent(sparsity))
     return _unseen(out, "refit_keeps_accuracy", role, key, f"{out.get(f'{key}.score')} refitted", sparsity,
-                   "drop_ci_low", "drop_ci_high")
+                   "confirm")
 
 
 CLAIMS = {f.__name__: f for f in (finetune_accuracy, late_decision, sparse_neurons, neurons_by_depth, same_neurons,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -11,8 +12,10 @@ from ..base.cache import code_fingerprint, discard_if_damaged, json_digest
 from ..core.classifier import SentimentClassifier, load_classifier, save_classifier, train
 from .finetune import checkpoint_dir, encoded_split, load_trained
 from ..core.models import load_body
-from ..base.profiles import Profile
 from ..base.runtime import device
+
+if TYPE_CHECKING:  # annotations only: a profile's code does not decide what this module computes
+    from ..base.profiles import Profile
 
 SEED_CODE = ("study.reseed",)  # with all it imports, 01's training code included: what decides a reseeded checkpoint
 

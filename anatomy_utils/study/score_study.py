@@ -288,10 +288,9 @@ def control_findings(compared: pd.DataFrame, overlap: pd.DataFrame, sparsity: fl
 
 
 def confirmation_reviews(profile: Profile, role: str, tokenizer) -> tuple[int, Encoded] | None:
-    """The test reviews after 04/05's that 02-06 never read (``scores.<role>_confirm_examples``; None when 0), and the
-    index of the first."""
-    start = getattr(profile.prune, f"{role}_eval_examples")
-    count = getattr(profile.scores, f"{role}_confirm_examples")
+    """The test reviews after 04/05's that 02-06 never read (``sizes.<role>.confirm``; None when 0), and the index of
+    the first."""
+    start, count = profile.sizes[role].prune, profile.sizes[role].confirm
     if count == 0:
         return None
     rows = load_splits(profile.data, profile.seed)["test"].select(range(start, start + count))
@@ -306,7 +305,7 @@ def confirm(profile: Profile, role: str, store: Store, scored: Scored, winner: s
     if unseen is None:
         return None
     start, data = unseen
-    dense = store.run("dense (confirmation reviews)", "confirm", data)
+    dense = store.run("dense", "confirm", data)
     pruned = run_pruned(profile, store, scored, winner, 0, profile.scores.select_sparsity, setting, "confirm", data)
     return ({"score": winner, "setting": setting, "first_review": start}
             | stats.matched_pairs(dense.correct, pruned.correct))
@@ -327,7 +326,7 @@ def refit_check(profile: Profile, role: str, store: Store, scored: Scored, selec
     if unseen is None:
         return None
     name, setting = best_refit(selection)
-    dense = store.run("dense (confirmation reviews)", "confirm", unseen[1])
+    dense = store.run("dense", "confirm", unseen[1])
     rows = []
     for sparsity in profile.scores.refit_sparsities:
         pruned = run_pruned(profile, store, scored, name, 0, sparsity, setting, "confirm", unseen[1])
@@ -433,7 +432,8 @@ def summary_values(profile: Profile, role: str, table: pd.DataFrame, scored: Sco
         key = keys.scores(role, "confirm", keys.percent(profile.scores.select_sparsity))
         values |= {f"{key}.accuracy_drop": confirmed["delta"], f"{key}.ci_low": confirmed["ci_low"],
                    f"{key}.ci_high": confirmed["ci_high"], f"{key}.n": confirmed["n"],
-                   f"{key}.score": confirmed["score"]}
+                   f"{key}.score": confirmed["score"], f"{key}.setting": confirmed["setting"],
+                   f"{key}.split": "confirm"}
     lines = conclusion(role, table, selection, stable, chosen, compared)
     values[keys.finding("scores", role)] = "; ".join(line.strip() for line in lines)  # the notebook's indents dropped
     return values | {keys.scores(role, "best", "score"): winner, keys.scores(role, "best", "setting"): chosen[winner],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -39,7 +39,7 @@ def runs(profile: Profile) -> list[int]:
 def _anatomy(profile: Profile, role: str, clf, tokenizer, folder: str) -> dict:
     """02's lens and 03's neuron sets on the lens reviews, saved as the ledger reads them; the rule's inputs."""
     cfg = getattr(profile, role)
-    reviews = load_splits(profile.data, profile.seed)["test"].select(range(profile.anatomy.lens_reviews))
+    reviews = load_splits(profile.data, profile.seed)["test"].select(range(profile.sizes[role].lens))
     states = passes.probe_states(clf, tokenizer, reviews["text"], cfg)
     anatomy.save_table(anatomy.lens_frame(passes.lens_logits(clf, states), reviews["label"],
                                           passes.layer_similarity(states)), folder, f"lens_{role}")
@@ -53,11 +53,10 @@ def _anatomy(profile: Profile, role: str, clf, tokenizer, folder: str) -> dict:
 
 def _pruned(profile: Profile, role: str, store: Store, saved: dict, tokenizer, chosen: tuple[str, str]) -> dict:
     """Dense, the rule at 30% and 50%, ``seeds.masks`` random masks with the rule's layer counts at 50%, and 06's
-    chosen score and setting at ``scores.select_sparsity``, all on the first ``seeds.<role>_examples`` test reviews;
-    returns the summary keys the ledger reads for them."""
-    n = getattr(profile.seeds, f"{role}_examples")
-    data = encoded_split(profile, role, tokenizer, "test", n)
-    mask_data = encoded_split(profile, role, tokenizer, "test", min(n, getattr(profile.prune, f"{role}_mask_examples")))
+    chosen score and setting at ``scores.select_sparsity``, all on 04/05's test reviews (``sizes.<role>.prune``, the
+    masks on the first ``sizes.<role>.masks``); returns the summary keys the ledger reads for them."""
+    data = encoded_split(profile, role, tokenizer, "test", profile.sizes[role].prune)
+    mask_data = encoded_split(profile, role, tokenizer, "test", profile.sizes[role].masks)
     widths = ffn_widths(store.clf.body)
     rule = prune_study.rules(profile, role, len(widths))[0]
     dense = store.run("dense", "test", data)
@@ -74,12 +73,13 @@ def _pruned(profile: Profile, role: str, store: Store, saved: dict, tokenizer, c
                                     data)
     found = stats.matched_pairs(dense.correct, pruned.correct)  # dense minus pruned, as 06's confirmation
     key = keys.scores(role, "confirm", keys.percent(profile.scores.select_sparsity))
-    return {keys.data("test"): n, keys.finetune(role, "test_accuracy"): dense.accuracy,
+    return {keys.data("test"): len(data.labels), keys.finetune(role, "test_accuracy"): dense.accuracy,
             keys.reference(role): getattr(profile.reference, role),
             keys.reference("source"): profile.reference.source, keys.anatomy(role, "ffn_width"): widths[0],
             keys.anatomy(role, "layers"): len(widths), f"{key}.accuracy_drop": found["delta"],
             f"{key}.ci_low": found["ci_low"],
-            f"{key}.ci_high": found["ci_high"], f"{key}.n": found["n"], f"{key}.score": name}
+            f"{key}.ci_high": found["ci_high"], f"{key}.n": found["n"], f"{key}.score": name,
+            f"{key}.setting": setting, f"{key}.split": "test"}
 
 
 def judge_run(profile: Profile, role: str, seed: int, chosen: tuple[str, str]) -> tuple[pd.DataFrame, float]:
@@ -93,7 +93,8 @@ def judge_run(profile: Profile, role: str, seed: int, chosen: tuple[str, str]) -
     values = _pruned(profile, role, store, saved, tokenizer, chosen)
     predictions = store.table()
     anatomy.save_table(predictions, folder, f"predictions_{role}")
-    out = claims.Outputs(profile, values, predictions, FIGURES / folder)
+    one_look = replace(profile, claims=replace(profile.claims, looks=None))  # each seed's run is judged once
+    out = claims.Outputs(one_look, values, predictions, FIGURES / folder)
     rows = pd.DataFrame([claims.CLAIMS[claim](out, role) for claim in SEED_CLAIMS]).assign(seed=seed)
     del clf, store
     gc.collect()  # one model in memory at a time
@@ -165,8 +166,9 @@ def header(profile: Profile) -> str:
         return (f"profile {profile.name}: one fine-tuning run per model (seed {profile.seed}) and no extra seeds: the "
                 f"committed run's rows, judged from 01-06's stored outputs")
     return (f"profile {profile.name}: seeds {runs(profile)} (the first is 01's); each run judged on "
-            f"{profile.seeds.encoder_examples} / {profile.seeds.decoder_examples} test {items} (encoder / decoder), "
-            f"{profile.anatomy.lens_reviews} lens {items}, {profile.seeds.masks} random masks at 50%")
+            f"{profile.sizes.encoder.prune} / {profile.sizes.decoder.prune} test {items} and "
+            f"{profile.sizes.encoder.lens} / {profile.sizes.decoder.lens} lens {items} (encoder / decoder), "
+            f"{profile.seeds.masks} random masks at 50%")
 
 
 def runs_table(study: SeedStudy) -> pd.DataFrame:
