@@ -268,9 +268,9 @@ def _claim_cell(get, claim: str, role: str) -> str:
     scale = 100 if claim in claims.ACCURACY_CLAIMS else 1
     unit, digits = (" pt", 1) if scale == 100 else ("", 3)  # 08's table's digits: a share of 0.004 is not +0.00
     number = lambda name: f"{scale * get(f'{key}.{name}'):+.{digits}f}"  # noqa: E731
-    level = get(f"{key}.level", stats.LEVEL)
+    level = f"{100 * get(f'{key}.level', stats.LEVEL):.4g}%"  # 95.00004% (a look with little information) reads 95%
     text = (f"**{claims.OUTCOMES[verdict]}** ({verdict}): {number('effect')}{unit} [{number('ci_low')}, "
-            f"{number('ci_high')}]{'' if abs(level - stats.LEVEL) < 1e-9 else f' ({100 * level:.4g}%)'}"
+            f"{number('ci_high')}]{'' if level == f'{100 * stats.LEVEL:.4g}%' else f' ({level})'}"
             f"{' (exact)' if get(f'{key}.exact') else ''} vs {number('null')}, n = {get(f'{key}.n')}")
     if verdict == "inconclusive" and get(f"{key}.mde") is not None:
         text += f"; MDE {scale * get(f'{key}.mde'):.{digits}f}{unit}"
@@ -308,7 +308,8 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
     lines += ["", *(_in_short(values, p) for p, values in ((first, a), (second, b)))]
     lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and "
               "in their own unit otherwise (an AUC, a share of a layer, a Jaccard, a correlation, a speed ratio); each "
-              "row's interval is 95% unless its level is shown (the primary family, below) and its verdict is read off "
+              "row's interval is 95% unless its level is shown (the primary family, or a row looked at before: below) "
+              "and its verdict is read off "
               "that interval (notebook 08 explains each procedure; `make claims` prints a profile's ledger in "
               f"seconds). {claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
               "are decisive and equal, **different** when the interval of the difference of the two effects excludes "
