@@ -183,3 +183,7 @@ def test_a_row_looked_at_before_is_read_at_its_last_looks_sequential_level(outpu
         "finetune_accuracy.encoder": [1000]}))
     with pytest.raises(ValueError, match="an earlier look at n = 1000 is not before this one"):
         claims.ledger(late)
+    misspelt = dataclasses.replace(outputs, claims=dataclasses.replace(outputs.claims, looks={
+        "late_decison.encoder": [10]}))
+    with pytest.raises(ValueError, match=r"\['late_decison.encoder'\] name no row of the ledger"):
+        claims.ledger(misspelt)

@@ -445,6 +445,10 @@ ACCURACY_CLAIMS = {"finetune_accuracy", "high_cosine_neurons_matter", "rule_keep
 
 def ledger(profile: Profile) -> pd.DataFrame:
     """Every claim for both models: one row each, with its verdict, effect, interval, null, margin, n and sentence."""
+    unknown = sorted(set(profile.claims.looks or {}) - {f"{claim}.{role}" for claim in CLAIMS for role in ROLES})
+    if unknown:  # a misspelt row would otherwise be read at the single-look level without a word
+        raise ValueError(f"{profile.name}.claims.looks: {unknown} name no row of the ledger; a row is "
+                         f"<claim>.<role>, with role encoder or decoder and claim one of {sorted(CLAIMS)}.")
     out = load(profile)
     rows = [claim(out, role) for claim in CLAIMS.values() for role in ROLES]
     table = pd.DataFrame(rows)
