@@ -15,8 +15,9 @@ Every resampling interval in the package is ``bootstrap`` (percentile, one seed)
 
 A family of m comparisons (the sparsities of one question, the questions of one claim) is made at the Bonferroni
 level 1 - 0.05 / m, so its intervals hold simultaneously; the verdict comes from that same interval:
-``higher`` / ``lower`` when it excludes the null, ``equivalent`` when it lies within the stated margin of the null,
-otherwise ``inconclusive``, with the minimum detectable effect (MDE) at 80% power and the n that would resolve it.
+``equivalent`` when it lies within the stated margin of the null (read first: a difference smaller than the margin
+is not one that counts, even where the interval excludes the null), else ``higher`` / ``lower`` when it excludes the
+null, otherwise ``inconclusive``, with the minimum detectable effect (MDE) at 80% power and the n that would resolve it.
 """
 from __future__ import annotations
 
@@ -270,12 +271,14 @@ def random_effects(effects, errors, level: float = LEVEL) -> dict:
 
 
 def verdict(low: float, high: float, null: float = 0.0, margin: float | None = None, direction: str = "+") -> str:
-    """``confirmed`` / ``refuted`` when the interval excludes ``null`` (on the claimed side of ``direction`` or the
-    other), ``equivalent`` when it lies within ``null`` +- ``margin``, else ``inconclusive``."""
-    if low > null or high < null:
-        return "confirmed" if direction == ("+" if low > null else "-") else "refuted"
+    """``equivalent`` when the interval lies within ``null`` +- ``margin``, even if it excludes ``null``: a margin
+    says which differences count, so one smaller than it is not the difference claimed; else ``confirmed`` /
+    ``refuted`` when the interval excludes ``null`` (on the claimed side of ``direction`` or the other), else
+    ``inconclusive``."""
     if margin is not None and null - margin <= low and high <= null + margin:
         return "equivalent"
+    if low > null or high < null:
+        return "confirmed" if direction == ("+" if low > null else "-") else "refuted"
     return "inconclusive"
 
 

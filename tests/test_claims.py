@@ -118,6 +118,10 @@ def test_the_consistency_check_catches_a_verdict_its_interval_does_not_support(o
     point = values | {f"{key}.verdict": "confirmed", f"{key}.ci_low": 0.01, f"{key}.ci_high": 0.01}
     assert any("zero-width" in p for p in claims.consistent(point))
     assert not any("zero-width" in p for p in claims.consistent(point | {f"{key}.exact": True}))
+    small = "claims.rule_beats_random.encoder"  # judged with a margin: a difference inside it is not the claimed one
+    inside = values | {f"{small}.verdict": "confirmed", f"{small}.ci_low": 0.001, f"{small}.ci_high": 0.01}
+    assert any(small in p and "inside the margin" in p for p in claims.consistent(inside))
+    assert not any(small in p for p in claims.consistent(inside | {f"{small}.verdict": "equivalent"}))
 
 
 def test_same_answer_across_datasets_comes_from_the_intervals():

@@ -79,6 +79,8 @@ def test_compare_picks_the_procedure_and_keeps_the_sign():
     (-0.01, 0.015, 0.0, 0.02, "+", "equivalent"),
     (-0.01, 0.03, 0.0, 0.02, "+", "inconclusive"),
     (-0.01, 0.03, -0.02, None, "+", "confirmed"),  # non-inferiority: above a loss of 2 pt
+    (1.0005, 1.0103, 1.0, 0.02, "+", "equivalent"),  # excludes the null but lies inside the margin: not a speed-up
+    (0.005, 0.03, 0.0, 0.02, "+", "confirmed"),  # excludes the null and reaches past the margin
 ])
 def test_verdicts_follow_the_interval(low, high, null, margin, direction, expected):
     assert stats.verdict(low, high, null, margin, direction) == expected

@@ -74,13 +74,6 @@ def test_the_check_bites(asked):
     assert unwritten(asked) == ["scores.encoder.best.acuracy_drop"]
 
 
-# Modules that still spell their keys out, each with the reason.
-SPELLED = {
-    "study/finetune.py": "in the training code's fingerprint: moving its keys to base.keys changes every checkpoint's "
-                         "cache key, so it moves with the next change that retrains anyway",
-}
-
-
 def spelled_keys(source: str) -> list[str]:
     """The summary keys a module's code spells out: string constants and f-string texts (docstrings and prose left
     aside: no spaces) that start with an area of ``base.keys`` and a dot."""
@@ -104,9 +97,8 @@ def test_no_module_spells_out_a_summary_key():
     package = Path(anatomy_utils.__file__).parent
     spelled = {str(path.relative_to(package)): spelled_keys(path.read_text()) for path in package.rglob("*.py")
                if path.name != "keys.py"}
-    offenders = {path: found for path, found in spelled.items() if found and path not in SPELLED}
+    offenders = {path: found for path, found in spelled.items() if found}
     assert not offenders, f"summary keys spelt outside base.keys: {offenders}"
-    assert all(spelled[path] for path in SPELLED), "an exemption no longer needed: drop it from SPELLED"
 
 
 def test_no_notebook_spells_out_a_summary_key():

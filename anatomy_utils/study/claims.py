@@ -1,8 +1,8 @@
 """The claims ledger (notebook 08): what each of the paper's claims came to, for each model, from stored outputs only.
 
 Every row is one claim for one model, judged by one interval (95%, the level stated beside it) and the verdict read off
-that same interval (``stats.verdict``): ``confirmed`` / ``refuted`` when it excludes the null on the claimed side or the
-other, ``equivalent`` when it lies within the stated margin of the null, ``inconclusive`` otherwise (with the minimum
+that same interval (``stats.verdict``): ``equivalent`` when it lies within the stated margin of the null (read first),
+else ``confirmed`` / ``refuted`` when it excludes the null on the claimed side or the other, ``inconclusive`` otherwise (with the minimum
 detectable effect at 80% power and the n that would resolve the observed effect), or ``not testable`` with the reason.
 Nothing here loads a model: the inputs are what 01-06 wrote under ``figures/<profile>/``.
 """
@@ -524,8 +524,8 @@ def summary_values(table: pd.DataFrame) -> dict:
 
 
 def consistent(values: dict) -> list[str]:
-    """The ledger's own rule checked on a summary: confirmed/refuted iff the null lies outside the interval;
-    inconclusive has an MDE; equivalent has a margin and an interval inside it; no decisive verdict rests on a
+    """The ledger's own rule checked on a summary: equivalent iff the interval lies inside the margin; else
+    confirmed/refuted iff the null lies outside the interval; inconclusive has an MDE; no decisive verdict rests on a
     zero-width interval unless the quantity is exact. Returns the violations."""
     problems = []
     rows = {k.rsplit(".", 1)[0] for k in values if k.startswith(keys.under(keys.claim())) and k.endswith(".verdict")}
@@ -534,17 +534,18 @@ def consistent(values: dict) -> list[str]:
         if verdict == "not testable":
             continue
         low, high, null = values[f"{key}.ci_low"], values[f"{key}.ci_high"], values[f"{key}.null"]
-        outside = null < low or null > high
+        margin = values.get(f"{key}.margin")
+        inside = margin is not None and null - margin <= low and high <= null + margin
+        outside = not inside and (null < low or null > high)
+        if (verdict == "equivalent") != inside:
+            problems.append(f"{key}: {verdict} but the interval [{low}, {high}] is {'' if inside else 'not '}inside "
+                            f"the margin")
         if (verdict in ("confirmed", "refuted")) != outside:
             problems.append(f"{key}: {verdict} but null {null} {'outside' if outside else 'inside'} [{low}, {high}]")
         if verdict == "inconclusive" and values.get(f"{key}.mde") is None:
             problems.append(f"{key}: inconclusive without an MDE")
         if verdict != "inconclusive" and not high > low and not values.get(f"{key}.exact"):
             problems.append(f"{key}: {verdict} on a zero-width interval that is not exact")
-        if verdict == "equivalent":
-            margin = values.get(f"{key}.margin")
-            if margin is None or not (null - margin <= low and high <= null + margin):
-                problems.append(f"{key}: equivalent but the interval is not inside the margin")
     return problems
 
 
