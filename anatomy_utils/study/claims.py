@@ -2,8 +2,9 @@
 
 Every row is one claim for one model, judged by one interval (95%, the level stated beside it) and the verdict read off
 that same interval (``stats.verdict``): ``equivalent`` when it lies within the stated margin of the null (read first),
-else ``confirmed`` / ``refuted`` when it excludes the null on the claimed side or the other, ``inconclusive`` otherwise (with the minimum
-detectable effect at 80% power and the n that would resolve the observed effect), or ``not testable`` with the reason.
+else ``confirmed`` / ``refuted`` when it excludes the null on the claimed side or the other, ``inconclusive`` otherwise
+(with the minimum detectable effect at 80% power and the n that would resolve the observed effect), or ``not testable``
+with the reason.
 Nothing here loads a model: the inputs are what 01-06 wrote under ``figures/<profile>/``.
 """
 from __future__ import annotations
