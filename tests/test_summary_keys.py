@@ -20,6 +20,8 @@ OPTIONAL = {
     r"run\.(wall|setup|study)_minutes|run\.cold_.*": "written by `make cold` only",
     r"scores\.\w+\.best\.p30\..*": "06 at 30%: only profiles whose scores.sparsities include 0.3 (paper)",
     r"seeds\.\w+\.\w+\.stable": "07 pools only the claims that depend on the fine-tuned weights (seeds.SEED_CLAIMS)",
+    r"claims\.(zeroing|removal)_speeds_up\.\w+\.effect": "a speed row is not testable, so has no effect, in a run "
+                                                         "whose A/A timing gate failed",
 }
 
 
