@@ -1,5 +1,6 @@
-"""Passes over reviews that capture every FFN's neuron activations (the input of its output projection), and
-optionally their gradients: the one loop behind 03's attribution and 06's data-driven scores and repairs."""
+"""Passes over reviews that capture every FFN's neuron activations (the input of its output projection), or the
+inputs of any modules, and optionally their gradients: the one loop behind 03's attribution, 06's data-driven scores
+and repairs, and the head scores."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ Objective = Callable[[torch.Tensor, np.ndarray], torch.Tensor]  # (logits, label
 class Batch:
     rows: list[int]
     attention_mask: torch.Tensor  # (batch, seq)
-    activations: list[torch.Tensor]  # per layer, (batch, seq, neurons), detached
-    gradients: list[torch.Tensor] | None  # d objective / d activations, per layer
+    activations: list[torch.Tensor]  # per layer (or module), (batch, seq, neurons), detached
+    gradients: list[torch.Tensor] | None  # d objective / d activations, per layer (or module)
 
     @property
     def mask(self) -> torch.Tensor:
@@ -29,12 +30,19 @@ class Batch:
 
 def ffn_batches(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int,
                 objective: Objective | None = None, desc: str = "FFN activations") -> Iterator[Batch]:
-    """Run ``data`` through ``clf`` in order, one :class:`Batch` at a time; gradients only when ``objective`` is
-    given."""
-    layers = clf.family.layers(clf.body)
-    captured = []
-    hooks = [clf.family.ffn_out(layer).register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
-             for layer in layers]
+    """Run ``data`` through ``clf`` in order, one :class:`Batch` of every layer's neuron activations at a time;
+    gradients only when ``objective`` is given."""
+    outs = [clf.family.ffn_out(layer) for layer in clf.family.layers(clf.body)]
+    return input_batches(clf, outs, data, pad_id, batch_size, objective, desc)
+
+
+def input_batches(clf: SentimentClassifier, modules: list, data: Encoded, pad_id: int, batch_size: int,
+                  objective: Objective | None = None, desc: str = "activations") -> Iterator[Batch]:
+    """Run ``data`` through ``clf`` in order, one :class:`Batch` of the inputs of ``modules`` (in their order) at a
+    time; gradients only when ``objective`` is given."""
+    captured = {}
+    hooks = [m.register_forward_pre_hook(lambda _m, args, i=i: captured.__setitem__(i, args[0]))
+             for i, m in enumerate(modules)]
     clf.eval()
     try:
         for start in progress(range(0, len(data.ids), batch_size), desc=desc):
@@ -43,8 +51,9 @@ def ffn_batches(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size
             captured.clear()
             with torch.set_grad_enabled(objective is not None):
                 logits = clf(**batch)
-            grads = None if objective is None else torch.autograd.grad(objective(logits, data.labels[rows]), captured)
-            yield Batch(rows, batch["attention_mask"], [a.detach() for a in captured], grads)
+            inputs = [captured[i] for i in range(len(modules))]
+            grads = None if objective is None else torch.autograd.grad(objective(logits, data.labels[rows]), inputs)
+            yield Batch(rows, batch["attention_mask"], [a.detach() for a in inputs], grads)
     finally:
         for hook in hooks:
             hook.remove()

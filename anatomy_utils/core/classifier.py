@@ -19,7 +19,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from ..base.data import check_reviews
-from .families import family_of, ffn_widths, remove_neurons, target_index
+from .families import family_of, ffn_widths, head_groups, remove_heads, remove_neurons, target_index
 from ..base.cache import seal
 from ..base.runtime import progress
 
@@ -168,7 +168,7 @@ def save_classifier(clf: SentimentClassifier, tokenizer: PreTrainedTokenizerBase
     all. Written atomically."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
-    meta = meta | {"ffn_widths": ffn_widths(clf.body)}  # per layer, pruned or not
+    meta = meta | {"ffn_widths": ffn_widths(clf.body), "head_groups": head_groups(clf.body)}  # per layer, pruned or not
     clf.body.save_pretrained(tmp / "body")
     tokenizer.save_pretrained(tmp / "tokenizer")
     save_file({k: v.contiguous() for k, v in clf.head.state_dict().items()}, tmp / "head.safetensors")
@@ -186,6 +186,7 @@ def load_classifier(folder: Path,
     body = AutoModel.from_config(config, dtype=torch.float32)
     widths = meta.get("ffn_widths", ffn_widths(body))  # an unpruned folder: the widths its config builds
     remove_neurons(body, {layer: torch.arange(w) for layer, w in enumerate(widths)})  # shape the FFNs as saved
+    remove_heads(body, {layer: torch.arange(g) for layer, g in enumerate(meta.get("head_groups", head_groups(body)))})
     body.load_state_dict(load_file(folder / "body" / "model.safetensors"))
     clf = SentimentClassifier(body, meta["dropout"])
     clf.head.load_state_dict(load_file(folder / "head.safetensors"))

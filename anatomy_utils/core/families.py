@@ -21,6 +21,11 @@ class Family:
     target: Literal["first", "last"]  # CLS for encoders, last real token for decoders
     final_norm: Callable[[nn.Module], nn.Module | None]  # the norm after the last layer, if any
     attention_dropout_key: str  # config attribute of the dropout on attention probabilities
+    attention: Callable[[nn.Module], nn.Module]  # the self-attention module of a layer
+    attn_in: Callable[[nn.Module], list[nn.Module]]  # projections whose outputs are the heads (query, key, value)
+    attn_out: Callable[[nn.Module], nn.Module]  # module that maps the heads back to the residual stream
+    head_counts: tuple[str, ...] = ()  # attention attributes that hold its number of query heads
+    head_widths: tuple[str, ...] = ()  # attention attributes that hold its query heads x head size
 
 
 FAMILIES = {
@@ -32,6 +37,11 @@ FAMILIES = {
         target="first",
         final_norm=lambda m: None,
         attention_dropout_key="attention_probs_dropout_prob",
+        attention=lambda layer: layer.attention.self,
+        attn_in=lambda layer: [layer.attention.self.query, layer.attention.self.key, layer.attention.self.value],
+        attn_out=lambda layer: layer.attention.output.dense,
+        head_counts=("num_attention_heads",),
+        head_widths=("all_head_size",),
     ),
     "gpt2": Family(
         "gpt2",
@@ -41,6 +51,11 @@ FAMILIES = {
         target="last",
         final_norm=lambda m: m.ln_f,
         attention_dropout_key="attn_pdrop",
+        attention=lambda layer: layer.attn,
+        attn_in=lambda layer: [layer.attn.c_attn],  # query, key and value side by side
+        attn_out=lambda layer: layer.attn.c_proj,
+        head_counts=("num_heads",),
+        head_widths=("split_size",),
     ),
     "llama": Family(
         "llama",
@@ -50,6 +65,9 @@ FAMILIES = {
         target="last",
         final_norm=lambda m: m.norm,
         attention_dropout_key="attention_dropout",
+        attention=lambda layer: layer.self_attn,
+        attn_in=lambda layer: [layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj],
+        attn_out=lambda layer: layer.self_attn.o_proj,
     ),
 }
 
@@ -204,3 +222,70 @@ def remove_neurons(body: nn.Module, keep: dict[int, torch.Tensor]) -> list[int]:
             _select(module, kept, "outputs")
         _select(family.ffn_out(layers[index]), kept, "inputs")
     return [neuron_vectors(layer, family).shape[0] for layer in layers]
+
+
+# ------------------------------------------------------------------------------------------------ attention heads
+
+@dataclass(frozen=True)
+class Heads:
+    """A model's attention geometry. The unit that can be removed is a key/value group: one head under multi-head
+    attention; a key/value head with the ``per_group`` query heads that read it under grouped-query attention (Llama),
+    the smallest set whose removal leaves every shape consistent."""
+
+    size: int  # features per head
+    per_group: int  # query heads per key/value head
+
+    def groups(self, layer: nn.Module, family: Family) -> int:
+        """Key/value groups a layer has now (after pruning too)."""
+        return linear_weight(family.attn_out(layer)).shape[1] // (self.size * self.per_group)
+
+    def rows(self, module: nn.Module, kept: torch.Tensor, groups: int) -> torch.Tensor:
+        """The output rows of a head projection that belong to the ``kept`` groups of the ``groups`` it has. Its rows
+        are blocks of ``size``: one block per key/value head, ``per_group`` per group (queries), or, without grouped
+        queries, query, key and value blocks side by side (GPT-2's fused projection)."""
+        blocks = linear_weight(module).shape[0] // self.size
+        parts = blocks // groups if self.per_group == 1 else 1
+        if blocks % groups or (self.per_group > 1 and blocks not in (groups, groups * self.per_group)):
+            raise ValueError(f"A head projection of {blocks} blocks fits no layout of {groups} key/value groups.")
+        width = blocks // parts // groups  # blocks per group in each part
+        chosen = [part * groups * width + g * width + b for part in range(parts) for g in kept.tolist()
+                  for b in range(width)]
+        return (torch.tensor(chosen, dtype=torch.long)[:, None] * self.size + torch.arange(self.size)).ravel()
+
+
+def heads_of(body: nn.Module) -> Heads:
+    """The attention geometry of a transformers base model, from its config."""
+    config = body.config
+    size = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    kv = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    return Heads(size, config.num_attention_heads // kv)
+
+
+def head_groups(body: nn.Module) -> list[int]:
+    """Key/value groups of every layer of a base model (the heads' widths, pruned or not)."""
+    family, geometry = family_of(body), heads_of(body)
+    return [geometry.groups(layer, family) for layer in family.layers(body)]
+
+
+def remove_heads(body: nn.Module, keep: dict[int, torch.Tensor]) -> list[int]:
+    """Physically shrink each listed layer's attention to the kept key/value groups (at least one per layer): the
+    groups' rows of the query, key and value projections and their columns of the output projection go; returns the
+    groups per layer."""
+    family, geometry = family_of(body), heads_of(body)
+    layers = family.layers(body)
+    for index, kept in keep.items():
+        kept = torch.as_tensor(kept, dtype=torch.long).sort().values
+        if len(kept) == 0:
+            raise ValueError(f"Layer {index} would keep no attention head; keep at least one group per layer.")
+        layer = layers[index]
+        groups = geometry.groups(layer, family)
+        for module in family.attn_in(layer):
+            _select(module, geometry.rows(module, kept, groups), "outputs")
+        out = family.attn_out(layer)
+        _select(out, torch.arange(linear_weight(out).shape[1]).view(groups, -1)[kept].ravel(), "inputs")
+        attention, heads = family.attention(layer), len(kept) * geometry.per_group
+        for name in family.head_counts:
+            setattr(attention, name, heads)
+        for name in family.head_widths:
+            setattr(attention, name, heads * geometry.size)
+    return head_groups(body)
