@@ -19,7 +19,7 @@ PY := .venv/bin/python
 # Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
 RUN_ENV := ANATOMY_PROGRESS=0 TQDM_DISABLE=1 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 
-.PHONY: all test bench claims cold student lab fetch lock clean distclean help
+.PHONY: all test bench heads claims cold student lab fetch lock clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/present/report.py
@@ -73,6 +73,9 @@ test: $(VENV) $(WHEELS) ## lint (ruff), unit tests, then nbval on the smoke note
 
 bench: $(VENV) ## time dense / zeroed / removed FFNs side by side against the FLOP ceiling (after `make`)
 	$(RUN_ENV) $(PY) -m anatomy_utils.tools.bench $(PROFILE)
+
+heads: $(VENV) ## prune attention heads beside FFN neurons at the FLOPs of the neurons alone (after `make`): figures/PROFILE/heads.json
+	$(RUN_ENV) $(PY) -m anatomy_utils.tools.heads $(PROFILE)
 
 claims: $(VENV) ## print the claims ledger of PROFILE from its stored outputs (seconds; no model is loaded)
 	$(RUN_ENV) $(PY) -c 'import sys, anatomy_utils.study.claims as c; sys.exit(c.main("$(PROFILE)"))'

@@ -270,12 +270,17 @@ def random_effects(effects, errors, level: float = LEVEL) -> dict:
             "level": level, "between_sd": math.sqrt(tau2), "within_sd": float(np.sqrt(v.mean()))}
 
 
+def inside(low: float, high: float, null: float, margin: float | None) -> bool:
+    """Whether the interval lies within ``null`` +- ``margin`` (never without a margin)."""
+    return margin is not None and null - margin <= low and high <= null + margin
+
+
 def verdict(low: float, high: float, null: float = 0.0, margin: float | None = None, direction: str = "+") -> str:
     """``equivalent`` when the interval lies within ``null`` +- ``margin``, even if it excludes ``null``: a margin
     says which differences count, so one smaller than it is not the difference claimed; else ``confirmed`` /
     ``refuted`` when the interval excludes ``null`` (on the claimed side of ``direction`` or the other), else
     ``inconclusive``."""
-    if margin is not None and null - margin <= low and high <= null + margin:
+    if inside(low, high, null, margin):
         return "equivalent"
     if low > null or high < null:
         return "confirmed" if direction == ("+" if low > null else "-") else "refuted"

@@ -6,7 +6,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from anatomy_utils.core.classifier import SentimentClassifier, encode, load_classifier, predict, save_classifier
-from anatomy_utils.core.families import ffn_widths
+from anatomy_utils.core.families import ffn_widths, head_groups
+from anatomy_utils.core.heads import budget, unit_flops
 from anatomy_utils.tools.shrink import shrink
 
 from conftest import VOCAB, FFN, tiny_body
@@ -39,6 +40,23 @@ def test_shrink_returns_a_smaller_model_that_saves_and_reloads_with_the_same_log
     np.testing.assert_allclose(predict(again, unseen, 0, 4), predict(smaller, unseen, 0, 4), atol=1e-6)
 
 
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_shrink_with_heads_removes_heads_or_neurons_for_the_same_flops(family, words, tmp_path):
+    torch.manual_seed(0)
+    clf = SentimentClassifier(tiny_body(family), 0.0).eval()
+    texts = _texts(48, 0)
+    smaller, tokenizer, info = shrink(clf, texts, 0.5, tokenizer=words, max_tokens=32, heads=True)
+    tokens = max(len(words(t)["input_ids"]) for t in texts)
+    group, neuron = unit_flops(clf.body, tokens)
+    assert info["head_groups"] == head_groups(smaller.body)
+    assert sum(info["head_groups"]) * group + sum(info["widths"]) * neuron <= budget(clf.body, 0.5, tokens)
+    save_classifier(smaller, tokenizer, tmp_path / "smaller", {"pruned": info})
+    again, _, meta = load_classifier(tmp_path / "smaller")
+    unseen = encode(words, _texts(10, 1), np.zeros(10, dtype=np.int64), 32)
+    assert meta["head_groups"] == info["head_groups"]
+    np.testing.assert_allclose(predict(again, unseen, 0, 4), predict(smaller, unseen, 0, 4), atol=1e-6)
+
+
 def test_shrink_says_which_scores_and_sparsities_it_takes(words):
     clf = SentimentClassifier(tiny_body("bert"), 0.0).eval()
     with pytest.raises(ValueError, match="cannot run from texts alone"):
@@ -47,3 +65,5 @@ def test_shrink_says_which_scores_and_sparsities_it_takes(words):
         shrink(clf, _texts(8, 0), 1.0, tokenizer=words)
     with pytest.raises(ValueError, match="tokenizer"):
         shrink(clf, _texts(8, 0), 0.5)
+    with pytest.raises(ValueError, match="Fisher"):
+        shrink(clf, _texts(8, 0), 0.5, tokenizer=words, score="magnitude", heads=True)

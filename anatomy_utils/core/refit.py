@@ -5,6 +5,7 @@ layer would write on the same, already pruned, input.
 One pass runs the calibration reviews up to the first layer; then, layer by layer, the layer is run once with its dense
 FFN (collecting the kept neurons' activations and the dense FFN output, the target), the kept neurons' output weights
 are fitted, the layer is shrunk, and it is run again to feed the next layer. Two passes in all, whatever the depth.
+When heads are removed too, the attention output projection is fitted the same way first (one more run per layer).
 
 A fit is judged on held-back calibration reviews (every ``holdout``-th): where it writes worse than the plain cut (with
 the bias repair when the variant has it) the layer keeps the plain cut, and the refusal is reported.
@@ -22,7 +23,7 @@ import torch
 
 from . import pruning
 from .classifier import Encoded, SentimentClassifier
-from .families import linear_weight, set_linear_weight, target_index
+from .families import heads_of, linear_weight, remove_heads, set_linear_weight, target_index
 from ..base.runtime import progress
 
 MODES = ("columns", "scales")  # refit every kept output column, or one scale per kept neuron (Kwon et al.)
@@ -51,35 +52,60 @@ class Refit:
                                     self.mode)).encode()).hexdigest()[:20]
 
     @torch.no_grad()
-    def apply(self, clf: SentimentClassifier, keep: dict,
-              repair: np.ndarray | None = None) -> tuple[SentimentClassifier, dict]:
+    def apply(self, clf: SentimentClassifier, keep: dict, repair: np.ndarray | None = None,
+              keep_heads: dict | None = None) -> tuple[SentimentClassifier, dict]:
         """A physically pruned copy of ``clf`` (its biases repaired first when ``repair`` is given) with its kept output
-        weights refitted; and what it took: seconds, the layers that fell back, and per layer the held-back error of
-        the plain cut and of the fit."""
+        weights refitted; and what it took: seconds, the layers whose FFN fit fell back, and per layer the held-back
+        error of the plain cut and of the fit. ``keep_heads`` (key/value groups kept per layer) also removes heads;
+        the attention output projection's kept columns are then fitted first, the same way, to what the dense
+        attention writes (``attention_fell_back``: the layers whose attention fit was refused)."""
         start = time.perf_counter()
         model = copy.deepcopy(clf).eval()
-        layers = model.family.layers(model.body)
+        family, geometry = model.family, heads_of(model.body)
+        layers = family.layers(model.body)
         states = _first_layer_inputs(model, self)
         rows = []
         for index, layer in enumerate(progress(layers, desc="refitting layers")):
-            kept = torch.as_tensor(keep.get(index, torch.arange(_width(model, layer))), dtype=torch.long).sort().values
-            fit, check = _layer_statistics(model, layer, states, kept, last=index == len(layers) - 1)
+            last, row = index == len(layers) - 1, {"layer": index}
+            groups = torch.as_tensor((keep_heads or {}).get(index, []), dtype=torch.long).sort().values
+            if 0 < len(groups) < geometry.groups(layer, family):
+                out = family.attn_out(layer)
+                columns = torch.arange(_width(out)).view(geometry.groups(layer, family), -1)[groups].ravel()
+                weight, fell_back, _ = self._judged(*_layer_statistics(model, layer, states, out, columns, last),
+                                                    out, columns)
+                remove_heads(model.body, {index: groups})
+                _set_output(family.attn_out(layer), weight)
+                row["attention_fell_back"] = fell_back
+            out = family.ffn_out(layer)
+            kept = torch.as_tensor(keep.get(index, torch.arange(_width(out))), dtype=torch.long).sort().values
+            statistics = _layer_statistics(model, layer, states, out, kept, last)  # of the dense FFN: before repair
             if repair is not None:
                 pruning.compensate_bias(model.body, {index: kept}, repair)
-            out = model.family.ffn_out(layer)
-            base = plain_cut(out, kept)
-            weight, fell_back, errors = judged_fit(fit, check, base, self.ridge, self.mode, out.bias is not None)
+            weight, fell_back, errors = self._judged(*statistics, family.ffn_out(layer), kept)
             pruning.remove_neurons(model.body, {index: kept})
             if kept.numel():
-                out = model.family.ffn_out(layer)
-                set_linear_weight(out, weight[:-1].T.to(out.weight.dtype).contiguous(),
-                                  None if out.bias is None else weight[-1].to(out.bias.dtype).contiguous())
-            rows.append({"layer": index, "kept": kept.numel(), "fell_back": fell_back} | errors)
+                _set_output(family.ffn_out(layer), weight)
+            rows.append(row | {"kept": kept.numel(), "fell_back": fell_back} | errors)
             states = [(_run_layer(layer, *state[:3]), *state[1:]) for state in states]
         table = pd.DataFrame(rows)
-        return model, {"seconds": time.perf_counter() - start,
-                       "fell_back": table.loc[table["fell_back"], "layer"].tolist(),
-                       "layers": table.to_dict("list")}
+        info = {"seconds": time.perf_counter() - start, "fell_back": _refused(table, "fell_back"),
+                "layers": table.to_dict("list")}
+        return model, info | ({"attention_fell_back": _refused(table, "attention_fell_back")}
+                              if "attention_fell_back" in table else {})
+
+    def _judged(self, fit: dict, check: dict, out, kept) -> tuple[torch.Tensor, bool, dict]:
+        """:func:`judged_fit` of ``out``'s ``kept`` input columns (and bias) against its plain cut."""
+        return judged_fit(fit, check, plain_cut(out, kept), self.ridge, self.mode, out.bias is not None)
+
+
+def _refused(table: pd.DataFrame, column: str) -> list[int]:
+    return table.loc[table[column].fillna(False).astype(bool), "layer"].tolist()
+
+
+def _set_output(out: torch.nn.Module, weight: torch.Tensor) -> None:
+    """Write a fit, in X's layout ``(kept + 1, dim)``, into a shrunk output projection."""
+    set_linear_weight(out, weight[:-1].T.to(out.weight.dtype).contiguous(),
+                      None if out.bias is None else weight[-1].to(out.bias.dtype).contiguous())
 
 
 class _Stop(Exception):
@@ -122,17 +148,17 @@ def _run_layer(layer, hidden, args, kwargs):
     return out[0] if isinstance(out, tuple) else out
 
 
-def _width(model, layer) -> int:
-    return linear_weight(model.family.ffn_out(layer)).shape[1]
+def _width(out) -> int:
+    return linear_weight(out).shape[1]
 
 
 @torch.no_grad()
-def _layer_statistics(model, layer, states, kept, last: bool) -> tuple[dict, dict]:
-    """Sufficient statistics of the least-squares problem, on fitted and on held-back reviews: X = [kept activations,
-    1], Y = the dense FFN output; sums of XᵀX, XᵀY and |Y|² over real tokens (only the target token in the last
-    layer: the only one the classifier reads), each token weighted by 1 / sqrt(|y|² + the batch's mean |y|²), so that
-    a few tokens with huge outputs (massive activations) cannot bend the fit of all the others."""
-    out = model.family.ffn_out(layer)
+def _layer_statistics(model, layer, states, out, kept, last: bool) -> tuple[dict, dict]:
+    """Sufficient statistics of the least-squares problem of output projection ``out`` (the FFN's or the
+    attention's), on fitted and on held-back reviews: X = [kept inputs, 1], Y = what ``out`` writes with all its
+    inputs; sums of XᵀX, XᵀY and |Y|² over real tokens (only the target token in the last layer: the only one the
+    classifier reads), each token weighted by 1 / sqrt(|y|² + the batch's mean |y|²), so that a few tokens with huge
+    outputs (massive activations) cannot bend the fit of all the others."""
     seen = {}
     hooks = [out.register_forward_pre_hook(lambda _m, args: seen.update(x=args[0])),
              out.register_forward_hook(lambda _m, _a, y: seen.update(y=y))]

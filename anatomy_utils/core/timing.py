@@ -28,9 +28,9 @@ import torch
 from torch import nn
 
 from .classifier import Encoded
-from .families import empty_ffn, family_of, projections
+from .families import empty_ffn, family_of, linear_weight, projections
 from ..base.runtime import synchronize
-from ..stats import LEVEL, bootstrap
+from ..stats import LEVEL, bootstrap, inside
 
 DENSE_A, DENSE_B = "dense A", "dense B"  # the reference and its A/A control
 TOLERANCE = 0.02  # the A/A interval must lie inside 1 +- this for a speed-up verdict
@@ -110,7 +110,7 @@ def verdict(entry: dict, gate_passed: bool, tolerance: float = TOLERANCE) -> str
         return "faster"
     if entry["ci_high"] < 1 - tolerance:
         return "slower"
-    if 1 - tolerance <= entry["ci_low"] and entry["ci_high"] <= 1 + tolerance:
+    if inside(entry["ci_low"], entry["ci_high"], 1, tolerance):
         return f"same speed (within +-{tolerance:.0%})"
     return "not resolved"
 
@@ -273,12 +273,14 @@ def measure(dense: nn.Module, variants: dict[str, nn.Module], batch: dict[str, t
 def matmul_flops(model: nn.Module, tokens: int) -> int:
     """Forward FLOPs of one sequence of ``tokens`` through a transformer body's layers.
 
-    Every Linear / Conv1D costs 2 * in * out per token; attention adds 4 * tokens * hidden per token per layer
-    (scores and weighted sum). Embedding look-ups and norms are ignored (negligible).
+    Every Linear / Conv1D costs 2 * in * out per token; attention adds 4 * tokens per query feature (heads x head
+    size: the hidden size unless heads were removed) per token per layer (scores and weighted sum). Embedding look-ups
+    and norms are ignored (negligible).
     """
-    layers = family_of(model).layers(model)
+    family = family_of(model)
+    layers = family.layers(model)
     per_token = sum(2 * m.weight.numel() for layer in layers for m in projections(layer))
-    attention = 4 * tokens * model.config.hidden_size * len(layers)
+    attention = 4 * tokens * sum(linear_weight(family.attn_out(layer)).shape[1] for layer in layers)
     return tokens * (per_token + attention)
 
 

@@ -536,10 +536,10 @@ def consistent(values: dict) -> list[str]:
             continue
         low, high, null = values[f"{key}.ci_low"], values[f"{key}.ci_high"], values[f"{key}.null"]
         margin = values.get(f"{key}.margin")
-        inside = margin is not None and null - margin <= low and high <= null + margin
-        outside = not inside and (null < low or null > high)
-        if (verdict == "equivalent") != inside:
-            problems.append(f"{key}: {verdict} but the interval [{low}, {high}] is {'' if inside else 'not '}inside "
+        within = stats.inside(low, high, null, margin)
+        outside = not within and (null < low or null > high)
+        if (verdict == "equivalent") != within:
+            problems.append(f"{key}: {verdict} but the interval [{low}, {high}] is {'' if within else 'not '}inside "
                             f"the margin")
         if (verdict in ("confirmed", "refuted")) != outside:
             problems.append(f"{key}: {verdict} but null {null} {'outside' if outside else 'inside'} [{low}, {high}]")
