@@ -6,7 +6,8 @@ from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConf
 VOCAB, HIDDEN, FFN = 50, 16, 24
 
 
-def tiny_body(family: str) -> torch.nn.Module:
+def tiny_body(family: str, grouped: bool = False) -> torch.nn.Module:
+    """Two layers, two heads; ``grouped``: a Llama with 4 query heads reading 2 key/value heads."""
     torch.manual_seed(0)
     if family == "bert":
         config = BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
@@ -16,8 +17,9 @@ def tiny_body(family: str) -> torch.nn.Module:
         config = GPT2Config(vocab_size=VOCAB, n_embd=HIDDEN, n_layer=2, n_head=2, n_inner=FFN, n_positions=64,
                             bos_token_id=1, eos_token_id=2, pad_token_id=0)
         return GPT2Model(config).eval()
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
-                         num_key_value_heads=1, intermediate_size=FFN, max_position_embeddings=64,
+    heads = 4 if grouped else 2
+    config = LlamaConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=heads,
+                         num_key_value_heads=heads // 2, intermediate_size=FFN, max_position_embeddings=64,
                          bos_token_id=1, eos_token_id=2, pad_token_id=0)
     return LlamaModel(config).eval()
 

@@ -3,30 +3,21 @@ hand, unit costs against the FLOP count, the search under a budget."""
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaModel
 
 from anatomy_utils.core import heads, importance, pruning, timing
 from anatomy_utils.core.classifier import Encoded, SentimentClassifier, footprint, load_classifier, save_classifier
 from anatomy_utils.core.families import ffn_widths, head_groups, heads_of, remove_heads
 from anatomy_utils.core.refit import Refit
-from conftest import FFN, HIDDEN, VOCAB, tiny_body
-
-
-def grouped_llama() -> torch.nn.Module:
-    """Grouped-query attention with something to remove: 4 query heads reading 2 key/value heads."""
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=FFN, max_position_embeddings=64,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=0)
-    return LlamaModel(config).eval()
+from conftest import FFN, VOCAB, tiny_body
 
 
 @pytest.fixture(params=["bert", "gpt2", "llama"])
 def multihead(request):
     """A body of every family with two key/value groups per layer."""
-    return grouped_llama() if request.param == "llama" else tiny_body(request.param)
+    return tiny_body(request.param, grouped=True)
 
 
 def test_geometry_reads_the_config(multihead):
@@ -153,3 +144,36 @@ def test_the_attention_refit_brings_a_head_pruned_model_closer_to_dense_on_unsee
     assert head_groups(fitted.body) == [1, 1] and info["attention_fell_back"] == []
     assert ((_final_states(fitted, unseen) - dense).pow(2).sum(1).mean()
             < (_final_states(plain, unseen) - dense).pow(2).sum(1).mean())
+
+
+def test_make_heads_compares_both_arms_at_the_same_flops_on_the_confirmation_reviews(monkeypatch, tmp_path):
+    from anatomy_utils.base.profiles import load_profile
+    from anatomy_utils.core import models
+    from anatomy_utils.study import predictions, score_study
+    from anatomy_utils.tools import heads as make_heads
+
+    profile = load_profile("smoke")
+    body, tokenizer = models.load_body("tiny-gpt2")
+    clf = SentimentClassifier(body, 0.0).eval()
+    monkeypatch.setattr(make_heads, "load_trained", lambda _profile, _role: (clf, tokenizer, {}))
+    monkeypatch.setattr(predictions, "artifact", lambda _profile, name: (tmp_path / name).parent.mkdir(
+        parents=True, exist_ok=True) or tmp_path / name)
+    timed = {}
+
+    def untimed(_profile, _role, _dense, variants, _tokenizer):  # the timing protocol has tests of its own
+        timed.update(variants)
+        return pd.DataFrame({"speedup": 1.0, "speedup_ci_low": 0.9, "speedup_ci_high": 1.1, "ceiling": 1.5,
+                             "aa_gate_passed": True}, index=list(variants))
+
+    monkeypatch.setattr(score_study, "speed", untimed)
+    table, speed = make_heads.compare(profile, "decoder")
+    assert list(table["arm"]) == ["neurons", "heads + neurons"] * len(profile.scores.refit_sparsities)
+    assert (table["n"] == profile.sizes["decoder"].confirm).all()
+    assert (table.loc[table["arm"] == "neurons", "heads_removed"] == 0).all()
+    tokens = score_study.speed_study.timing_tokens(profile, "decoder")
+    for sparsity in profile.scores.refit_sparsities:  # the joint arm spends no more FLOPs than the neurons alone
+        alone, joint = timed[f"neurons, {sparsity:.0%}"], timed[f"heads + neurons, {sparsity:.0%}"]
+        assert timing.matmul_flops(joint.body, tokens) <= timing.matmul_flops(alone.body, tokens) * (1 + 1e-9)
+    values = make_heads.values("decoder", table, speed)
+    assert {"decoder.neurons.p50.drop", "decoder.heads_and_neurons.p70.extra_drop",
+            "decoder.heads_and_neurons.p50.aa_gate_passed"} <= set(values)

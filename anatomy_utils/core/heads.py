@@ -18,13 +18,8 @@ from .capture import input_batches
 from .classifier import Encoded, SentimentClassifier
 from .families import ffn_widths, family_of, head_groups, heads_of, linear_weight, remove_heads, remove_neurons
 from .importance import loss
+from .pruning import masked_inputs
 from .refit import Refit
-
-
-def _unit_mask(width: int, groups: int, kept, device) -> torch.Tensor:
-    mask = torch.zeros(groups, width // groups, device=device)
-    mask[torch.as_tensor(kept, dtype=torch.long, device=device)] = 1.0
-    return mask.ravel()
 
 
 @contextmanager
@@ -33,16 +28,15 @@ def masked_heads(body: nn.Module, keep: dict[int, torch.Tensor]):
     projection's input while the context is open: what removing them computes."""
     family, geometry = family_of(body), heads_of(body)
     layers = family.layers(body)
-    handles = []
+    masks = {}
     for index, kept in keep.items():
         out = family.attn_out(layers[index])
-        mask = _unit_mask(linear_weight(out).shape[1], geometry.groups(layers[index], family), kept, out.weight.device)
-        handles.append(out.register_forward_pre_hook(lambda _m, args, mask=mask: (args[0] * mask,)))
-    try:
+        mask = torch.zeros(geometry.groups(layers[index], family), linear_weight(out).shape[1]
+                           // geometry.groups(layers[index], family), device=out.weight.device)
+        mask[torch.as_tensor(kept, dtype=torch.long, device=mask.device)] = 1.0
+        masks[out] = mask.ravel()
+    with masked_inputs(masks):
         yield body
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def fisher(clf: SentimentClassifier, data: Encoded, pad_id: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

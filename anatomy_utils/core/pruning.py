@@ -14,21 +14,30 @@ from .families import family_of, linear_weight, neuron_vectors, remove_neurons
 
 
 @contextmanager
+def masked_inputs(masks: dict[nn.Module, torch.Tensor]):
+    """Multiply the input of each module by its mask (a hook) while the context is open."""
+    handles = [module.register_forward_pre_hook(lambda _m, args, mask=mask: (args[0] * mask,))
+               for module, mask in masks.items()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
 def masked(body: nn.Module, keep: dict[int, torch.Tensor]):
     """Mask the FFN neurons not in ``keep[layer]`` (indices kept) with a hook while the context is open."""
     family = family_of(body)
     layers = family.layers(body)
-    handles = []
+    masks = {}
     for index, kept in keep.items():
         out = family.ffn_out(layers[index])
         mask = torch.zeros(linear_weight(out).shape[1], dtype=torch.float32, device=out.weight.device)
         mask[torch.as_tensor(kept, dtype=torch.long, device=mask.device)] = 1.0
-        handles.append(out.register_forward_pre_hook(lambda _m, args, mask=mask: (args[0] * mask,)))
-    try:
+        masks[out] = mask
+    with masked_inputs(masks):
         yield body
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def compensate_bias(body: nn.Module, keep: dict[int, torch.Tensor], mean_activation: np.ndarray) -> None:

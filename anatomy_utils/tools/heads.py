@@ -36,7 +36,8 @@ from ..study.predictions import Store
 def compare(profile, role: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """One row per sparsity and arm (``neurons``, ``heads + neurons``): what was removed, accuracy on the
     confirmation reviews, its drop from dense, the extra drop of the joint search over the neurons alone, the
-    seconds it took; and the speed table of both arms. None when the profile sets no confirmation reviews."""
+    seconds it took (the Fisher pass included) and the layer fits refused (FFN, attention); and the speed table of both
+    arms. None when the profile sets no confirmation reviews."""
     clf, tokenizer, _ = load_trained(profile, role)
     unseen = score_study.confirmation_reviews(profile, role, tokenizer)
     if unseen is None:
@@ -68,7 +69,8 @@ def compare(profile, role: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
                          "neurons_removed": 1 - sum(map(len, kn.values())) / neuron_scores.size,
                          "accuracy": correct[arm].mean(), "drop": drop["delta"], "drop_ci_low": drop["ci_low"],
                          "drop_ci_high": drop["ci_high"], "n": drop["n"],
-                         "prune_seconds": scoring + info["seconds"], "fell_back": len(info["fell_back"])})
+                         "prune_seconds": scoring + info["seconds"], "fell_back": len(info["fell_back"]),
+                         "attention_fell_back": len(info.get("attention_fell_back", []))})
             del model
         extra = stats.matched_pairs(correct["neurons"], correct["heads + neurons"])
         rows[-1] |= {"extra_drop": extra["delta"], "extra_ci_low": extra["ci_low"], "extra_ci_high": extra["ci_high"]}
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
     setup(profile.seed, profile.threads)
     results = {}
     for role in args.roles:
+        print(f"{role}: Fisher scores, then each arm refitted, measured on the confirmation reviews and timed ...",
+              flush=True)
         compared = compare(profile, role)
         if compared is None:
             print(f"{role}: the profile sets no confirmation reviews; nothing to compare")
