@@ -26,7 +26,7 @@ from ..base.profiles import load_profile
 from ..base.runtime import FIGURES, setup
 from ..core import heads, importance
 from ..core.classifier import predict
-from ..core.families import head_groups
+from ..core.families import ffn_widths, head_groups
 from ..core.refit import Refit
 from ..study import score_study, speed_study
 from ..study.finetune import load_trained
@@ -54,28 +54,33 @@ def compare(profile, role: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     rows, timed = [], {}
     for sparsity in profile.scores.refit_sparsities:
         alone = importance.keep_top(neuron_scores, importance.kept_counts(neuron_scores, sparsity, "global", floor))
-        keep_heads, keep_neurons = heads.search(head_scores, neuron_scores, costs,
-                                                heads.budget(clf.body, sparsity, tokens), floor)
         arms = {"neurons": ({i: np.arange(g) for i, g in enumerate(head_groups(clf.body))}, alone),
-                "heads + neurons": (keep_heads, keep_neurons)}
+                "heads + neurons": heads.search(head_scores, neuron_scores, costs,
+                                                heads.budget(clf.body, sparsity, tokens), floor)}
         correct = {}
-        for arm, (kh, kn) in arms.items():
-            model, info = heads.pruned(clf, kh, kn, refit)
+        for arm, (keep_heads, keep_neurons) in arms.items():
+            model, info = heads.pruned(clf, keep_heads, keep_neurons, refit)
             correct[arm] = ((predict(model, data, pad, batch) > 0) == data.labels).astype(float)
-            timed[f"{arm}, {sparsity:.0%}"] = heads.pruned(clf, kh, kn)[0]  # the same shapes, plain: its speed
-            drop = stats.matched_pairs(dense, correct[arm])
-            rows.append({"sparsity": sparsity, "arm": arm,
-                         "heads_removed": 1 - sum(map(len, kh.values())) / sum(head_groups(clf.body)),
-                         "neurons_removed": 1 - sum(map(len, kn.values())) / neuron_scores.size,
-                         "accuracy": correct[arm].mean(), "drop": drop["delta"], "drop_ci_low": drop["ci_low"],
-                         "drop_ci_high": drop["ci_high"], "n": drop["n"],
-                         "prune_seconds": scoring + info["seconds"], "fell_back": len(info["fell_back"]),
-                         "attention_fell_back": len(info.get("attention_fell_back", []))})
-            del model
-        extra = stats.matched_pairs(correct["neurons"], correct["heads + neurons"])
-        rows[-1] |= {"extra_drop": extra["delta"], "extra_ci_low": extra["ci_low"], "extra_ci_high": extra["ci_high"]}
+            timed[f"{arm}, {sparsity:.0%}"] = heads.pruned(clf, keep_heads, keep_neurons)[0]  # same shapes: its speed
+            rows.append({"sparsity": sparsity, "arm": arm} | _removed(clf, keep_heads, keep_neurons)
+                        | {"accuracy": correct[arm].mean(), "n": len(dense)}
+                        | _drop(dense, correct[arm], "drop", "drop")
+                        | {"prune_seconds": scoring + info["seconds"], "fell_back": len(info["fell_back"]),
+                           "attention_fell_back": len(info.get("attention_fell_back", []))})
+        rows[-1] |= _drop(correct["neurons"], correct["heads + neurons"], "extra_drop", "extra")
     speed = score_study.speed(profile, role, clf, timed, tokenizer)
     return pd.DataFrame(rows), speed
+
+
+def _removed(clf, keep_heads: dict, keep_neurons: dict) -> dict:
+    return {"heads_removed": 1 - sum(map(len, keep_heads.values())) / sum(head_groups(clf.body)),
+            "neurons_removed": 1 - sum(map(len, keep_neurons.values())) / sum(ffn_widths(clf.body))}
+
+
+def _drop(before: np.ndarray, after: np.ndarray, name: str, interval: str) -> dict:
+    """``before`` minus ``after`` on the same reviews (Tango 95%), as ``<name>`` and ``<interval>_ci_low|high``."""
+    pair = stats.matched_pairs(before, after)
+    return {name: pair["delta"], f"{interval}_ci_low": pair["ci_low"], f"{interval}_ci_high": pair["ci_high"]}
 
 
 def values(role: str, table: pd.DataFrame, speed: pd.DataFrame) -> dict:
