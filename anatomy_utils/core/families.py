@@ -239,6 +239,12 @@ class Heads:
         """Key/value groups a layer has now (after pruning too)."""
         return linear_weight(family.attn_out(layer)).shape[1] // (self.size * self.per_group)
 
+    def columns(self, out: nn.Module, kept) -> torch.Tensor:
+        """The input columns of an attention output projection that belong to the ``kept`` groups."""
+        width = linear_weight(out).shape[1]
+        return torch.arange(width).view(width // (self.size * self.per_group), -1)[
+            torch.as_tensor(kept, dtype=torch.long)].ravel()
+
     def rows(self, module: nn.Module, kept: torch.Tensor, groups: int) -> torch.Tensor:
         """The output rows of a head projection that belong to the ``kept`` groups of the ``groups`` it has. Its rows
         are blocks of ``size``: one block per key/value head, ``per_group`` per group (queries), or, without grouped
@@ -282,7 +288,7 @@ def remove_heads(body: nn.Module, keep: dict[int, torch.Tensor]) -> list[int]:
         for module in family.attn_in(layer):
             _select(module, geometry.rows(module, kept, groups), "outputs")
         out = family.attn_out(layer)
-        _select(out, torch.arange(linear_weight(out).shape[1]).view(groups, -1)[kept].ravel(), "inputs")
+        _select(out, geometry.columns(out, kept), "inputs")
         attention, heads = family.attention(layer), len(kept) * geometry.per_group
         for name in family.head_counts:
             setattr(attention, name, heads)

@@ -31,10 +31,9 @@ def masked_heads(body: nn.Module, keep: dict[int, torch.Tensor]):
     masks = {}
     for index, kept in keep.items():
         out = family.attn_out(layers[index])
-        mask = torch.zeros(geometry.groups(layers[index], family), linear_weight(out).shape[1]
-                           // geometry.groups(layers[index], family), device=out.weight.device)
-        mask[torch.as_tensor(kept, dtype=torch.long, device=mask.device)] = 1.0
-        masks[out] = mask.ravel()
+        mask = torch.zeros(linear_weight(out).shape[1], device=out.weight.device)
+        mask[geometry.columns(out, kept).to(mask.device)] = 1.0
+        masks[out] = mask
     with masked_inputs(masks):
         yield body
 

@@ -70,7 +70,7 @@ class Refit:
             groups = torch.as_tensor((keep_heads or {}).get(index, []), dtype=torch.long).sort().values
             if 0 < len(groups) < geometry.groups(layer, family):
                 out = family.attn_out(layer)
-                columns = torch.arange(_width(out)).view(geometry.groups(layer, family), -1)[groups].ravel()
+                columns = geometry.columns(out, groups)
                 weight, fell_back, _ = self._judged(*_layer_statistics(model, layer, states, out, columns, last),
                                                     out, columns)
                 remove_heads(model.body, {index: groups})
