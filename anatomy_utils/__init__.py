@@ -16,10 +16,12 @@ from .base.profiles import load_profile
 from .base.runtime import setup
 from .core import classifier, families, importance, models, passes, pruning, timing
 from .present import findings, plots, prune_notebook, readings
-from .study import anatomy, claims, finetune, predictions, prune_study, score_study, seeds, speed_study, trained
+from .study import (anatomy, claims, confirm, finetune, predictions, prune_study, registration, score_study, seeds,
+                    speed_study, trained)
 from .study.finetune import fine_tune, load_trained
 
-__all__ = ["anatomy", "claims", "classifier", "data", "families", "findings", "finetune", "importance", "keys",
-           "models", "passes", "plots", "predictions", "profiles", "prune_notebook", "prune_study", "pruning",
-           "readings", "runtime", "score_study", "seeds", "speed_study", "stats", "summary", "timing", "trained",
+__all__ = ["anatomy", "claims", "classifier", "confirm", "data", "families", "findings", "finetune", "importance",
+           "keys", "models", "passes", "plots", "predictions", "profiles", "prune_notebook", "prune_study", "pruning",
+           "readings", "registration", "runtime", "score_study", "seeds", "speed_study", "stats", "summary", "timing",
+           "trained",
            "fine_tune", "load_profile", "load_splits", "load_trained", "probe_inputs", "setup", "split_meta"]

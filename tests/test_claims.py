@@ -93,9 +93,9 @@ def test_every_claim_gets_a_verdict_that_follows_from_its_interval(outputs):
     assert "A/A timing check failed" in by.loc[("zeroing_speeds_up", "decoder"), "sentence"]
     assert by.loc[("zeroing_speeds_up", "encoder"), "verdict"] == "equivalent"  # within 1 +- the gate's tolerance
     assert by.loc[("removal_speeds_up", "encoder"), "verdict"] == "confirmed"
-    # counts fall with depth by construction, but 4 layers have 24 orders: an exact test cannot reach 2.5% one-sided
-    assert by.loc[("neurons_by_depth", "encoder"), "verdict"] == "inconclusive"
-    assert "p = 0.042 of 24 orders" in by.loc[("neurons_by_depth", "encoder"), "reason"]
+    # where the neurons sit is described, not judged: no instrument here can come out both ways
+    assert by.loc[("neurons_by_depth", "encoder"), "verdict"] == "not testable"
+    assert "descriptive" in by.loc[("neurons_by_depth", "encoder"), "reason"]
     assert "top-2 sets" in by.loc[("same_neurons", "encoder"), "reason"]
     assert by.loc[("rule_beats_random", "encoder"), "masks"] == 3
     assert by.loc[("rule_keeps_accuracy", "encoder"), "level"] == pytest.approx(claims.PRIMARY_LEVEL)
@@ -165,10 +165,13 @@ def test_the_conclusions_say_which_claims_hold_and_why_one_was_not_tested(output
 
 
 def test_recording_the_ledger_drops_what_an_older_ledger_wrote(outputs):
-    summary.record(outputs.name, {"claims.retired_claim.encoder.verdict": "confirmed", "finetune.kept": 1})
+    summary.record(outputs.name, {"pilot.claims.retired_claim.encoder.verdict": "confirmed", "finetune.kept": 1,
+                                  "claims.rule_keeps_accuracy.encoder.verdict": "confirmed"})
     values = claims.record(outputs.name, claims.ledger(outputs))
-    assert "claims.retired_claim.encoder.verdict" not in values and values["finetune.kept"] == 1
-    assert values["claims.removal_speeds_up.encoder.outcome"] == "holds"
+    assert "pilot.claims.retired_claim.encoder.verdict" not in values and values["finetune.kept"] == 1
+    assert values["pilot.claims.removal_speeds_up.encoder.outcome"] == "holds"
+    # claims.* is a confirmation's ledger: without a registration digest in the summary, a stale one goes too
+    assert not any(k.startswith("claims.") for k in values)
     assert summary.read(outputs.name) == values
 
 

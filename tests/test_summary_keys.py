@@ -22,6 +22,8 @@ OPTIONAL = {
     r"seeds\.\w+\.\w+\.stable": "07 pools only the claims that depend on the fine-tuned weights (seeds.SEED_CLAIMS)",
     r"claims\.(zeroing|removal)_speeds_up\.\w+\.effect": "a speed row is not testable, so has no effect, in a run "
                                                          "whose A/A timing gate failed",
+    r"claims\.\w+\.\w+\.(source|bound_text|power)": "the ledger's view (claims.ledger_values): a row's source, "
+                                                    "and the bound and power of a registered (confirmed) row",
 }
 
 

@@ -71,6 +71,16 @@ def claim(*parts) -> str:
     return _key("claims", parts)
 
 
+def pilot_claim(*parts) -> str:
+    """08: the pilot's ledger, from the exploratory runs (``pilot.claims.<claim>.<role>.verdict``)."""
+    return _key("pilot.claims", parts)
+
+
+def registration(*parts) -> str:
+    """The confirmation's design and run (``registration.sha256``, ``registration.expected_decided``)."""
+    return _key("registration", parts)
+
+
 def finding(*parts) -> str:
     """A notebook's conclusion in words (``findings.<notebook>.<role>``)."""
     return _key("findings", parts)
@@ -91,5 +101,6 @@ def env(*parts) -> str:
     return _key("env", parts)
 
 
-AREAS = ("finetune", "data", "reference", "anatomy", "eval", "prune", "timing", "scores", "seeds", "claims",
-         "findings", "run", "runtime", "env")  # every key's first part: what the guard looks for elsewhere
+# every key's first part: what the guard looks for elsewhere
+AREAS = ("finetune", "data", "reference", "anatomy", "eval", "prune", "timing", "scores", "seeds", "claims", "pilot",
+         "registration", "findings", "run", "runtime", "env")

@@ -272,9 +272,11 @@ def _claim_cell(get, claim: str, role: str) -> str:
     text = (f"**{claims.OUTCOMES[verdict]}** ({verdict}): {number('effect')}{unit} [{number('ci_low')}, "
             f"{number('ci_high')}]{'' if level == f'{100 * stats.LEVEL:.4g}%' else f' ({level})'}"
             f"{' (exact)' if get(f'{key}.exact') else ''} vs {number('null')}, n = {get(f'{key}.n')}")
+    if get(f"{key}.bound_text") is not None:
+        text += f"; {get(f'{key}.bound_text')}, power {get(f'{key}.power'):.2f}"
     if verdict == "inconclusive" and get(f"{key}.mde") is not None:
         text += f"; MDE {scale * get(f'{key}.mde'):.{digits}f}{unit}"
-    return text
+    return text + (" *(pilot)*" if get(f"{key}.source") == "pilot" else "")
 
 
 def _in_short(values: dict, profile: str) -> str:
@@ -294,7 +296,7 @@ def _in_short(values: dict, profile: str) -> str:
 def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> str:
     """The claims ledger of two profiles side by side, and whether each claim gets the same answer on both (decided
     from the two intervals, not from the verdict strings: ``claims.across``)."""
-    a, b = summary.read(first), summary.read(second)
+    a, b = (claims.ledger_values(summary.read(p)) for p in (first, second))
     if not any(k.startswith(keys.under(keys.claim())) for k in a):
         return f"(Run `make` and `make PROFILE={second}` to fill this table.)"
     source = keys.data("source")
@@ -320,7 +322,7 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
 
 def seeds_markdown(profile: str = "rotten_tomatoes") -> str:
     """07's seed study of ``profile``: per claim and model, the committed run's verdict, each run's, and the pool."""
-    values = summary.read(profile)
+    values = claims.ledger_values(summary.read(profile))
     get = values.get
     seeds = keys.under(keys.seeds())
     rows = sorted({k.rsplit(".", 1)[0] for k in values if k.startswith(seeds) and k.endswith(".stable")},
@@ -383,7 +385,7 @@ def _outcome(get, claim: str, m: str) -> str:
 def headline_markdown(profile: str = "default") -> str:
     """The README's first screen: what the study found, five plain sentences with their numbers (from the summary of
     ``profile``) and a link to where each is shown."""
-    get = summary.read(profile).get
+    get = claims.ledger_values(summary.read(profile)).get
     if get(keys.claim("late_decision", "encoder", "verdict")) is None:
         return "(Run `make` to fill this section.)"
     runs = f"notebooks/executed/{profile}"

@@ -64,7 +64,9 @@ class Outputs:
     profile: Profile
     values: dict
     predictions: pd.DataFrame
-    folder: Path | None = None  # where the tables are: figures/<profile>/ unless given (a seed's own folder)
+    folder: Path | None = None  # where the tables are: figures/<profile>/ unless given (a seed's, the confirmation's)
+    split: str = "test"  # the split of the stored predictions the rows compare on
+    levels: dict | None = None  # "<claim>.<role>" -> the level its interval is read at (the confirmation's Holm)
 
     def get(self, key: str, default=None):
         return self.values.get(key, default)
@@ -75,8 +77,9 @@ class Outputs:
                                       f"(`make PROFILE={self.profile.name}`) first.")
         return self.values[key]
 
-    def correct(self, role: str, variant: str, split: str = "test") -> np.ndarray:
-        """0/1 correctness of a stored variant, in review order."""
+    def correct(self, role: str, variant: str, split: str | None = None) -> np.ndarray:
+        """0/1 correctness of a stored variant, in review order (on ``split``, by default the outputs' own)."""
+        split = split or self.split
         rows = self.predictions[(self.predictions["role"] == role) & (self.predictions["variant"] == variant)
                                 & (self.predictions["split"] == split)]
         rows = rows.drop_duplicates("review").sort_values("review")  # 04 and 06 both store "dense" on the same reviews
@@ -118,15 +121,18 @@ MULTIPLICITY = (f"Primary family: the paper's pruning claims ({len(PRIMARY)} row
                 f"(reviews; with random masks, the inverse of the variance from the masks' and reviews' components).")
 
 
-def level(claim: str, role: str) -> float:
-    """The level of a row's interval under the ledger's multiplicity rule."""
+def level(out: Outputs, claim: str, role: str) -> float:
+    """The level of a row's interval: the one the outputs were given (the confirmation's), else the pilot's
+    multiplicity rule's."""
+    if out.levels and f"{claim}.{role}" in out.levels:
+        return out.levels[f"{claim}.{role}"]
     return PRIMARY_LEVEL if (claim, role) in PRIMARY else stats.LEVEL
 
 
 def _looked(out: Outputs, claim: str, role: str, compute) -> dict:
     """``compute(level)`` (a comparison at that level) at the row's level: the multiplicity rule's, or for a row with
     earlier looks (``claims.looks``) the last look's group-sequential level (``stats.sequential_level``)."""
-    found = compute(level(claim, role))
+    found = compute(level(out, claim, role))
     earlier = (out.profile.claims.looks or {}).get(f"{claim}.{role}")
     if not earlier:
         return found
@@ -139,29 +145,23 @@ def _looked(out: Outputs, claim: str, role: str, compute) -> dict:
         fractions = [variance(n) / variance(k) for k in sorted(earlier)]
     else:
         fractions = [k / n for k in sorted(earlier)]
-    return compute(stats.sequential_level(level(claim, role), fractions)) | {"looks": sorted(earlier),
+    return compute(stats.sequential_level(level(out, claim, role), fractions)) | {"looks": sorted(earlier),
                                                                              "fractions": fractions}
 
 
 def why(row: dict) -> str:
-    """Why an inconclusive row is undecided, and the bound it can state."""
-    low, high, null, margin = row["ci_low"], row["ci_high"], row["null"], row.get("margin")
-    text = f"the interval [{_number(row['claim'], low)}, {_number(row['claim'], high)}] contains the null " \
-           f"{_number(row['claim'], null)}"
-    if margin is not None:
-        text += f" and reaches beyond its margin of +-{_number(row['claim'], margin).lstrip('+')}"
-    text += f"; the effect lies within [{_number(row['claim'], low)}, {_number(row['claim'], high)}]"
-    if row.get("masks_to_resolve") is not None or row.get("mask_var") is not None:
-        reviews, masks = row.get("n_to_resolve"), row.get("masks_to_resolve")
-        text += (f"; with {row['masks']} masks " + (f"about {int(reviews):,} reviews would resolve the observed effect"
-                 if reviews is not None else "no number of reviews suffices (the spread between masks alone is too "
-                 "wide)") + (f", with these reviews about {int(masks):,} masks" if masks is not None else ""))
-    elif row.get("permutations"):
-        text += ("; the test permutes the layers, so more reviews cannot resolve it: "
-                 f"with these {row['permutations']:,} orders the one-sided permutation p is "
-                 f"{row['p_below' if row['direction'] == '-' else 'p_above']:.3f}")
-    elif row.get("n_to_resolve") is not None:
-        text += f"; about {int(row['n_to_resolve']):,} would resolve the observed effect"
+    """Why an inconclusive row is undecided: what its interval contains, and what it can still state."""
+    number = lambda v: _number(row["claim"], v)  # noqa: E731
+    text = f"the interval [{number(row['ci_low'])}, {number(row['ci_high'])}] contains the null {number(row['null'])}"
+    if row.get("margin") is not None:
+        text += f" and reaches beyond its margin of +-{number(row['margin']).lstrip('+')}"
+    if row.get("mask_var") is not None:
+        masks, reviews = row["mask_var"] / row["masks"], row["review_var"] / row["n"]
+        text += (f"; the spread between its {row['masks']} masks is {masks / (masks + reviews):.0%} of the variance "
+                 f"(more reviews shrink only the rest)")
+    if row.get("power") is not None:
+        text += (f"; the registered design had power {row['power']:.2f} to decide it at its pre-stated alternative "
+                 f"{_number(row['claim'], row['alternative'])}")
     return text
 
 
@@ -175,10 +175,9 @@ def _row(claim: str, role: str, comparison: dict | None, null=None, margin=None,
                            f"{', '.join(map(str, comparison['looks']))}; information "
                            f"{', '.join(f'{f:.2f}' for f in comparison['fractions'])}), read at the O'Brien-Fleming "
                            f"level")
-    judged = stats.judge(comparison, null, margin, direction)
+    judged = {k: v for k, v in stats.judge(comparison, null, margin, direction).items()
+              if k not in ("n_to_resolve", "masks_to_resolve")}  # observed power: not a design's
     judged["exact"] = bool(comparison.get("exact", False))
-    if "permutations" in comparison:  # its n is the layers: more reviews cannot resolve it
-        judged["n_to_resolve"] = None
     if judged["verdict"] == "inconclusive":
         judged["why"] = why(base | judged | {"direction": direction})
     return base | judged | {"direction": direction, "reason": reason}
@@ -264,30 +263,16 @@ def sparse_neurons(out: Outputs, role: str) -> dict:
 
 
 def neurons_by_depth(out: Outputs, role: str) -> dict:
-    """Encoder: counts fall with depth (Spearman of layer and mean count below 0). Decoder: the neurons sit in the
-    last third of the layers (their share there above the third a uniform spread gives). Judged by the exact
-    permutation test over layers (counts averaged over the lens reviews), inverted as a shift."""
+    """Where the neurons above the threshold sit (encoder: fewer with depth; decoder: in the last layers), reported as
+    counts, not judged: they are a handful of neurons fixed by the weights, nearly the same for every review, and a
+    permutation over layers cannot come out both ways (all of them in one layer gives p = 1 / layers whatever the
+    data, so a concentration could never be confirmed)."""
     sets, _, layers = _sets(out, role, "above")
     counts = _counts(sets).mean(axis=0)
-    if counts.sum() == 0 or np.ptp(counts) == 0:
-        return _row("neurons_by_depth", role, None, reason="the counts do not vary across layers")
-    if role == "encoder":
-        from scipy.stats import spearmanr
-
-        statistic = lambda c: spearmanr(np.arange(layers), c).statistic  # noqa: E731
-        null, direction, what = 0.0, "-", "Spearman correlation of layer and mean count"
-    else:
-        last = np.arange(layers) >= layers - max(1, layers // 3)
-        statistic = lambda c: c[last].sum() / c.sum()  # noqa: E731
-        null, direction, what = float(last.mean()), "+", "share of the neurons in the last third of the layers"
-    found = stats.permutation_trend(counts, statistic, null, (-1.0, 1.0) if role == "encoder" else (0.0, 1.0))
-    found["n"] = len(sets)
-    p = found["p_below"] if direction == "-" else found["p_above"]
-    return _row("neurons_by_depth", role, found, null, None, direction, "03_ffn_neurons, figure2_3_neuron_counts.png",
-                f"{what}, over {len(sets)} reviews; one-sided permutation p = {p:.3f} of {found['permutations']:,} "
-                f"orders of the {layers} layers",
-                "permutation test over layers, " + ("exact" if found["exact"] else "20,000 random orders")
-                + ", inverted as a shift")
+    where = ", ".join(f"layer {layer}: {count:.2f}" for layer, count in enumerate(counts) if count > 0) or "none"
+    return _row("neurons_by_depth", role, None, evidence="03_ffn_neurons, figure2_3_neuron_counts.png",
+                reason=f"descriptive, not judged (no instrument here can come out both ways); mean count above the "
+                       f"threshold per layer over {len(sets)} reviews, non-zero layers of {layers}: {where}")
 
 
 def same_neurons(out: Outputs, role: str) -> dict:
@@ -333,7 +318,7 @@ def rule_keeps_accuracy(out: Outputs, role: str, sparsity: float = 0.3) -> dict:
     if sparsity not in out.profile.prune.sparsities:
         return _row("rule_keeps_accuracy", role, None, reason=f"{sparsity:.0%} is not a sweep sparsity of this profile")
     found = stats.matched_pairs(out.correct(role, f"{RULE} {sparsity:.0%}"), out.correct(role, "dense"),
-                                level("rule_keeps_accuracy", role))
+                                level(out, "rule_keeps_accuracy", role))
     margin = out.profile.claims.accuracy_margin
     return _row("rule_keeps_accuracy", role, found, -margin, None, "+", f"04/05, figure{4 if role == 'encoder' else 5}"
                 "_accuracy.png", f"rule minus dense at {sparsity:.0%}; null: a loss of {100 * margin:.0f} pt",
@@ -368,7 +353,7 @@ def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
         return _row("lower_layers_raise_accuracy", role, None, reason="the grid has no pair of rows to compare")
     name = lambda r: f"{GRID}: alpha={r.alpha} beta={r.beta} focus={list(r.focusing)}"  # noqa: E731
     found = stats.matched_pairs(out.correct(role, name(widest)), out.correct(role, name(narrow[0])),
-                                level("lower_layers_raise_accuracy", role))
+                                level(out, "lower_layers_raise_accuracy", role))
     return _row("lower_layers_raise_accuracy", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 "05_prune_gpt2, figure5_accuracy.png (grid stars)",
                 f"focusing layers {list(widest.focusing)} minus {list(narrow[0].focusing)} at alpha {widest.alpha}",
@@ -451,8 +436,13 @@ def ledger(profile: Profile) -> pd.DataFrame:
         raise ValueError(f"{profile.name}.claims.looks: {unknown} name no row of the ledger; a row is "
                          f"<claim>.<role>, with role encoder or decoder and claim one of {sorted(CLAIMS)}.")
     out = load(profile)
-    rows = [claim(out, role) for claim in CLAIMS.values() for role in ROLES]
-    table = pd.DataFrame(rows)
+    return finish(pd.DataFrame([claim(out, role) for claim in CLAIMS.values() for role in ROLES]), out)
+
+
+def finish(table: pd.DataFrame, out: Outputs) -> pd.DataFrame:
+    """The judged rows with what they mean for the claim, the seed study's word on them and their sentences."""
+    if "power" in table:  # registered rows: why an undecided one is undecided includes the design's power
+        table["why"] = [why(row) if row["verdict"] == "inconclusive" else None for row in table.to_dict("records")]
     table["outcome"] = table["verdict"].map(OUTCOMES)
     table["seeds"] = [seeds_text(out.values, row["claim"], row["role"]) for _, row in table.iterrows()]
     table["sentence"] = [sentence(row, out.profile) for _, row in table.iterrows()]
@@ -496,20 +486,26 @@ def sentence(row, profile: Profile) -> str:
     if pd.notna(row.get("margin")) and row.get("margin") is not None:
         text += f" (margin +-{_number(row['claim'], row['margin']).lstrip('+')})"
     text += f" -> {row['verdict']} (the claim: {row['outcome']})"
+    if pd.notna(row.get("bound_text")):
+        text += f"; the effect is {row['bound_text']}"
     if row["verdict"] == "inconclusive":
         text += (f"; detectable at 80% power: {_number(row['claim'], row['mde']).lstrip('+')}; "
                  f"undecided because {row['why']}")
+    elif pd.notna(row.get("power")):
+        text += (f"; registered power {row['power']:.2f} at the pre-stated alternative "
+                 f"{_number(row['claim'], row['alternative'])}")
     if row.get("seeds"):
         text += f"; across fine-tuning seeds (07): {row['seeds']}"
     return text + "."
 
 
-def summary_values(table: pd.DataFrame) -> dict:
-    """``claims.<id>.<role>.{verdict, outcome, effect, ci_low, ci_high, null, margin, level, n, mde, n_to_resolve,
-    masks_to_resolve, why, method, exact, primary, paper, evidence, sentence}``."""
+def summary_values(table: pd.DataFrame, area=keys.claim) -> dict:
+    """``<area>.<id>.<role>.{verdict, outcome, effect, ci_low, ci_high, null, margin, level, n, mde, why, method, exact,
+    primary, paper, evidence, sentence}`` and, for a registered row, ``{registered, power, alternative, family, bound,
+    bound_text}``; ``area`` is ``keys.claim`` (the confirmation's ledger) or ``keys.pilot_claim``."""
     values = {}
     for _, row in table.iterrows():
-        key = keys.claim(row["claim"], row["role"])
+        key = area(row["claim"], row["role"])
         values |= {f"{key}.verdict": row["verdict"], f"{key}.outcome": row["outcome"], f"{key}.paper": row["paper"],
                    f"{key}.evidence": row["evidence"], f"{key}.sentence": row["sentence"],
                    f"{key}.method": row["method"]}
@@ -518,18 +514,18 @@ def summary_values(table: pd.DataFrame) -> dict:
         values |= {f"{key}.effect": row["delta"], f"{key}.ci_low": row["ci_low"], f"{key}.ci_high": row["ci_high"],
                    f"{key}.null": row["null"], f"{key}.level": row["level"], f"{key}.n": int(row["n"]),
                    f"{key}.exact": bool(row["exact"]), f"{key}.primary": (row["claim"], row["role"]) in PRIMARY}
-        for extra in ("margin", "mde", "n_to_resolve", "masks_to_resolve", "why"):
+        for extra in ("margin", "mde", "why", "registered", "power", "alternative", "family", "bound", "bound_text"):
             if extra in row and pd.notna(row[extra]):
                 values[f"{key}.{extra}"] = row[extra]
     return values
 
 
-def consistent(values: dict) -> list[str]:
+def consistent(values: dict, area=keys.claim) -> list[str]:
     """The ledger's own rule checked on a summary: equivalent iff the interval lies inside the margin; else
     confirmed/refuted iff the null lies outside the interval; inconclusive has an MDE; no decisive verdict rests on a
     zero-width interval unless the quantity is exact. Returns the violations."""
     problems = []
-    rows = {k.rsplit(".", 1)[0] for k in values if k.startswith(keys.under(keys.claim())) and k.endswith(".verdict")}
+    rows = {k.rsplit(".", 1)[0] for k in values if k.startswith(keys.under(area())) and k.endswith(".verdict")}
     for key in sorted(rows):
         verdict = values[f"{key}.verdict"]
         if verdict == "not testable":
@@ -582,6 +578,9 @@ def table_text(table: pd.DataFrame) -> str:
                          "null": ["–" if r["verdict"] == "not testable" else _number(r["claim"], r["null"])
                                   for _, r in table.iterrows()],
                          "n": ["–" if r["verdict"] == "not testable" else int(r["n"]) for _, r in table.iterrows()]})
+    if "bound_text" in table:
+        rows["bound"] = table["bound_text"].fillna("–")
+        rows["power"] = [f"{p:.2f}" if pd.notna(p) else "–" for p in table["power"]]
     if table["seeds"].notna().any():
         rows["across seeds"] = table["seeds"].fillna("–").str.split(";").str[0]
     return rows.to_string(index=False)
@@ -609,10 +608,29 @@ def conclusions(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def ledger_values(values: dict) -> dict:
+    """``values`` (a summary just read) with the study's ledger under ``claims.*``: the confirmation's rows, and the
+    pilot's for the rows the confirmation does not judge (or all of them where none ran), each row's ``source``
+    saying which; returns it."""
+    pilot, merged = keys.under(keys.pilot_claim()), values
+    rows = {k[len(pilot):].rsplit(".", 1)[0] for k in values if k.startswith(pilot) and k.endswith(".verdict")}
+    for row in rows:
+        confirmed = keys.claim(row)
+        if f"{confirmed}.verdict" in values:
+            merged[f"{confirmed}.source"] = "confirmation"
+            continue
+        merged.update({f"{confirmed}.{k[len(pilot + row) + 1:]}": v for k, v in list(values.items())
+                       if k.startswith(f"{pilot}{row}.")} | {f"{confirmed}.source": "pilot"})
+    return merged
+
+
 def record(profile: str, table: pd.DataFrame) -> dict:
-    """Write the ledger's ``claims.*`` keys, dropping every earlier ``claims.*`` key first (a claim or field that an
-    older ledger wrote and this one does not must not linger)."""
-    return summary.record(profile, summary_values(table), forget=(keys.under(keys.claim()),))
+    """Write the pilot ledger's ``pilot.claims.*`` keys, dropping every earlier one first (a claim or field that an
+    older ledger wrote and this one does not must not linger). The confirmation writes ``claims.*``."""
+    forget = (keys.under(keys.pilot_claim()),)
+    if keys.registration("sha256") not in summary.read(profile):  # claims.* is a confirmation's: none ran here
+        forget += (keys.under(keys.claim()),)
+    return summary.record(profile, summary_values(table, keys.pilot_claim), forget=forget)
 
 
 def main(profile_name: str) -> int:

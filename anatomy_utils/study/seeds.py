@@ -12,6 +12,7 @@ import gc
 from collections import Counter
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from . import anatomy, claims, prune_study, score_study
@@ -36,40 +37,39 @@ def runs(profile: Profile) -> list[int]:
     return [profile.seed, *profile.seeds.extra]
 
 
-def _anatomy(profile: Profile, role: str, clf, tokenizer, folder: str) -> dict:
-    """02's lens and 03's neuron sets on the lens reviews, saved as the ledger reads them; the rule's inputs."""
+def anatomy_tables(profile: Profile, role: str, clf, tokenizer, folder: str, reviews) -> tuple[dict, np.ndarray]:
+    """02's lens and 03's neuron sets on ``reviews``, saved under ``folder`` as the ledger reads them; the rule's inputs
+    (from the probe inputs) and the reviews' neuron cosines ``(reviews, layers, neurons)``."""
     cfg = getattr(profile, role)
-    reviews = load_splits(profile.data, profile.seed)["test"].select(range(profile.sizes[role].lens))
     states = passes.probe_states(clf, tokenizer, reviews["text"], cfg)
     anatomy.save_table(anatomy.lens_frame(passes.lens_logits(clf, states), reviews["label"],
                                           passes.layer_similarity(states)), folder, f"lens_{role}")
     k = anatomy.top_k_count(profile.anatomy.top_k_fraction, ffn_widths(clf.body)[0])
-    sets = anatomy.review_sets(passes.neuron_cosines(clf, states[:, -1]), profile.anatomy.neuron_threshold, k)
-    anatomy.save_table(sets, folder, f"neuron_sets_{role}")
+    cosines = passes.neuron_cosines(clf, states[:, -1])
+    anatomy.save_table(anatomy.review_sets(cosines, profile.anatomy.neuron_threshold, k), folder, f"neuron_sets_{role}")
     probes = passes.probe_states(clf, tokenizer, probe_inputs()["text"], cfg)
     layer_sim = anatomy.similarity_table(passes.layer_similarity(probes))["mean"].to_numpy()
-    return prune_study.rule_inputs(profile, layer_sim, passes.neuron_cosines(clf, probes[:, -1]))
+    return prune_study.rule_inputs(profile, layer_sim, passes.neuron_cosines(clf, probes[:, -1])), cosines
 
 
-def _pruned(profile: Profile, role: str, store: Store, saved: dict, tokenizer, chosen: tuple[str, str]) -> dict:
-    """Dense, the rule at 30% and 50%, ``seeds.masks`` random masks with the rule's layer counts at 50%, and 06's
-    chosen score and setting at ``scores.select_sparsity``, all on 04/05's test reviews (``sizes.<role>.prune``, the
-    masks on the first ``sizes.<role>.masks``); returns the summary keys the ledger reads for them."""
-    data = encoded_split(profile, role, tokenizer, "test", profile.sizes[role].prune)
-    mask_data = encoded_split(profile, role, tokenizer, "test", profile.sizes[role].masks)
+def pruned_runs(profile: Profile, role: str, store: Store, saved: dict, tokenizer, data, mask_data, masks: int,
+                chosen: tuple[str, str], split: str = "test", mask_seed: int = 0) -> dict:
+    """Dense, the rule at 30% and 50%, ``masks`` random masks (seeds ``mask_seed``, ...) with the rule's layer counts
+    at 50% on ``mask_data`` (the first reviews of ``data``), and 06's chosen score and setting at
+    ``scores.select_sparsity``, all on ``data``; returns the summary keys the ledger reads for them."""
     widths = ffn_widths(store.clf.body)
     rule = prune_study.rules(profile, role, len(widths))[0]
-    dense = store.run("dense", "test", data)
+    dense = store.run("dense", split, data)
     for sparsity in RULE_SPARSITIES:
         keep, _ = prune_study.scaled_rule(rule, saved, widths, sparsity)
-        store.run(f"{prune_study.RULE} {sparsity:.0%}", "test", data, keep)
+        store.run(f"{prune_study.RULE} {sparsity:.0%}", split, data, keep)
     counts = [w - len(keep[layer]) for layer, w in enumerate(widths)]
-    for mask in range(profile.seeds.masks):
-        keep = pruning.keep_random(widths, counts, saved["protected"], mask)
-        store.run(prune_study.random_name(RULE_SPARSITIES[-1], mask), "test", mask_data, keep)
+    for mask in range(masks):
+        keep = pruning.keep_random(widths, counts, saved["protected"], mask_seed + mask)
+        store.run(prune_study.random_name(RULE_SPARSITIES[-1], mask), split, mask_data, keep)
     name, setting = chosen
     scored = score_study.compute(profile, role, store.clf, tokenizer, saved["similarity"], names=[name])
-    pruned = score_study.run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, "test",
+    pruned = score_study.run_pruned(profile, store, scored, name, 0, profile.scores.select_sparsity, setting, split,
                                     data)
     found = stats.matched_pairs(dense.correct, pruned.correct)  # dense minus pruned, as 06's confirmation
     key = keys.scores(role, "confirm", keys.percent(profile.scores.select_sparsity))
@@ -79,7 +79,7 @@ def _pruned(profile: Profile, role: str, store: Store, saved: dict, tokenizer, c
             keys.anatomy(role, "layers"): len(widths), f"{key}.accuracy_drop": found["delta"],
             f"{key}.ci_low": found["ci_low"],
             f"{key}.ci_high": found["ci_high"], f"{key}.n": found["n"], f"{key}.score": name,
-            f"{key}.setting": setting, f"{key}.split": "test"}
+            f"{key}.setting": setting, f"{key}.split": split}
 
 
 def judge_run(profile: Profile, role: str, seed: int, chosen: tuple[str, str]) -> tuple[pd.DataFrame, float]:
@@ -88,9 +88,13 @@ def judge_run(profile: Profile, role: str, seed: int, chosen: tuple[str, str]) -
     training minutes."""
     clf, tokenizer, meta = fine_tuned(profile, role, seed)
     folder = f"{profile.name}/seeds/{seed}"
-    saved = _anatomy(profile, role, clf, tokenizer, folder)
+    test = load_splits(profile.data, profile.seed)["test"]
+    saved, _ = anatomy_tables(profile, role, clf, tokenizer, folder, test.select(range(profile.sizes[role].lens)))
     store = Store(profile.name, role, clf, tokenizer.pad_token_id, getattr(profile, role).eval_batch_size)
-    values = _pruned(profile, role, store, saved, tokenizer, chosen)
+    size = profile.sizes[role]
+    values = pruned_runs(profile, role, store, saved, tokenizer,
+                         encoded_split(profile, role, tokenizer, "test", size.prune),
+                         encoded_split(profile, role, tokenizer, "test", size.masks), profile.seeds.masks, chosen)
     predictions = store.table()
     anatomy.save_table(predictions, folder, f"predictions_{role}")
     one_look = replace(profile, claims=replace(profile.claims, looks=None))  # each seed's run is judged once
