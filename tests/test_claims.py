@@ -194,3 +194,17 @@ def test_a_row_looked_at_before_is_read_at_its_last_looks_sequential_level(outpu
         "late_decison.encoder": [10]}))
     with pytest.raises(ValueError, match=r"\['late_decison.encoder'\] name no row of the ledger"):
         claims.ledger(misspelt)
+
+
+def test_the_ledger_view_takes_the_confirmations_rows_and_the_pilots_for_the_rest():
+    values = {"pilot.claims.rule_keeps_accuracy.encoder.verdict": "inconclusive",
+              "pilot.claims.rule_keeps_accuracy.encoder.effect": -0.025,
+              "pilot.claims.zeroing_speeds_up.encoder.verdict": "equivalent",
+              "claims.rule_keeps_accuracy.encoder.verdict": "confirmed",
+              "claims.rule_keeps_accuracy.encoder.effect": -0.004}
+    merged = claims.ledger_values(dict(values))
+    assert merged["claims.rule_keeps_accuracy.encoder.verdict"] == "confirmed"  # the confirmation's, not the pilot's
+    assert merged["claims.rule_keeps_accuracy.encoder.effect"] == -0.004
+    assert merged["claims.rule_keeps_accuracy.encoder.source"] == "confirmation"
+    assert merged["claims.zeroing_speeds_up.encoder.verdict"] == "equivalent"  # not confirmed: the pilot's, labelled
+    assert merged["claims.zeroing_speeds_up.encoder.source"] == "pilot"

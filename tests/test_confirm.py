@@ -94,3 +94,10 @@ def test_the_registered_primary_family_errs_at_most_5_percent_at_its_nulls():
     design = registration.load("default")
     rate = confirm.familywise_error(design, datasets=300, resamples=300, seed=2)
     assert rate <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 300)
+
+
+def test_a_row_states_its_one_sided_bound_on_the_claims_side():
+    points = lambda v: f"{100 * v:+.1f} pt"  # noqa: E731
+    assert registration.bound_text({"direction": "+", "ci_low": -0.012, "ci_high": 0.01}, points) == "at least -1.2 pt"
+    assert registration.bound_text({"direction": "-", "ci_low": 0.8, "ci_high": 0.91}, "{:.2f}".format) \
+        == "at most 0.91"

@@ -308,7 +308,13 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
                      for v in (a, b)]
             lines.append(f"| `{claim}` ({said}) | {m} | {cells[0]} | {cells[1]} | {claims.across(a, b, claim, m)} |")
     lines += ["", *(_in_short(values, p) for p, values in ((first, a), (second, b)))]
-    lines += ["", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and "
+    lines += ["", "Where a profile has a registered confirmation (`make confirm`, "
+              "`params/registration/<profile>.yaml`), its rows come from it: reviews no notebook had read, a design "
+              "frozen before them, the primary family "
+              "judged by Holm's step-down, each row with the one-sided bound it can state and the design's power at "
+              "its pre-stated alternative; rows marked *(pilot)* come from the exploratory runs of 01-07 (all of a "
+              "profile's rows where no confirmation ran) and are read as exploratory.",
+              "", "Effects are in accuracy points for accuracy claims (a paired difference on the same examples) and "
               "in their own unit otherwise (an AUC, a share of a layer, a Jaccard, a correlation, a speed ratio); each "
               "row's interval is 95% unless its level is shown (the primary family, or a row looked at before: below) "
               "and its verdict is read off "

@@ -207,7 +207,8 @@ def late_decision(out: Outputs, role: str) -> dict:
     """"The decision comes late": at the paper's depth (layer 8 of 12, ``claims.late_depth``) and every later layer
     but the last, the lens does not yet carry the decision. Statistic: the lowest AUC of the lens's logit against the
     final prediction over those layers, against ``claims.decision_auc``; below it, the decision layer
-    (``anatomy.decision_layer``) lies past the paper's depth. Interval: ``stats.bootstrap`` over the reviews."""
+    (``anatomy.decision_layer``) lies past the paper's depth. Interval: ``stats.lowest_auc`` (DeLong per layer,
+    widened where layers are tied for the lowest; a percentile bootstrap of the minimum falls short there)."""
     logits, cosine = _lens(out, role)
     layers, criterion = logits.shape[1] - 1, out.profile.claims.decision_auc
     first = math.ceil(round(out.profile.claims.late_depth * layers, 1))  # 0.667 of 6 layers: layer 4, as 8 of 12
@@ -215,21 +216,16 @@ def late_decision(out: Outputs, role: str) -> dict:
         return _row("late_decision", role, None, reason=f"{layers} layers leave no layer between the paper's depth and "
                                                         f"the last")
     final = logits[:, -1] > 0
-    asked = range(first, layers)
-    lowest = lambda rows: min(stats.auc(logits[rows, j], final[rows]) for j in asked)  # noqa: E731
-    value = lowest(np.arange(len(logits)))
-    if not np.isfinite(value):
+    if final.all() or not final.any():
         return _row("late_decision", role, None, reason="the model's final predictions are all one class")
-    found = _looked(out, "late_decision", role, lambda lv: dict(zip(
-        ("ci_low", "ci_high"), stats.bootstrap(lowest, len(logits), lv, 1000))) | {
-        "delta": value, "n": len(logits), "level": lv})
+    found = _looked(out, "late_decision", role, lambda lv: stats.lowest_auc(logits[:, first:layers], final, lv))
     decision = anatomy.decision_layer(logits, criterion)
     return _row("late_decision", role, found, criterion, None, "-", "02_layer_anatomy, lens_decision_layer.png",
                 f"lowest lens AUC against the final prediction at layers {first}-{layers - 1} of {layers} (from the "
                 f"paper's depth {out.profile.claims.late_depth:.0%} on); decision layer (AUC stays >= {criterion}): "
                 f"{decision} of {layers}; the paper's own measure (Figure 1), the mean cosine to the final state, is "
                 f"{cosine[:, first].mean():.2f} at layer {first}",
-                "percentile bootstrap over reviews of the lowest per-layer AUC (Mann-Whitney)")
+                "lowest per-layer AUC with DeLong intervals, the upper bound widened for layers tied for the lowest")
 
 
 def _sets(out: Outputs, role: str, column: str) -> tuple[list, int, int]:
@@ -341,22 +337,33 @@ def rule_beats_random(out: Outputs, role: str, sparsity: float = 0.5) -> dict:
                 "two-level bootstrap over masks and reviews")
 
 
+def grid_name(rule) -> str:
+    """A grid row's variant name in the stored predictions."""
+    return f"{GRID}: alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}"
+
+
+def lower_layers_pair(profile: Profile, role: str, layers: int) -> tuple | None:
+    """The grid rows the claim compares: the last (it also focuses lower layers) and the first at its alpha that
+    focuses fewer layers; None where the grid has no such pair."""
+    grid = rules(profile, role, layers)
+    narrow = [r for r in grid if r.alpha == grid[-1].alpha and len(r.focusing) < len(grid[-1].focusing)]
+    return (grid[-1], narrow[0]) if narrow else None
+
+
 def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
     """Decoder: the grid row that also focuses lower layers against the one that focuses the last layer only, at the
     same alpha (Figure 5a), paired on the grid's reviews."""
     if role == "encoder":
         return _row("lower_layers_raise_accuracy", role, None, reason="the paper states it for GPT-2 only")
-    grid = rules(out.profile, role, int(out.need(keys.anatomy(role, "layers"), "03_ffn_neurons")))
-    widest = grid[-1]
-    narrow = [r for r in grid if r.alpha == widest.alpha and len(r.focusing) < len(widest.focusing)]
-    if not narrow:
+    pair = lower_layers_pair(out.profile, role, int(out.need(keys.anatomy(role, "layers"), "03_ffn_neurons")))
+    if pair is None:
         return _row("lower_layers_raise_accuracy", role, None, reason="the grid has no pair of rows to compare")
-    name = lambda r: f"{GRID}: alpha={r.alpha} beta={r.beta} focus={list(r.focusing)}"  # noqa: E731
-    found = stats.matched_pairs(out.correct(role, name(widest)), out.correct(role, name(narrow[0])),
+    widest, narrow = pair
+    found = stats.matched_pairs(out.correct(role, grid_name(widest)), out.correct(role, grid_name(narrow)),
                                 level(out, "lower_layers_raise_accuracy", role))
     return _row("lower_layers_raise_accuracy", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 "05_prune_gpt2, figure5_accuracy.png (grid stars)",
-                f"focusing layers {list(widest.focusing)} minus {list(narrow[0].focusing)} at alpha {widest.alpha}",
+                f"focusing layers {list(widest.focusing)} minus {list(narrow.focusing)} at alpha {widest.alpha}",
                 f"Tango score interval, paired 0/1 ({found['discordant']} discordant)")
 
 

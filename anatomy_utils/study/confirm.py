@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
-from . import anatomy, claims, prune_study, registration, score_study, seeds
+from . import anatomy, claims, registration, score_study, seeds
 from .. import stats
 from ..base import data, keys, summary
 from ..base.cache import atomic_write_bytes
@@ -94,11 +94,10 @@ def measure(profile: Profile, design: registration.Registration, role: str, revi
     saved, cosines = seeds.anatomy_tables(profile, role, clf, tokenizer, folder, reviews.select(range(size["lens"])))
     store = Store(profile.name, role, clf, tokenizer.pad_token_id, getattr(profile, role).eval_batch_size)
     choice = rows["best_score_keeps_accuracy"].choice
-    values = seeds.pruned_runs(profile, role, store, saved, tokenizer,
-                               _encoded(profile, role, tokenizer, reviews, size["reviews"]),
+    data_ = _encoded(profile, role, tokenizer, reviews, size["reviews"])
+    values = seeds.pruned_runs(profile, role, store, saved, tokenizer, data_,
                                _encoded(profile, role, tokenizer, reviews, size["masks"]), size["mask_count"],
                                (choice["score"], choice["setting"]), SPLIT, design.mask_seed)
-    data_ = _encoded(profile, role, tokenizer, reviews, size["reviews"])
     if "refit_keeps_accuracy" in rows:
         refit = rows["refit_keeps_accuracy"].choice
         scored = score_study.compute(profile, role, clf, tokenizer, saved["similarity"], names=[refit["score"]])
@@ -107,27 +106,33 @@ def measure(profile: Profile, design: registration.Registration, role: str, revi
         key = keys.scores(role, "refit", keys.percent(refit["sparsity"]))
         values |= {f"{key}.score": refit["score"], f"{key}.setting": refit["setting"]}
     if "lower_layers_raise_accuracy" in rows:
-        for rule in prune_study.rules(profile, role, len(ffn_widths(clf.body))):
+        for rule in claims.lower_layers_pair(profile, role, len(ffn_widths(clf.body))):
             thresholds, one_sided = rule.thresholds(saved["layer_similarity"])
-            keep = pruning.keep_by_threshold(saved["similarity"], thresholds, one_sided)
-            store.run(f"{prune_study.GRID}: alpha={rule.alpha} beta={rule.beta} focus={list(rule.focusing)}", SPLIT,
-                      data_, keep)
+            store.run(claims.grid_name(rule), SPLIT, data_,
+                      pruning.keep_by_threshold(saved["similarity"], thresholds, one_sided))
     if "high_cosine_neurons_matter" in rows:
-        paper_score = cosines.mean(axis=0)
-        k = max(1, round(profile.anatomy.ablation_fraction * paper_score.size))
-        rng = np.random.default_rng(design.mask_seed)
-        drops = {"top_cosine": pruning.top_k_keep(paper_score, k)} | {
-            anatomy.RANDOM_MASK.format(m): pruning.top_k_keep(rng.random(paper_score.shape), k)
-            for m in range(rows["high_cosine_neurons_matter"].masks)}
-        causal = _encoded(profile, role, tokenizer, reviews, size["causal"])
-        _, logits = anatomy.ablation(clf, causal, tokenizer.pad_token_id, getattr(profile, role).eval_batch_size,
-                                     drops)
-        anatomy.save_table(anatomy.logits_frame(causal.labels, logits), folder, f"ablation_{role}")
+        _masking_check(profile, design, role, clf, _encoded(profile, role, tokenizer, reviews, size["causal"]),
+                       cosines, tokenizer.pad_token_id)
     anatomy.save_table(store.table(), folder, f"predictions_{role}")
     atomic_write_bytes(design.folder() / f"values_{role}.json", json.dumps(values, indent=1).encode())
     del clf, store
     gc.collect()  # one model in memory at a time
     return values
+
+
+def _masking_check(profile: Profile, design: registration.Registration, role: str, clf, data_, cosines: np.ndarray,
+                   pad_id: int) -> None:
+    """03's masking check on ``data_``: the top 1% of neurons by mean cosine over the lens reviews, and as many random
+    ones under each of the registered masks (seeds from ``mask_seed``), saved as 03 saves it."""
+    paper_score = cosines.mean(axis=0)
+    k = max(1, round(profile.anatomy.ablation_fraction * paper_score.size))
+    rng = np.random.default_rng(design.mask_seed)
+    drops = {"top_cosine": pruning.top_k_keep(paper_score, k)} | {
+        anatomy.RANDOM_MASK.format(m): pruning.top_k_keep(rng.random(paper_score.shape), k)
+        for m in range(design.rows[f"high_cosine_neurons_matter.{role}"].masks)}
+    _, logits = anatomy.ablation(clf, data_, pad_id, getattr(profile, role).eval_batch_size, drops)
+    anatomy.save_table(anatomy.logits_frame(data_.labels, logits), str(design.folder().relative_to(FIGURES)),
+                       f"ablation_{role}")
 
 
 def outputs(profile: Profile, design: registration.Registration, role: str) -> claims.Outputs:
@@ -230,7 +235,8 @@ def predicted_minutes(profile: Profile, design: registration.Registration) -> di
     values, minutes = summary.read(profile.name), {}
     for role in design.reviews:
         size = _sizes(design, role)
-        passes = (size["lens"] + 5 * size["reviews"] + size["mask_count"] * (size["masks"] + size["causal"])
+        models = 5 + 2 * (f"lower_layers_raise_accuracy.{role}" in design.rows)  # dense, rule 30/50, best, refit, grid
+        passes = (size["lens"] + models * size["reviews"] + size["mask_count"] * (size["masks"] + size["causal"])
                   + 2 * size["causal"])
         minutes[role] = passes * values[keys.timing(role, "dense_seconds_per_1000")] / 1000 / 60
     return minutes

@@ -39,7 +39,9 @@ READS = {"finetune_accuracy": "reviews", "late_decision": "lens", "sparse_neuron
          "lower_layers_raise_accuracy": "reviews", "best_score_keeps_accuracy": "reviews",
          "refit_keeps_accuracy": "reviews"}
 SIZES = {"default": {"encoder": {"reviews": 2000, "lens": 1000, "masks": 400, "causal": 400, "mask_count": 10},
-                     "decoder": {"reviews": 1000, "lens": 500, "masks": 200, "causal": 200, "mask_count": 10}}}
+                     "decoder": {"reviews": 1000, "lens": 500, "masks": 200, "causal": 200, "mask_count": 10}},
+         "smoke": {role: {"reviews": 100, "lens": 50, "masks": 50, "causal": 50, "mask_count": 3}
+                   for role in ("encoder", "decoder")}}  # the code path only: its numbers mean nothing
 NOT_CONFIRMED = {
     "neurons_by_depth": "descriptive: the neurons above the threshold are a handful fixed by the weights; no "
                         "instrument here can come out both ways",
