@@ -153,9 +153,9 @@ def why(row: dict) -> str:
     """Why an inconclusive row is undecided: what its interval contains, and what it can still state."""
     number = lambda v: _number(row["claim"], v)  # noqa: E731
     text = f"the interval [{number(row['ci_low'])}, {number(row['ci_high'])}] contains the null {number(row['null'])}"
-    if row.get("margin") is not None:
+    if row.get("margin") is not None and row["margin"] == row["margin"]:  # a table's missing margin is NaN
         text += f" and reaches beyond its margin of +-{number(row['margin']).lstrip('+')}"
-    if row.get("mask_var") is not None:
+    if row.get("mask_var") is not None and row["mask_var"] + row["review_var"] > 0:
         masks, reviews = row["mask_var"] / row["masks"], row["review_var"] / row["n"]
         text += (f"; the spread between its {row['masks']} masks is {masks / (masks + reviews):.0%} of the variance "
                  f"(more reviews shrink only the rest)")

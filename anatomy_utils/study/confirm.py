@@ -26,9 +26,9 @@ from ..base.cache import atomic_write_bytes
 from ..base.profiles import Profile, load_profile
 from ..base.runtime import FIGURES, ROOT
 from ..core import pruning
-from ..core.classifier import encode
+from ..core.classifier import encode, predict
 from ..core.families import ffn_widths
-from .finetune import fine_tune
+from .finetune import encoded_split, fine_tune
 from .predictions import Store
 
 SPLIT = "confirm"
@@ -197,7 +197,7 @@ def _null_data(rng, row: registration.Row) -> tuple[np.ndarray, np.ndarray]:
     distribution's mean) on reviews with the planning per-review variance."""
     n = row.reviews
     if row.masks is None:
-        discordant = min(row.planning_se ** 2 * n + row.null ** 2, 1.0)
+        discordant = min(max(row.planning_se ** 2 * n + row.null ** 2, abs(row.null)), 1.0)
         up, down = (discordant + row.null) / 2, (discordant - row.null) / 2
         cells = rng.choice(3, n, p=[up, down, 1 - up - down])
         return (cells == 0).astype(float), (cells == 1).astype(float)
@@ -229,16 +229,22 @@ def familywise_error(design: registration.Registration, datasets: int = 1000, re
     return wrong / datasets
 
 
-def predicted_minutes(profile: Profile, design: registration.Registration) -> dict:
-    """Minutes each model's confirmation should take, from the pilot's measured seconds per review (06's timing of
-    one dense review, ``timing.<role>.dense_seconds_per_1000``) times the review passes the design makes."""
-    values, minutes = summary.read(profile.name), {}
+def predicted_minutes(profile: Profile, design: registration.Registration, sample: int = 32) -> dict:
+    """Minutes each model's confirmation should take: its seconds per review, measured now on the first ``sample``
+    pilot test reviews (read before; no fresh one), times the review passes the design makes."""
+    minutes = {}
     for role in design.reviews:
         size = _sizes(design, role)
         models = 5 + 2 * (f"lower_layers_raise_accuracy.{role}" in design.rows)  # dense, rule 30/50, best, refit, grid
         passes = (size["lens"] + models * size["reviews"] + size["mask_count"] * (size["masks"] + size["causal"])
                   + 2 * size["causal"])
-        minutes[role] = passes * values[keys.timing(role, "dense_seconds_per_1000")] / 1000 / 60
+        clf, tokenizer, _ = fine_tune(profile, role)
+        data_ = encoded_split(profile, role, tokenizer, "test", sample)
+        batch = getattr(profile, role).eval_batch_size
+        predict(clf, encoded_split(profile, role, tokenizer, "test", batch), tokenizer.pad_token_id, batch)  # warm-up
+        start = time.perf_counter()
+        predict(clf, data_, tokenizer.pad_token_id, batch)
+        minutes[role] = passes * (time.perf_counter() - start) / sample / 60
     return minutes
 
 

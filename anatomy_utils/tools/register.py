@@ -39,7 +39,7 @@ READS = {"finetune_accuracy": "reviews", "late_decision": "lens", "sparse_neuron
          "lower_layers_raise_accuracy": "reviews", "best_score_keeps_accuracy": "reviews",
          "refit_keeps_accuracy": "reviews"}
 SIZES = {"default": {"encoder": {"reviews": 2000, "lens": 1000, "masks": 400, "causal": 400, "mask_count": 10},
-                     "decoder": {"reviews": 1000, "lens": 500, "masks": 200, "causal": 200, "mask_count": 10}},
+                     "decoder": {"reviews": 1000, "lens": 1000, "masks": 200, "causal": 200, "mask_count": 10}},
          "smoke": {role: {"reviews": 100, "lens": 50, "masks": 50, "causal": 50, "mask_count": 3}
                    for role in ("encoder", "decoder")}}  # the code path only: its numbers mean nothing
 NOT_CONFIRMED = {
@@ -90,7 +90,10 @@ def draft(profile_name: str, mask_seed: int = 1000) -> str:
               "frozen": f"{datetime.date.today()}, from the pilot of commit {values.get(keys.run('commit'))}",
               "reviews": {role: s["reviews"] for role, s in sizes.items()}, "mask_seed": mask_seed,
               "rows": rows, "not_confirmed": not_confirmed}
-    return yaml.safe_dump(design, sort_keys=False, width=120)
+    return (f"# The registered design of the {profile_name} profile's confirmation, drafted by `python -m "
+            f"anatomy_utils.tools.register {profile_name}` from its pilot\n# and frozen by its commit, before `make "
+            f"confirm` read a fresh review. Do not edit it: a changed design is a new version.\n"
+            + yaml.safe_dump(design, sort_keys=False, width=120))
 
 
 if __name__ == "__main__":
