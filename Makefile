@@ -83,7 +83,7 @@ claims: $(VENV) ## print the claims ledger of PROFILE from its stored outputs (s
 	$(RUN_ENV) $(PY) -c 'import sys, anatomy_utils.study.claims as c; sys.exit(c.main("$(PROFILE)"))'
 
 confirm: $(VENV) | $(WHEELS) ## the registered confirmation of PROFILE on fresh reviews (after `make`; params/registration/PROFILE.yaml), then 08 and the README again
-	$(FIXED_ENV) $(PY) -m anatomy_utils.study.confirm $(PROFILE)
+	$(FIXED_ENV) $(PY) -c 'import sys, anatomy_utils.study.confirm as c; sys.exit(c.main("$(PROFILE)"))'
 	$(call PAPERMILL,08_claims)
 	$(if $(filter default rotten_tomatoes,$(PROFILE)),$(PY) -c 'import anatomy_utils.present.report as r; r.update_readme("default")')
 

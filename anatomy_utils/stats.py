@@ -130,8 +130,8 @@ def two_level(a: np.ndarray, masks: np.ndarray, level: float = LEVEL, resamples:
     """``a`` (one model's outcomes, ``(n,)``) minus a distribution of random masks (``(masks, n)``, the same reviews),
     masks and reviews both resampled: the interval carries the spread between masks as well as the sampling of
     reviews. Also where ``a`` falls among the masks (the share of masks it beats) and the two variance components
-    (``mask_var``: between masks' mean differences, net of review noise; ``review_var``: per review), which
-    ``n_to_resolve`` needs to say how many masks and reviews would resolve the observed effect."""
+    (``mask_var``: between masks' mean differences, net of review noise; ``review_var``: per review), from which a
+    design plans its masks and reviews (``study.registration.planning_se``)."""
     a, masks = np.asarray(a, dtype=float), np.atleast_2d(np.asarray(masks, dtype=float))
     if masks.shape[1] != len(a):
         raise ValueError(f"Paired outcomes need the same reviews; got {len(a)} and {masks.shape[1]}.")
@@ -381,36 +381,14 @@ def mde(low: float, high: float, level: float, power: float = POWER) -> float:
     return (z_value(level) + float(stats.norm.ppf(power))) * se
 
 
-def n_to_resolve(effect: float, null: float, n: int, detectable: float) -> int | None:
-    """Reviews that would make the observed effect detectable at 80% power (None when it equals the null)."""
-    gap = abs(effect - null)
-    return None if gap == 0 else int(math.ceil(n * (detectable / gap) ** 2))
-
-
-def masks_and_reviews(effect: float, null: float, c: dict, power: float = POWER) -> tuple[int | None, int | None]:
-    """For a comparison with random masks (``two_level``): the reviews that would resolve the observed effect with
-    the masks it has, and the masks that would with its reviews, from the variance components (None where no number
-    of that one suffices, or the effect equals the null)."""
-    gap = abs(effect - null)
-    if gap == 0 or c.get("mask_var") is None:
-        return None, None
-    target = (gap / (z_value(c["level"]) + float(stats.norm.ppf(power)))) ** 2
-    masks_part, reviews_part = c["mask_var"] / c["masks"], c["review_var"] / c["n"]
-    reviews = math.ceil(c["review_var"] / (target - masks_part)) if target > masks_part else None
-    masks = math.ceil(c["mask_var"] / (target - reviews_part)) if target > reviews_part else None
-    return reviews, masks
-
-
 def judge(comparison: dict, null: float = 0.0, margin: float | None = None, direction: str = "+") -> dict:
-    """The comparison with its verdict; an inconclusive one also gets ``mde`` and ``n_to_resolve``."""
+    """The comparison with its verdict; an inconclusive one also gets its ``mde`` (not the n that would resolve the
+    observed effect: that takes a noisy estimate for the truth; a design's power is computed at a stated
+    alternative, ``study.registration``)."""
     c = dict(comparison)
     c |= {"null": null, "margin": margin, "verdict": verdict(c["ci_low"], c["ci_high"], null, margin, direction)}
     if c["verdict"] == "inconclusive":
         c["mde"] = mde(c["ci_low"], c["ci_high"], c["level"])
-        if c.get("mask_var") is not None:
-            c["n_to_resolve"], c["masks_to_resolve"] = masks_and_reviews(c["delta"], null, c)
-        else:
-            c["n_to_resolve"] = n_to_resolve(c["delta"], null, c["n"], c["mde"])
     return c
 
 

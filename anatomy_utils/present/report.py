@@ -319,7 +319,7 @@ def ledger_markdown(first: str = "default", second: str = "rotten_tomatoes") -> 
               "row's interval is 95% unless its level is shown (the primary family, or a row looked at before: below) "
               "and its verdict is read off "
               "that interval (notebook 08 explains each procedure; `make claims` prints a profile's ledger in "
-              f"seconds). {claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
+              f"seconds). The pilot's rule: {claims.MULTIPLICITY} \"Same answer\" is *yes* when both verdicts "
               "are decisive and equal, **different** when the interval of the difference of the two effects excludes "
               "zero, *not comparable* when either side is inconclusive or not testable. Published references: "
               + "; ".join(f"{p}: {g.get(keys.reference('source'))}" for p, g in ((first, a), (second, b))) + "."]

@@ -175,8 +175,7 @@ def _row(claim: str, role: str, comparison: dict | None, null=None, margin=None,
                            f"{', '.join(map(str, comparison['looks']))}; information "
                            f"{', '.join(f'{f:.2f}' for f in comparison['fractions'])}), read at the O'Brien-Fleming "
                            f"level")
-    judged = {k: v for k, v in stats.judge(comparison, null, margin, direction).items()
-              if k not in ("n_to_resolve", "masks_to_resolve")}  # observed power: not a design's
+    judged = stats.judge(comparison, null, margin, direction)
     judged["exact"] = bool(comparison.get("exact", False))
     if judged["verdict"] == "inconclusive":
         judged["why"] = why(base | judged | {"direction": direction})

@@ -323,11 +323,11 @@ def run(profile_name: str) -> pd.DataFrame:
     return table
 
 
-if __name__ == "__main__":
-    import sys
-
+def main(profile_name: str) -> int:
+    """``make confirm``: run the confirmation, or say in one line why it cannot run."""
     try:
-        run(sys.argv[1] if len(sys.argv) > 1 else "default")
+        run(profile_name)
     except (registration.RegistrationError, claims.LedgerInputsMissing, data.DataError) as error:
         print(error)
-        sys.exit(2)
+        return 2
+    return 0

@@ -127,13 +127,14 @@ WEEKS = {
                     "quotes 06's mirror-against-random comparison with its paired interval and n; (3) it says whether "
                     "that interval excludes 0 and so whether the difference is decided.", 15),
             Written("ledger",
-                    "Pick one undecided row of the claims ledger (08). Say why it is undecided, what its "
-                    "`n_to_resolve` asks for, and whether spending that many reviews would be worth it on a "
-                    "2-core CPU.",
+                    "Pick one undecided row of the confirmed claims ledger (08). Say why it is undecided, what power "
+                    "the registered design had to decide it at its pre-stated alternative, and what a design with 80% "
+                    "power there would cost on a 2-core CPU.",
                     "Full marks: (1) the row's interval contains the null (or crosses the margin) and the answer reads "
-                    "it; (2) it uses the row's `why` and `n_to_resolve` (or masks) and turns them into minutes from "
-                    "04/05's per-review cost; (3) it judges the trade-off, noting when no number of reviews suffices "
-                    "(rows limited by the spread between masks or by the number of layers).", 15),
+                    "it; (2) it takes the row's planning standard error from the registration and the alternative "
+                    "(not the effect the run observed), finds the n with 80% power and turns it into minutes from "
+                    "the per-review cost; (3) it judges the trade-off, noting when no number of reviews suffices "
+                    "(rows limited by the spread between masks).", 15),
         ),
     },
 }
