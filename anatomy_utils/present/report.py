@@ -379,9 +379,14 @@ def _reproduced(get) -> str:
 
 
 def _claim_pt(get, claim: str, m: str) -> str:
+    """``-0.4 pt [-1.0, +0.1] (n = 2000, 99% interval, confirmation)``: a ledger row's effect, its interval's level
+    where it is not 95%, and which ledger it comes from."""
     key = keys.claim(claim, m)
+    level = get(f"{key}.level", stats.LEVEL)
+    notes = [f"n = {get(f'{key}.n')}"] + ([f"{100 * level:.4g}% interval"] if round(level, 4) != stats.LEVEL else []) \
+        + ([get(f"{key}.source")] if get(f"{key}.source") else [])
     return (f"{100 * get(f'{key}.effect'):+.1f} pt [{100 * get(f'{key}.ci_low'):+.1f}, "
-            f"{100 * get(f'{key}.ci_high'):+.1f}] (n = {get(f'{key}.n')})")
+            f"{100 * get(f'{key}.ci_high'):+.1f}] ({', '.join(notes)})")
 
 
 def _outcome(get, claim: str, m: str) -> str:
