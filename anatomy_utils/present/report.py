@@ -263,8 +263,9 @@ def _claim_cell(get, claim: str, role: str) -> str:
     verdict = get(f"{key}.verdict")
     if verdict is None:
         return "–"
+    pilot = " *(pilot)*" if get(f"{key}.source") == "pilot" else ""
     if verdict == "not testable":  # the sentence reads "<role>: not testable: <reason>."
-        return "**not tested**: " + str(get(f"{key}.sentence", "")).split("not testable: ", 1)[-1].rstrip(".")
+        return "**not tested**: " + str(get(f"{key}.sentence", "")).split("not testable: ", 1)[-1].rstrip(".") + pilot
     scale = 100 if claim in claims.ACCURACY_CLAIMS else 1
     unit, digits = (" pt", 1) if scale == 100 else ("", 3)  # 08's table's digits: a share of 0.004 is not +0.00
     number = lambda name: f"{scale * get(f'{key}.{name}'):+.{digits}f}"  # noqa: E731
@@ -276,7 +277,7 @@ def _claim_cell(get, claim: str, role: str) -> str:
         text += f"; {get(f'{key}.bound_text')}, power {get(f'{key}.power'):.2f}"
     if verdict == "inconclusive" and get(f"{key}.mde") is not None:
         text += f"; MDE {scale * get(f'{key}.mde'):.{digits}f}{unit}"
-    return text + (" *(pilot)*" if get(f"{key}.source") == "pilot" else "")
+    return text + pilot
 
 
 def _in_short(values: dict, profile: str) -> str:
