@@ -49,7 +49,8 @@ class Recording(dict):
 def unwritten(asked: dict) -> list[str]:
     """Keys asked for that the committed summary of none of the profiles they were asked for holds, less the optional
     ones."""
-    return sorted(k for k, profiles in asked.items() if all(k not in summary.read(p) for p in profiles)
+    return sorted(k for k, profiles in asked.items()
+                  if all(k not in claims.ledger_values(summary.read(p)) for p in profiles)  # the README's view
                   and not any(re.fullmatch(pattern, k) for pattern in OPTIONAL))
 
 

@@ -121,10 +121,10 @@ MULTIPLICITY = (f"Primary family: the paper's pruning claims ({len(PRIMARY)} row
                 f"(reviews; with random masks, the inverse of the variance from the masks' and reviews' components).")
 
 
-def level(out: Outputs, claim: str, role: str) -> float:
-    """The level of a row's interval: the one the outputs were given (the confirmation's), else the pilot's
+def level(claim: str, role: str, out: Outputs | None = None) -> float:
+    """The level of a row's interval: the one ``out`` was given (the confirmation's Holm step), else the pilot's
     multiplicity rule's."""
-    if out.levels and f"{claim}.{role}" in out.levels:
+    if out is not None and out.levels and f"{claim}.{role}" in out.levels:
         return out.levels[f"{claim}.{role}"]
     return PRIMARY_LEVEL if (claim, role) in PRIMARY else stats.LEVEL
 
@@ -132,7 +132,7 @@ def level(out: Outputs, claim: str, role: str) -> float:
 def _looked(out: Outputs, claim: str, role: str, compute) -> dict:
     """``compute(level)`` (a comparison at that level) at the row's level: the multiplicity rule's, or for a row with
     earlier looks (``claims.looks``) the last look's group-sequential level (``stats.sequential_level``)."""
-    found = compute(level(out, claim, role))
+    found = compute(level(claim, role, out))
     earlier = (out.profile.claims.looks or {}).get(f"{claim}.{role}")
     if not earlier:
         return found
@@ -145,7 +145,7 @@ def _looked(out: Outputs, claim: str, role: str, compute) -> dict:
         fractions = [variance(n) / variance(k) for k in sorted(earlier)]
     else:
         fractions = [k / n for k in sorted(earlier)]
-    return compute(stats.sequential_level(level(out, claim, role), fractions)) | {"looks": sorted(earlier),
+    return compute(stats.sequential_level(level(claim, role, out), fractions)) | {"looks": sorted(earlier),
                                                                              "fractions": fractions}
 
 
@@ -313,7 +313,7 @@ def rule_keeps_accuracy(out: Outputs, role: str, sparsity: float = 0.3) -> dict:
     if sparsity not in out.profile.prune.sparsities:
         return _row("rule_keeps_accuracy", role, None, reason=f"{sparsity:.0%} is not a sweep sparsity of this profile")
     found = stats.matched_pairs(out.correct(role, f"{RULE} {sparsity:.0%}"), out.correct(role, "dense"),
-                                level(out, "rule_keeps_accuracy", role))
+                                level("rule_keeps_accuracy", role, out))
     margin = out.profile.claims.accuracy_margin
     return _row("rule_keeps_accuracy", role, found, -margin, None, "+", f"04/05, figure{4 if role == 'encoder' else 5}"
                 "_accuracy.png", f"rule minus dense at {sparsity:.0%}; null: a loss of {100 * margin:.0f} pt",
@@ -359,7 +359,7 @@ def lower_layers_raise_accuracy(out: Outputs, role: str) -> dict:
         return _row("lower_layers_raise_accuracy", role, None, reason="the grid has no pair of rows to compare")
     widest, narrow = pair
     found = stats.matched_pairs(out.correct(role, grid_name(widest)), out.correct(role, grid_name(narrow)),
-                                level(out, "lower_layers_raise_accuracy", role))
+                                level("lower_layers_raise_accuracy", role, out))
     return _row("lower_layers_raise_accuracy", role, found, 0.0, out.profile.claims.accuracy_margin, "+",
                 "05_prune_gpt2, figure5_accuracy.png (grid stars)",
                 f"focusing layers {list(widest.focusing)} minus {list(narrow.focusing)} at alpha {widest.alpha}",
