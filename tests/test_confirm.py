@@ -13,24 +13,26 @@ from anatomy_utils.base.profiles import load_profile
 from anatomy_utils.study import confirm, registration
 
 
-@pytest.mark.parametrize("name", ["smoke", "default"])
+@pytest.mark.parametrize("name", ["smoke", "default", "rotten_tomatoes"])
 def test_the_fresh_reviews_share_no_review_with_any_split_a_pilot_stage_reads(name):
     profile = load_profile(name)
-    count = 600 if name == "smoke" else max(registration.load(name).reviews.values())
-    fresh = confirm.fresh_reviews(profile, count)
+    design = registration.load(name) if name != "smoke" else None
+    count, skip = (600, 0) if design is None else (max(design.reviews.values()), design.fresh_from)
+    fresh = confirm.fresh_reviews(profile, count, skip)
     ids = set(map(confirm.review_id, fresh["text"]))
     assert len(ids) == count == len(fresh)  # distinct reviews, as many as asked
     assert sorted(set(fresh["label"])) == [0, 1] and abs(np.mean(fresh["label"]) - 0.5) < 0.01  # label-balanced
     for split in load_splits(profile.data, profile.seed).values():  # train, validation, test: 01-07 read nothing else
         assert not ids & set(map(confirm.review_id, split["text"]))
-    assert list(confirm.fresh_reviews(profile, count)["text"]) == list(fresh["text"])  # the same reviews every run
+    assert list(confirm.fresh_reviews(profile, count, skip)["text"]) == list(fresh["text"])  # the same every run
 
 
 def test_the_committed_registration_loads_with_its_digest_and_plans_power_at_stated_alternatives():
     design = registration.load("default")
     assert design.sha256 == registration.digest("default") and len(design.sha256) == 64
-    assert design.primary() and all(design.rows[k].level == pytest.approx(1 - 0.05 / len(design.primary()))
-                                    for k in design.primary())
+    assert design.primary() and design.family_alpha <= 0.05
+    assert all(design.rows[k].level == pytest.approx(1 - design.family_alpha / len(design.primary()))
+               for k in design.primary())
     for row in design.rows.values():
         assert 0 <= row.power <= 1 and row.planning_se > 0 and row.reviews <= design.reviews[row.role]
         assert row.alternative_source  # every alternative says where it comes from
@@ -60,6 +62,34 @@ def test_a_changed_registration_refuses_to_run_over_outputs_written_under_anothe
     with pytest.raises(registration.RegistrationError, match="a changed design is a new version"):
         registration.check_frozen(changed)
     registration.check_frozen(dataclasses.replace(changed, version=design.version + 1))  # a new version: new folder
+
+
+def test_a_later_version_reads_fresh_reviews_no_earlier_version_read():
+    profile = load_profile("smoke")
+    first, second = confirm.fresh_reviews(profile, 300), confirm.fresh_reviews(profile, 200, skip=300)
+    assert not set(map(confirm.review_id, first["text"])) & set(map(confirm.review_id, second["text"]))
+    assert list(confirm.fresh_reviews(profile, 300, skip=0)["text"]) == list(first["text"])  # v1's draw unchanged
+
+
+def test_the_family_level_is_the_largest_whose_simulated_error_stays_within_5_percent(monkeypatch):
+    from anatomy_utils.tools import register
+    design = {"profile": "x", "version": 1, "frozen": "", "reviews": {"encoder": 100}, "mask_seed": 0,
+              "not_confirmed": {}, "rows": {"rule_keeps_accuracy.encoder": {
+                  "null": -0.02, "direction": "+", "family": "primary", "alternative": 0.0, "alternative_source": "",
+                  "reviews": 100, "planning_se": 0.01}}}
+    seen = []
+
+    def error(parsed, datasets, resamples):  # a design that errs 1.3 times its nominal level
+        seen.append(parsed.family_alpha)
+        assert parsed.rows["rule_keeps_accuracy.encoder"].level == pytest.approx(1 - parsed.family_alpha)
+        return 1.3 * parsed.family_alpha
+
+    monkeypatch.setattr(confirm, "familywise_error", error)
+    alpha, rate = register.calibrated_alpha(design, datasets=10000)
+    assert alpha == 0.035 and seen == [0.05, 0.045, 0.04, 0.035]  # 1.3 * 0.035 + 2 SE = 0.0500 <= 0.05
+    monkeypatch.setattr(confirm, "familywise_error", lambda *a: 0.2)
+    with pytest.raises(registration.RegistrationError, match="no family level"):
+        register.calibrated_alpha(design)
 
 
 def test_a_profile_without_a_registration_gets_a_clear_error():

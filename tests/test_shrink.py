@@ -8,6 +8,7 @@ from transformers import PreTrainedTokenizerFast
 from anatomy_utils.core.classifier import SentimentClassifier, encode, load_classifier, predict, save_classifier
 from anatomy_utils.core.families import ffn_widths, head_groups
 from anatomy_utils.core.heads import budget, unit_flops
+from anatomy_utils.tools import shrink as shrink_module
 from anatomy_utils.tools.shrink import shrink
 
 from conftest import VOCAB, FFN, tiny_body
@@ -67,3 +68,15 @@ def test_shrink_says_which_scores_and_sparsities_it_takes(words):
         shrink(clf, _texts(8, 0), 0.5)
     with pytest.raises(ValueError, match="Fisher"):
         shrink(clf, _texts(8, 0), 0.5, tokenizer=words, score="magnitude", heads=True)
+
+
+def test_a_folder_alone_is_encoded_as_its_model_was_trained(words, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    save_classifier(SentimentClassifier(tiny_body("llama"), 0.0), words, tmp_path / "decoder",
+                    {"config": {"max_tokens": 7, "truncation": "left"}})  # as fine-tuning saves it
+    calls = []
+    monkeypatch.setattr(shrink_module, "encode", lambda *args: calls.append(args[3:]) or encode(*args))
+    _, _, info = shrink(tmp_path / "decoder", _texts(16, 0), 0.5)  # no tokenizer, length or side passed
+    assert calls == [(7, "left")] and (info["max_tokens"], info["truncation"]) == (7, "left")
+    shrink(tmp_path / "decoder", _texts(16, 0), 0.5, max_tokens=9, truncation="right")  # the call's own win
+    assert calls[-1] == (9, "right")

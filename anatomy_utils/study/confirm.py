@@ -39,30 +39,33 @@ def review_id(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def fresh_reviews(profile: Profile, count: int) -> Dataset:
-    """``count`` label-balanced reviews drawn after the profile's test, validation and train splits from the same
-    seeded permutation, so the pilot's splits do not move and none of these is in them (checked by id)."""
+def fresh_reviews(profile: Profile, count: int, skip: int = 0) -> Dataset:
+    """``count`` label-balanced reviews drawn after the profile's test, validation and train splits (and after the
+    ``skip`` fresh ones earlier confirmations read) from the same seeded permutation, so the pilot's splits do not move
+    and none of these is in them (checked by id)."""
     cfg = profile.data
+    earlier = {"earlier": skip} if skip else {}  # (absent at 0: the draw of a first version stays as it was)
     train_pool, test_pool, counts = data._pools(cfg)
     cleaned = data.deduplicate(train_pool)
     try:
         if test_pool is None:
             drawn = data.stratified_split(cleaned, {"test": cfg.test, "validation": cfg.validation, "train": cfg.train,
-                                                    SPLIT: count}, profile.seed)
+                                                    **earlier, SPLIT: count}, profile.seed)
         else:
             test_pool = data.deduplicate(test_pool[~test_pool["text"].isin(cleaned["text"])])
-            drawn = data.stratified_split(test_pool, {"test": cfg.test, SPLIT: count}, profile.seed)
+            drawn = data.stratified_split(test_pool, {"test": cfg.test, **earlier, SPLIT: count}, profile.seed)
     except data.DataError as error:
         raise data.DataError(f"{counts['where']}: no room for {count} fresh reviews after the profile's splits "
-                             f"({error})") from None
+                             f"and the {skip} earlier confirmations read ({error})") from None
     read = data.load_splits(cfg, profile.seed)
     if list(drawn["test"]["text"]) != list(read["test"]["text"]):
         raise RuntimeError("the fresh draw does not reproduce the profile's test split: the split code changed")
-    seen = {review_id(t) for split in read.values() for t in split["text"]}
+    earlier_read = [drawn["earlier"]] if skip else []
+    seen = {review_id(t) for split in [*read.values(), *earlier_read] for t in split["text"]}
     fresh = drawn[SPLIT]
     overlap = seen & set(map(review_id, fresh["text"]))
     if overlap:
-        raise RuntimeError(f"{len(overlap)} confirmation reviews are in the pilot's splits")
+        raise RuntimeError(f"{len(overlap)} confirmation reviews are in the pilot's splits or an earlier confirmation's")
     return Dataset.from_pandas(fresh, preserve_index=False)
 
 
@@ -174,7 +177,7 @@ def ledger(profile: Profile, design: registration.Registration) -> pd.DataFrame:
         row = design.rows[key]
         return claims.CLAIMS[row.claim](replace(out[row.role], levels={key: level}), row.role)
 
-    rows = holm(judge, design.primary()) | {key: judge(key, stats.LEVEL) for key in design.rows
+    rows = holm(judge, design.primary(), design.family_alpha) | {key: judge(key, stats.LEVEL) for key in design.rows
                                             if design.rows[key].family != "primary"}
     table = pd.DataFrame([rows[key] | _registered(design.rows[key], rows[key]) for key in design.rows])
     return claims.finish(table, out[next(iter(out))])
@@ -225,7 +228,8 @@ def familywise_error(design: registration.Registration, datasets: int = 2000, re
                      stats.two_level(a, b, level, resamples, int(rng.integers(1 << 30))))
             return stats.judge(found, row.null, row.margin, row.direction)
 
-        wrong += any(r["verdict"] in ("confirmed", "refuted") for r in holm(judge, list(rows)).values())
+        wrong += any(r["verdict"] in ("confirmed", "refuted")
+                     for r in holm(judge, list(rows), design.family_alpha).values())
     return wrong / datasets
 
 
@@ -282,7 +286,8 @@ def header(profile: Profile) -> str:
     values = summary.read(profile.name)
     lines = [f"registration v{design.version} ({registration.path(profile.name).relative_to(ROOT)}, sha256 "
              f"{design.sha256[:16]}), frozen {design.frozen}",
-             f"{len(design.rows)} registered rows ({len(design.primary())} primary, Holm at 95% familywise), "
+             f"{len(design.rows)} registered rows ({len(design.primary())} primary, Holm at "
+             f"{1 - design.family_alpha:.1%} familywise), "
              f"expected to decide {design.expected_decided():.1f} of them (the sum of their powers at the pre-stated "
              f"alternatives); not confirmed: {', '.join(design.not_confirmed)}"]
     if values.get(keys.registration("sha256")) != design.sha256:
@@ -304,7 +309,7 @@ def run(profile_name: str) -> pd.DataFrame:
     print(f"Registration v{design.version} of {profile_name} (sha256 {design.sha256[:12]}): "
           + "; ".join(f"{role} on {n:,} fresh reviews, about {predicted[role]:.0f} min" for role, n in
                       design.reviews.items()))
-    reviews = fresh_reviews(profile, max(design.reviews.values()))
+    reviews = fresh_reviews(profile, max(design.reviews.values()), design.fresh_from)
     registration.stamp(design)
     for role, count in design.reviews.items():
         measure(profile, design, role, reviews.select(range(count)))

@@ -68,6 +68,8 @@ class Registration:
     mask_seed: int  # the random masks of the confirmation are seeds mask_seed, mask_seed + 1, ...
     rows: dict  # key -> Row
     not_confirmed: dict  # key -> why the row is not part of the confirmation
+    family_alpha: float = ALPHA  # the primary family's Holm level: 5%, or lower where simulation showed 5% errs more
+    fresh_from: int = 0  # fresh reviews that earlier versions read: this one reads the ones after them
 
     def folder(self):
         """Where this version's outputs live: ``figures/<profile>/confirm/v<version>/``."""
@@ -111,20 +113,26 @@ def load(profile: str) -> Registration:
         raise RegistrationError(f"No registration for profile {profile!r} ({file}): the confirmation runs only a "
                                 f"design frozen beforehand; profiles with one: "
                                 f"{sorted(p.stem for p in FOLDER.glob('*.yaml'))}.")
-    raw = yaml.safe_load(file.read_text())
     try:
-        primary = sum(spec["family"] == "primary" for spec in raw["rows"].values())
-        rows = {key: Row(*key.split("."), **spec, level=1 - ALPHA / primary if spec["family"] == "primary"
-                         else stats.LEVEL) for key, spec in raw["rows"].items()}
-        registration = Registration(raw["profile"], int(raw["version"]), digest(profile), raw["frozen"],
-                                    dict(raw["reviews"]), int(raw["mask_seed"]), rows, dict(raw["not_confirmed"]))
+        registration = parse(yaml.safe_load(file.read_text()), digest(profile))
     except (KeyError, TypeError) as error:
         raise RegistrationError(f"{file}: malformed registration ({type(error).__name__}: {error})") from None
-    for row in rows.values():
+    for row in registration.rows.values():
         if row.reviews > registration.reviews[row.role]:
             raise RegistrationError(f"{file}: {row.key} reads {row.reviews} reviews, more than the {row.role}'s "
                                     f"{registration.reviews[row.role]} fresh ones")
     return registration
+
+
+def parse(raw: dict, sha256: str = "") -> Registration:
+    """A registration from its YAML's mapping (``sha256``: its file's digest); primary rows are planned at their
+    Bonferroni level ``1 - family_alpha / #primary``, the first step of Holm's."""
+    alpha = float(raw.get("family_alpha", ALPHA))
+    primary = sum(spec["family"] == "primary" for spec in raw["rows"].values())
+    rows = {key: Row(*key.split("."), **spec, level=1 - alpha / primary if spec["family"] == "primary"
+                     else stats.LEVEL) for key, spec in raw["rows"].items()}
+    return Registration(raw["profile"], int(raw["version"]), sha256, raw["frozen"], dict(raw["reviews"]),
+                        int(raw["mask_seed"]), rows, dict(raw["not_confirmed"]), alpha, int(raw.get("fresh_from", 0)))
 
 
 def check_frozen(registration: Registration) -> None:

@@ -1,21 +1,26 @@
 """Draft a profile's registration from its pilot: ``python -m anatomy_utils.tools.register PROFILE`` prints the YAML
 of ``params/registration/<profile>.yaml`` (commit it before the confirmation runs; after that it is frozen).
 
-What it writes comes from three places: the alternatives below (stated before any confirmation review is read: the
+What it writes comes from four places: the alternatives below (stated before any confirmation review is read: the
 paper's figure where it gives one, else half the margin or a stated distance from the bar), the sizes given here (what
-the 100-minute budget buys), and the pilot's variance at each row (its interval's width, or for rows against random
-masks the two variance components), scaled to the registered size: a nuisance parameter, never the pilot's effect.
+the 100-minute budget buys), the pilot's variance at each row (its interval's width, or for rows against random
+masks the two variance components), scaled to the registered size: a nuisance parameter, never the pilot's effect; and
+the primary family's Holm level, the largest of ``FAMILY_ALPHAS`` at which the simulated familywise error of this very
+design, plus two Monte Carlo standard errors, stays within 5% (the discrete instruments err a little above their
+nominal level at these nulls). A new draft over an existing registration is its next version, reading the fresh
+reviews after the ones the earlier versions read.
 """
 from __future__ import annotations
 
 import datetime
+import math
 import sys
 
 import yaml
 
 from ..base import keys, summary
 from ..base.profiles import load_profile
-from ..study import claims, registration
+from ..study import claims, confirm, registration
 
 # claim -> (alternative as a function of the profile's claims config, where it comes from)
 ALTERNATIVES = {
@@ -40,6 +45,8 @@ READS = {"finetune_accuracy": "reviews", "late_decision": "lens", "sparse_neuron
          "refit_keeps_accuracy": "reviews"}
 SIZES = {"default": {"encoder": {"reviews": 2000, "lens": 1000, "masks": 400, "causal": 400, "mask_count": 10},
                      "decoder": {"reviews": 1000, "lens": 1000, "masks": 200, "causal": 200, "mask_count": 10}},
+         "rotten_tomatoes": {role: {"reviews": 2700, "lens": 1000, "masks": 1000, "causal": 1000, "mask_count": 20}
+                             for role in ("encoder", "decoder")},  # sentences are short: the whole fresh pool
          "smoke": {role: {"reviews": 100, "lens": 50, "masks": 50, "causal": 50, "mask_count": 3}
                    for role in ("encoder", "decoder")}}  # the code path only: its numbers mean nothing
 NOT_CONFIRMED = {
@@ -49,6 +56,26 @@ NOT_CONFIRMED = {
     "removal_speeds_up": "a timing, not a review sample: re-measured by `make bench`, judged by its A/A gate",
 }
 PRIMARY = {f"{claim}.{role}" for claim, role in claims.PRIMARY}
+FAMILY_ALPHAS = (0.05, 0.045, 0.04, 0.035, 0.03, 0.025, 0.02)
+
+
+def calibrated_alpha(design: dict, datasets: int = 2000, resamples: int = 1000) -> tuple[float, float]:
+    """The largest family level of ``FAMILY_ALPHAS`` at which the design's simulated familywise error plus two Monte
+    Carlo standard errors is at most 5%, with that error."""
+    for alpha in FAMILY_ALPHAS:
+        error = confirm.familywise_error(registration.parse(design | {"family_alpha": alpha}), datasets, resamples)
+        if error + 2 * math.sqrt(error * (1 - error) / datasets) <= registration.ALPHA:
+            return alpha, error
+    raise registration.RegistrationError(f"no family level in {FAMILY_ALPHAS} keeps the simulated familywise error "
+                                         "within 5%: check the primary rows' instruments")
+
+
+def _version(profile_name: str) -> tuple[int, int]:
+    """The next version's number and the fresh reviews the earlier versions read."""
+    if not registration.path(profile_name).exists():
+        return 1, 0
+    earlier = registration.load(profile_name)
+    return earlier.version + 1, earlier.fresh_from + max(earlier.reviews.values())
 
 
 def _choice(values: dict, role: str, claim: str) -> dict:
@@ -86,14 +113,18 @@ def draft(profile_name: str, mask_seed: int = 1000) -> str:
             rows[key] |= {part: round(float(row[part]), 6) for part in ("mask_var", "review_var")}
         if claim in ("best_score_keeps_accuracy", "refit_keeps_accuracy"):
             rows[key]["choice"] = _choice(values, role, claim)
-    design = {"profile": profile_name, "version": 1,
+    version, fresh_from = _version(profile_name)
+    design = {"profile": profile_name, "version": version,
               "frozen": f"{datetime.date.today()}, from the pilot of commit {values.get(keys.run('commit'))}",
-              "reviews": {role: s["reviews"] for role, s in sizes.items()}, "mask_seed": mask_seed,
-              "rows": rows, "not_confirmed": not_confirmed}
+              "reviews": {role: s["reviews"] for role, s in sizes.items()}, "fresh_from": fresh_from,
+              "mask_seed": mask_seed, "rows": rows, "not_confirmed": not_confirmed}
+    alpha, error = calibrated_alpha(design)
     return (f"# The registered design of the {profile_name} profile's confirmation, drafted by `python -m "
             f"anatomy_utils.tools.register {profile_name}` from its pilot\n# and frozen by its commit, before `make "
-            f"confirm` read a fresh review. Do not edit it: a changed design is a new version.\n"
-            + yaml.safe_dump(design, sort_keys=False, width=120))
+            f"confirm` read a fresh review. Do not edit it: a changed design is a new version.\n# family_alpha: the "
+            f"largest of {', '.join(map(str, FAMILY_ALPHAS))} whose simulated familywise error + 2 SE <= 5% "
+            f"({error:.3f} on 2,000 designs)\n"
+            + yaml.safe_dump({"family_alpha": alpha} | design, sort_keys=False, width=120))
 
 
 if __name__ == "__main__":

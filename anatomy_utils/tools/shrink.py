@@ -17,16 +17,19 @@ NEEDS_PROBES = ("cosine", "mirror")  # scores that read 03's probe cosines, whic
 
 
 def shrink(model: SentimentClassifier | str | Path, texts: list[str], sparsity: float, tokenizer=None, labels=None, *,
-           score: str = "taylor", ridge: float = 0.01, floor: float = 0.05, max_tokens: int = 256,
-           truncation: str = "right", batch_size: int = 16,
+           score: str = "taylor", ridge: float = 0.01, floor: float = 0.05, max_tokens: int | None = None,
+           truncation: str | None = None, batch_size: int = 16,
            heads: bool = False) -> tuple[SentimentClassifier, object, dict]:
     """Remove ``sparsity`` of the FFN neurons of ``model`` (a classifier, or a folder ``save_classifier`` wrote) and
     refit the rest on ``texts`` (training texts, a few dozen to a few hundred). ``labels`` default to the model's own
     predictions. ``heads=True`` removes the same forward FLOPs from attention heads and neurons together (Kwon et
-    al.'s search on Fisher scores, the ``taylor`` score; FLOPs at the texts' longest length). Returns the smaller model,
-    its tokenizer, and what was done: widths, head groups, seconds, refused layer fits."""
+    al.'s search on Fisher scores, the ``taylor`` score; FLOPs at the texts' longest length). ``max_tokens`` and
+    ``truncation`` default to those the model was trained with (a folder's ``meta.json``), else 256 and the
+    tokenizer's side. Returns the smaller model, its tokenizer, and what was done: widths, head groups, the encoding,
+    seconds, refused layer fits."""
+    meta = {}
     if isinstance(model, (str, Path)):
-        model, tokenizer, _ = load_classifier(Path(model))
+        model, tokenizer, meta = load_classifier(Path(model))
     if tokenizer is None:
         raise ValueError("Pass the model's tokenizer (or a folder, which holds it).")
     if heads and score != "taylor":
@@ -38,6 +41,9 @@ def shrink(model: SentimentClassifier | str | Path, texts: list[str], sparsity: 
     if not 0 < sparsity < 1:
         raise ValueError(f"sparsity must be in (0, 1), got {sparsity}.")
     model.eval()
+    trained = meta.get("config", {})
+    max_tokens = max_tokens or trained.get("max_tokens") or 256
+    truncation = truncation or trained.get("truncation") or tokenizer.truncation_side
     data = encode(tokenizer, texts, np.zeros(len(texts), dtype=np.int64), max_tokens, truncation)
     data.labels = (predict(model, data, tokenizer.pad_token_id, batch_size) > 0).astype(np.int64) if labels is None \
         else np.asarray(labels, dtype=np.int64)
@@ -54,5 +60,6 @@ def shrink(model: SentimentClassifier | str | Path, texts: list[str], sparsity: 
         keep = importance.keep_top(values, importance.kept_counts(values, sparsity, "global", floor))
         smaller, info = refit.apply(model, keep)
     return smaller, tokenizer, {"score": score, "sparsity": sparsity, "widths": ffn_widths(smaller.body),
-                                "head_groups": head_groups(smaller.body), "seconds": info["seconds"],
+                                "head_groups": head_groups(smaller.body), "max_tokens": max_tokens,
+                                "truncation": truncation, "seconds": info["seconds"],
                                 "fell_back": info["fell_back"]}
