@@ -65,7 +65,7 @@ def fresh_reviews(profile: Profile, count: int, skip: int = 0) -> Dataset:
     fresh = drawn[SPLIT]
     overlap = seen & set(map(review_id, fresh["text"]))
     if overlap:
-        raise RuntimeError(f"{len(overlap)} confirmation reviews are in the pilot's splits or an earlier confirmation's")
+        raise RuntimeError(f"{len(overlap)} confirmation reviews are in the pilot's splits or an earlier version's")
     return Dataset.from_pandas(fresh, preserve_index=False)
 
 
