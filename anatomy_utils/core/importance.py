@@ -32,6 +32,10 @@ class ScoreInputs:
 
 
 def _batches(inputs: ScoreInputs, objective: Objective | None = None):
+    """The calibration reviews, one batch at a time: every layer's FFN neuron activations (``batch.activations``, one
+    ``(reviews, tokens, neurons)`` tensor per layer), the attention mask (``batch.mask``, ``(reviews, tokens, 1)``: 1 on
+    real tokens) and, when ``objective`` is given, the gradient of ``objective`` with respect to each of those
+    activations (``batch.gradients``, the same shapes)."""
     return ffn_batches(inputs.clf, inputs.calibration, inputs.pad_id, inputs.batch_size, objective, "calibration")
 
 

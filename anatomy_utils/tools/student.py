@@ -3,32 +3,37 @@
 Each coded exercise is one function of the package. Its notebook cell is written from the package source (signature and
 docstring kept, the body between nbgrader's solution markers), so the solution is the study's code itself, never a
 second copy; ``nbgrader generate_assignment`` strips the bodies for the student version. The cell after it grades the
-student's function with the package's own tests: :func:`grade` runs them in a fresh pytest process in which the package
-function's code is replaced by the student's (this module is also that process's pytest plugin). Written exercises
-sit beside them as manually graded answers whose marking scheme is stripped from the student version.
+student's function with the package's own tests, in the student's kernel (:func:`grade`): while they run, the package
+function's code calls the student's function, with the student's cell around it (helpers, imports, aliases). Students
+have the package installed, so the solutions are on their disk: the grader refuses, with a score of 0 and a message,
+an answer that is the package's function, is built from its code object, or calls it. (Retyping the package's text is
+not detected: that is copying a published solution.) Written exercises sit beside them as manually graded answers
+whose marking scheme is stripped from the student version.
 """
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import importlib
 import inspect
-import marshal
+import io
 import os
-import pickle
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from ..base.runtime import ROOT
 
 COURSE = ROOT / "notebooks" / "student"  # nbgrader's course folder: source/, release/, gradebook.db (all built)
-STUDENT_CODE = "ANATOMY_STUDENT_CODE"  # set by grade(): the student's function for the pytest process
+ANSWER = "_student_answer"  # while grading: the global of the exercise's module that its function's code calls
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,9 @@ WEEKS = {
                      "hard", 30),
             Exercise("core.importance:taylor",
                      ("tests/test_importance.py::test_taylor_is_the_squared_gradient_of_a_neuron_mask",),
-                     "the Taylor (Fisher) importance of a neuron: the squared gradient of the loss "
-                     "with respect to its mask",
+                     "the Taylor (Fisher) importance of a neuron: the gradient of the loss with respect to its mask, "
+                     "by the chain rule from the gradient at its activation (which `_batches` gives), squared and "
+                     "summed over reviews",
                      "hard", 30),
             Exercise("stats:tango", ("tests/test_stats.py::test_matched_pairs_is_tangos_score_interval",
                                      "tests/test_stats.py::test_tango_excludes_zero_exactly_when_mcnemars_score_test_rejects",
@@ -174,6 +180,19 @@ def _imports(target: str) -> str:
     return f"from __future__ import annotations\n\nfrom {module.__name__} import (\n{wrapped},\n)"
 
 
+def helpers(target: str) -> list[str]:
+    """The private helpers of the exercise's module that the package's version calls."""
+    return [line.strip(" ,") for line in _imports(target).splitlines()[3:-1] for line in line.split(",")
+            if line.strip(" ,").startswith("_")]
+
+
+def _helpers(target: str) -> str:
+    """The stub's explanation of each private helper it may use: signature and docstring."""
+    module = _function(target)[0]
+    return "".join(f"\n\n*Helper* `{name}{inspect.signature(getattr(module, name))}`: "
+                   f"{' '.join(inspect.getdoc(getattr(module, name)).split())}" for name in helpers(target))
+
+
 def _cell(kind: str, source: str, grade_id: str | None = None, **nbgrader) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
     if grade_id:
@@ -194,7 +213,8 @@ def notebook(assignment: str) -> nbformat.NotebookNode:
         name = e.target.split(":")[1]
         cells.append(_cell("markdown", f"## `{e.target.replace(':', '.')}` · {e.difficulty}, about {e.minutes} "
                            f"minutes\n\n**Goal:** {e.goal}.\n\nThe names the package's version uses are imported for "
-                           "you; read the docstring, then write the body.", f"{name}_intro", locked=True))
+                           f"you; read the docstring, then write the body.{_helpers(e.target)}", f"{name}_intro",
+                           locked=True))
         cells.append(_cell("code", _imports(e.target), f"{name}_imports", locked=True))
         cells.append(_cell("code", _solution_cell(e.target), f"{name}_answer", solution=True))
         cells.append(_cell("code", f"from anatomy_utils.tools.student import grade\n\ngrade({name})", f"{name}_grade",
@@ -230,8 +250,9 @@ def build(root: Path = COURSE) -> list[Path]:
 
 
 def autograde(root: Path, versions: dict[str, str]) -> dict[tuple[str, str], tuple[float, float]]:
-    """Submit ``versions`` (student id -> "source" or "release") of every week and autograde them with nbgrader:
-    (student, assignment) -> (score, max score)."""
+    """Submit ``versions`` (student id -> a folder of ``root`` holding every week, e.g. "source" or "release") and
+    autograde them with nbgrader: (student, assignment) -> (score, max score); also (None, assignment) -> the seconds
+    nbgrader took for that week's submissions."""
     from nbgrader.api import Gradebook
 
     for student, version in versions.items():
@@ -240,61 +261,130 @@ def autograde(root: Path, versions: dict[str, str]) -> dict[tuple[str, str], tup
             folder.mkdir(parents=True, exist_ok=True)
             name = f"{assignment}.ipynb"
             (folder / name).write_bytes((root / version / assignment / name).read_bytes())
+    seconds = {}
     for assignment in WEEKS:
+        started = time.perf_counter()
         _nbgrader("autograde", assignment, "--force", "--ExecutePreprocessor.timeout=600", root=root)
+        seconds[None, assignment] = time.perf_counter() - started
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as book:
-        return {(s, a): (book.find_submission(a, s).score, book.find_assignment(a).max_score)
-                for s in versions for a in WEEKS}
+        return seconds | {(s, a): (book.find_submission(a, s).score, book.find_assignment(a).max_score)
+                          for s in versions for a in WEEKS}
+
+
+def grading_seconds(root: Path, student: str) -> dict[str, float]:
+    """The seconds each graded cell of ``student``'s autograded notebooks printed: exercise -> seconds."""
+    found = {}
+    for assignment in WEEKS:
+        notebook_ = nbformat.read(root / "autograded" / student / assignment / f"{assignment}.ipynb", 4)
+        for cell in notebook_.cells:
+            for output in cell.get("outputs", []):
+                for line in output.get("text", "").splitlines():
+                    name, _, rest = line.partition(": the package's tests pass (")
+                    if rest:
+                        found[name] = float(rest.split(" s)")[0])
+    return found
+
+
+class SolutionUsed(AssertionError):
+    """An answer that runs the package's own solution instead of its own code: it scores 0."""
+
+
+def _trampoline(*args, **kwargs):
+    """While grading, the code of the exercise's package function: it calls the student's answer."""
+    return _student_answer(*args, **kwargs)  # noqa: F821  a global of the exercise's module while grading
+
+
+def _refusal(answer, original) -> str | None:
+    """Why ``answer`` is the package's solution rather than the student's code, or None."""
+    name = original.__name__
+    if answer is original:
+        return f"`{name}` is the package's own function (imported or assigned), not an answer"
+    if answer.__code__ is original.__code__ or answer.__code__.co_filename == original.__code__.co_filename:
+        return f"`{name}` is built from the package's code of `{name}`, not written in the notebook"
+    if any(isinstance(f, types.FunctionType) and f is not original for f in gc.get_referrers(original.__code__)):
+        return f"a copy of the package's `{name}` (made from its code object) exists in this session"
+    return None
+
+
+@contextlib.contextmanager
+def _answering(module, original, answer):
+    """The package function runs ``answer`` (every reference to it, decorated or registered); the answer calling
+    the package function back raises :class:`SolutionUsed`."""
+    inside = []
+
+    def guarded(*args, **kwargs):
+        if inside:
+            raise SolutionUsed(f"your `{original.__name__}` calls the package's own `{original.__name__}`")
+        inside.append(True)
+        try:
+            return answer(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    code, vars(module)[ANSWER] = original.__code__, guarded
+    original.__code__ = _trampoline.__code__
+    try:
+        yield
+    finally:
+        original.__code__ = code
+        del vars(module)[ANSWER]
+
+
+class _Failures:
+    """A pytest plugin that keeps the failed tests' (and failed collections') reports."""
+
+    def __init__(self):
+        self.reports = []
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed:
+            self.reports.append(report)
+
+    pytest_collectreport = pytest_runtest_logreport
 
 
 def grade(function) -> None:
-    """Run the package's tests of ``function`` on the student's version (a fresh pytest process in which the package
-    function runs the student's code); an AssertionError with pytest's report when any fails."""
+    """Run the package's tests of ``function`` on the student's version, in this process (the answer's cell, helpers
+    and imports included, is what runs); an AssertionError saying why when a test fails or the answer uses the
+    package's own solution (it then scores 0)."""
     exercise = next((e for e in exercises() if e.target.endswith(f":{function.__name__}")), None)
     if exercise is None:
         raise ValueError(f"{function.__name__!r} is not one of the exercises: {[e.target for e in exercises()]}.")
-    plain = inspect.unwrap(function)
-    with tempfile.NamedTemporaryFile("wb", suffix=".pickle", delete=False) as handle:
-        pickle.dump((exercise.target, marshal.dumps(plain.__code__), plain.__defaults__), handle)
-    started = time.perf_counter()
-    try:
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-p",
-                              __name__, *exercise.tests], cwd=ROOT, capture_output=True, text=True,
-                             env=os.environ | {STUDENT_CODE: handle.name})
-    finally:
-        os.unlink(handle.name)
-    if run.returncode != 0:
-        raise AssertionError(f"{function.__name__}: the package's tests fail on your version:\n"
-                             + "\n".join(run.stdout.strip().splitlines()[-40:]))
+    module, name = _function(exercise.target)
+    original, answer = inspect.unwrap(getattr(module, name)), inspect.unwrap(function)
+    refused = _refusal(answer, original)
+    if refused:
+        raise SolutionUsed(f"{name}: 0 points: {refused}. Write the body yourself.")
+    started, failures, report = time.perf_counter(), _Failures(), io.StringIO()
+    with _answering(module, original, answer), contextlib.redirect_stdout(report):
+        code = pytest.main(["-q", "-p", "no:cacheprovider", "--color=no", f"--rootdir={ROOT}", "-W", "ignore",
+                     *[str(ROOT / test) for test in exercise.tests]], plugins=[failures])
+    used = [r for r in failures.reports if "SolutionUsed" in r.longreprtext]
+    if used:
+        raise SolutionUsed(f"{name}: 0 points: your `{name}` calls the package's own `{name}`. Write the body "
+                           "yourself.")
+    if failures.reports or code != pytest.ExitCode.OK:
+        raise AssertionError(f"{name}: the package's tests fail on your version:\n"
+                             + ("\n\n".join(r.longreprtext.strip()[-3000:] for r in failures.reports)
+                                or report.getvalue()[-3000:]))
     passed = ", ".join(test.rsplit("::", 1)[-1] for test in exercise.tests)
-    print(f"{function.__name__}: the package's tests pass ({time.perf_counter() - started:.0f} s): {passed}")
-
-
-def pytest_configure(config) -> None:
-    """In the grading process: the package function named by the payload runs the student's code from here on (its
-    code object is swapped in place, so every reference to it, decorated or registered, runs the student's body)."""
-    path = os.environ.get(STUDENT_CODE)
-    if not path:
-        return
-    target, code, defaults = pickle.loads(Path(path).read_bytes())
-    module, name = _function(target)
-    original = inspect.unwrap(getattr(module, name))
-    original.__code__, original.__defaults__ = marshal.loads(code), defaults
+    print(f"{name}: the package's tests pass ({time.perf_counter() - started:.1f} s): {passed}")
 
 
 def main() -> int:
-    """``make student``: build both weeks, then autograde the solved notebooks (they must get full marks)."""
+    """``make student``: build both weeks, then autograde the solved notebooks (they must get full marks) and print
+    what grading took: each graded cell, and each week's submission."""
     released = build()
     print("Student notebooks (solutions stripped):", *[p.relative_to(ROOT) for p in released], sep="\n  ")
-    started = time.perf_counter()
     scores = autograde(COURSE, {"solutions": "source"})
-    for (_, assignment), (score, top) in scores.items():
+    for assignment in WEEKS:
+        score, top = scores["solutions", assignment]
         print(f"{assignment}: the solutions score {score:g} of {top:g} (written answers are marked by hand and count 0 "
-              "here)")
-    print(f"Autograding took {time.perf_counter() - started:.0f} s; each exercise's grader prints its own seconds in "
-          f"{(COURSE / 'autograded').relative_to(ROOT)}/solutions/.")
+              f"here); autograding the submission took {scores[None, assignment]:.1f} s")
+    cells = grading_seconds(COURSE, "solutions")
+    print("Each graded cell (seconds, in the student's kernel):", ", ".join(f"{k} {v:.1f}" for k, v in cells.items()))
     coded = sum(e.points for e in exercises())
-    return 0 if sum(score for score, _ in scores.values()) >= coded else 1
+    return 0 if sum(scores["solutions", a][0] for a in WEEKS) >= coded and len(cells) == len(exercises()) else 1
 
 
 if __name__ == "__main__":
