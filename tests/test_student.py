@@ -2,12 +2,15 @@
 fail them; grade() tells a wrong function from a right one."""
 import gc
 import json
+import re
 import textwrap
 
 import nbformat
 import pytest
 import torch
 
+from anatomy_utils.base import keys, summary
+from anatomy_utils.base.profiles import load_profile
 from anatomy_utils.tools import student
 
 
@@ -156,3 +159,15 @@ def test_the_readme_lists_every_exercise_with_its_level_and_minutes():
     for number, name, tail in expected:
         assert any(r.startswith(f"| {number} | {name} |") and r.endswith(tail) for r in rows), name
     assert len(rows) == len(expected)
+
+
+def test_the_marking_schemes_state_no_number_the_committed_outputs_do_not_give():
+    values, threshold = summary.read("default"), load_profile("default").anatomy.neuron_threshold
+    for week in student.WEEKS.values():
+        for w in week["written"]:
+            literal = re.findall(r"\d+\.\d+", re.sub(r"\{\w+\}", "", w.scheme + w.question))
+            assert set(literal) <= {str(threshold)}, w.name  # every other number is read from the summary
+            assert "{" not in w.marking(values)
+    topk = [values[keys.anatomy(role, "topk", "jaccard")] for role in ("encoder", "decoder")]
+    chance = values[keys.anatomy("encoder", "topk", "jaccard_chance")]
+    assert all(10 * chance < jaccard < 0.5 for jaccard in topk)  # same_neurons: "far from 1, far above chance"

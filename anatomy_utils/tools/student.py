@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ..base import keys, summary
 from ..base.runtime import ROOT
 
 COURSE = ROOT / "notebooks" / "student"  # nbgrader's course folder: source/, release/, gradebook.db (all built)
@@ -53,6 +54,11 @@ class Written:
     scheme: str  # the marking scheme: what a full answer contains (stripped from the student version)
     minutes: int
     points: int = 3
+    numbers: tuple = ()  # (placeholder of the scheme, summary key of the default profile, format): read at build
+
+    def marking(self, values: dict) -> str:
+        """The scheme with its numbers read from the default profile's summary (so it cannot contradict them)."""
+        return self.scheme.format(**{name: format(values[key], spec) for name, key, spec in self.numbers})
 
 
 WEEKS = {
@@ -92,11 +98,19 @@ WEEKS = {
                     "03 finds that the paper's neuron sets (cosine above 0.35) are nearly the same for every probe "
                     "input. Using `target_alignment` and the top-k overlap of 03, argue whether this says something "
                     "about the model's computation or only about the score.",
-                    "Full marks: (1) the score is a cosine of fixed weight vectors to the target state, so inputs "
-                    "whose final target states are nearly parallel (high alignment) must give nearly the same sets; "
-                    "(2) the top-k sets over many reviews overlap far less, and near the chance level computed by "
-                    "`chance_jaccard`; (3) so the stability is a property of the score and of aligned targets, not "
-                    "evidence that the same neurons do the work.", 15),
+                    "Full marks: (1) the score is a cosine of fixed weight vectors to the target state, so only a "
+                    "handful of neurons pass 0.35 and which ones is set mostly by the weights: the same few recur "
+                    "whenever the targets point roughly the same way (03's target alignment: {enc_align} encoder, "
+                    "{dec_align} decoder); (2) the top-k sets of two reviews overlap by a Jaccard of {enc_topk} "
+                    "(encoder) and {dec_topk} (decoder): far from 1, so most top neurons change from review to review, "
+                    "yet far above the {chance} that two random sets of that size share (`chance_jaccard`), so they "
+                    "are not random either; (3) so the paper's stable sets say more about the score and its threshold "
+                    "than about which neurons do the work, which only a causal check (03's masking) can tell.", 15,
+                    numbers=(("enc_align", keys.anatomy("encoder", "target_alignment"), ".2f"),
+                             ("dec_align", keys.anatomy("decoder", "target_alignment"), ".2f"),
+                             ("enc_topk", keys.anatomy("encoder", "topk", "jaccard"), ".2f"),
+                             ("dec_topk", keys.anatomy("decoder", "topk", "jaccard"), ".2f"),
+                             ("chance", keys.anatomy("encoder", "topk", "jaccard_chance"), ".3f"))),
         ),
     },
     "week2_pruning": {
@@ -203,7 +217,7 @@ def _cell(kind: str, source: str, grade_id: str | None = None, **nbgrader) -> nb
 
 def notebook(assignment: str) -> nbformat.NotebookNode:
     """The instructor's (source) notebook of one week: solutions in place, marked for nbgrader."""
-    week = WEEKS[assignment]
+    week, values = WEEKS[assignment], summary.read("default")
     minutes = sum(e.minutes for e in week["coded"]) + sum(w.minutes for w in week["written"])
     cells = [_cell("markdown", f"# {week['title']}\n\nEach coded exercise is a function of the study's package "
                    "(`anatomy_utils`) with its body removed: write it, run the cell, then run the grading cell under "
@@ -222,7 +236,8 @@ def notebook(assignment: str) -> nbformat.NotebookNode:
     for w in week["written"]:
         cells.append(_cell("markdown", f"## Written: {w.name} · about {w.minutes} minutes\n\n{w.question}",
                            f"{w.name}_question", locked=True))
-        cells.append(_cell("markdown", f"**Marking scheme ({w.points} points).** {w.scheme}", f"{w.name}_answer",
+        cells.append(_cell("markdown", f"**Marking scheme ({w.points} points).** {w.marking(values)}",
+                           f"{w.name}_answer",
                            solution=True, grade=True, points=w.points))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
