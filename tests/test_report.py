@@ -1,4 +1,6 @@
-from anatomy_utils.present import report
+import re
+
+from anatomy_utils.present import front_page, report
 from anatomy_utils.study.finetune import TRAINING_CODE
 from anatomy_utils.base.cache import code_fingerprint
 
@@ -120,27 +122,38 @@ def test_the_speed_paragraph_gives_one_line_per_model_with_its_intervals(monkeyp
     assert "| 1.18 [1.16, 1.20] / " in row
 
 
-def test_the_front_page_answers_five_questions_from_the_ledger_with_links(monkeypatch):
+def _front_page_values() -> dict:
     values = {"data.test": 1000}
     for m in report.ROLES:
         values |= {f"finetune.{m}.model": f"model-{m}", f"finetune.{m}.test_accuracy": 0.85}
-        for claim, effect in (("late_decision", 0.8), ("sparse_neurons", 0.001), ("same_neurons", 0.2),
-                              ("removal_speeds_up", 1.4), ("rule_keeps_accuracy", -0.1),
-                              ("best_score_keeps_accuracy", -0.01)):
+        for claim, effect, null in (("late_decision", 0.8, 0.9), ("sparse_neurons", 0.001, 0.05),
+                                    ("same_neurons", 0.2, 0.5), ("removal_speeds_up", 1.4, 1.0),
+                                    ("rule_keeps_accuracy", -0.1, -0.02), ("refit_keeps_accuracy", -0.01, -0.02)):
             values |= {f"claims.{claim}.{m}.{k}": v for k, v in (("effect", effect), ("ci_low", effect - 0.01),
-                                                                 ("ci_high", effect + 0.01), ("null", 0.9), ("n", 200),
-                                                                 ("verdict", "refuted"))}
-    monkeypatch.setattr(report.summary, "read", lambda profile: values)
-    lines = report.headline_markdown("default").splitlines()
-    assert [line[:3] for line in lines[:5]] == ["1. ", "2. ", "3. ", "4. ", "5. "]
-    assert all("notebooks/executed/default/" in line for line in lines[:5])
-    assert "-10.0 pt [-11.0, -9.0] (n = 200) for the encoder" in lines[3] and "does not hold" in lines[3]
-    assert "model-encoder 85.0%" in lines[0] and lines[-1].startswith("![")
-    assert "the encoder runs 1.40x faster and the decoder runs 1.40x faster" in lines[4]
-    del values["claims.removal_speeds_up.decoder.effect"]  # the decoder's A/A timing check failed: not tested
-    assert "the decoder's speed-up is not reported" in report.headline_markdown("default").splitlines()[4]
-    monkeypatch.setattr(report.summary, "read", lambda profile: {})
-    assert "make" in report.headline_markdown("default")
+                                                                 ("ci_high", effect + 0.01), ("null", null),
+                                                                 ("n", 200), ("verdict", "refuted"))}
+    return values
+
+
+def test_the_front_page_gives_a_reading_order_and_five_short_findings_from_the_ledger(monkeypatch):
+    values = _front_page_values()
+    monkeypatch.setattr(front_page.summary, "read", lambda profile: values)
+    reading, _, *findings, _, figure = front_page.headline_markdown("default").splitlines()
+    assert reading.startswith("**How to read this page.**") and "*FFN neuron*" in reading and "*pt*" in reading
+    assert [line[:3] for line in findings] == ["1. ", "2. ", "3. ", "4. ", "5. "] and figure.startswith("![")
+    for line in findings:
+        assert "notebooks/executed/default/" in line
+        text = re.sub(r"\d\.\d", "#", line.split("**", 2)[2])  # the finding after its bold title, decimals masked
+        assert len(re.findall(r"[.!?](?:\s|$)", text)) <= 2, line  # at most two sentences
+    assert "the encoder loses 9.0 to 11.0 pt and the decoder loses 9.0 to 11.0 pt" in findings[3]
+    assert "AUC of at most 0.81 in the encoder" in findings[1] and "model-encoder 85.0%" in findings[0]
+    assert "the encoder runs 1.40x faster" in findings[4] and "the encoder loses at most 2.0 pt" in findings[4]
+    values["claims.rule_keeps_accuracy.encoder.verdict"] = "confirmed"
+    values["claims.late_decision.decoder.verdict"] = "inconclusive"
+    page = front_page.headline_markdown("default")
+    assert "holds in the encoder but not in the decoder" in page and "undecided for the decoder" in page
+    monkeypatch.setattr(front_page.summary, "read", lambda profile: {})
+    assert "make" in front_page.headline_markdown("default")
 
 
 def test_a_registered_score_reaches_the_readme_with_no_other_edit(monkeypatch):

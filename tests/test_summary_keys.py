@@ -11,7 +11,7 @@ import pytest
 import anatomy_utils
 from anatomy_utils.base import keys, summary
 from anatomy_utils.base.profiles import load_profile
-from anatomy_utils.present import report
+from anatomy_utils.present import front_page, report
 from anatomy_utils.study import claims
 
 PROFILES = ("default", "rotten_tomatoes")
@@ -63,7 +63,7 @@ def asked(monkeypatch):
 
 def test_the_readme_writer_asks_only_for_keys_some_run_writes(asked):
     for profile in PROFILES:
-        report.findings_markdown(profile), report.results_markdown(profile), report.headline_markdown(profile)
+        report.findings_markdown(profile), report.results_markdown(profile), front_page.headline_markdown(profile)
     report.ledger_markdown(), report.seeds_markdown(), report.datasets_markdown()
     assert len(asked) > 500 and unwritten(asked) == []
 

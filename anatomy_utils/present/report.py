@@ -13,6 +13,7 @@ from ..base.cache import code_fingerprint
 from ..base.runtime import ROOT
 from ..study.score_study import CONTROLS
 from ..core.timing import TOLERANCE
+from . import front_page
 
 ROLES = ("encoder", "decoder")
 BASELINE = "random"  # the paper's baseline keeps its row; the other control (the mirror) stays in 06
@@ -379,76 +380,6 @@ def _reproduced(get) -> str:
             + ("" if missing is None else f" ({missing} of them keys the fresh run did not write)"))
 
 
-def _claim_pt(get, claim: str, m: str) -> str:
-    """``-0.4 pt [-1.0, +0.1] (n = 2000, 99% interval, confirmation)``: a ledger row's effect, its interval's level
-    where it is not 95%, and which ledger it comes from."""
-    key = keys.claim(claim, m)
-    level = get(f"{key}.level", stats.LEVEL)
-    notes = [f"n = {get(f'{key}.n')}"] + ([f"{100 * level:.4g}% interval"] if round(level, 4) != stats.LEVEL else []) \
-        + ([get(f"{key}.source")] if get(f"{key}.source") else [])
-    return (f"{100 * get(f'{key}.effect'):+.1f} pt [{100 * get(f'{key}.ci_low'):+.1f}, "
-            f"{100 * get(f'{key}.ci_high'):+.1f}] ({', '.join(notes)})")
-
-
-def _outcome(get, claim: str, m: str) -> str:
-    return claims.OUTCOMES.get(get(keys.claim(claim, m, "verdict")), "not judged")
-
-
-def headline_markdown(profile: str = "default") -> str:
-    """The README's first screen: what the study found, five plain sentences with their numbers (from the summary of
-    ``profile``) and a link to where each is shown."""
-    get = claims.ledger_values(summary.read(profile)).get
-    if get(keys.claim("late_decision", "encoder", "verdict")) is None:
-        return "(Run `make` to fill this section.)"
-    runs = f"notebooks/executed/{profile}"
-    model = {m: get(keys.finetune(m, "model")) for m in ROLES}
-    accuracy = " and ".join(f"{model[m]} {100 * get(keys.finetune(m, 'test_accuracy')):.1f}%" for m in ROLES)
-    late, same, speed = ({m: get(keys.claim(c, m, "effect")) for m in ROLES}
-                         for c in ("late_decision", "same_neurons", "removal_speeds_up"))
-    share = max(get(keys.claim("sparse_neurons", m, "effect")) for m in ROLES)
-    lines = [
-        f"1. **How well do the small models learn the task?** On {get(keys.data('test'))} held-out IMDB reviews the "
-        f"fine-tuned {accuracy} are right; the paper's BERT and GPT-2 reached 86.2% and 84.9% "
-        f"([01]({runs}/01_finetune.ipynb)).",
-        f"2. **Where does the decision form?** Applied to the "
-        f"layers from two-thirds of the depth on, the classifier's head ranks reviews as the model finally decides "
-        f"with an AUC of at least {late['encoder']:.2f} in the encoder and {late['decoder']:.2f} in the decoder (1 is "
-        f"perfect; the claim “late” needs it below {get(keys.claim('late_decision', 'encoder', 'null')):.1f}: encoder "
-        f"{_outcome(get, 'late_decision', 'encoder')}, decoder {_outcome(get, 'late_decision', 'decoder')}) "
-        f"([02]({runs}/02_layer_anatomy.ipynb)).",
-        f"3. **How many neurons pass the paper's 0.35 cosine, and are they the same for every input?** At most "
-        f"{100 * share:.1f}% of any layer passes it; two reviews' top neurons per layer overlap by a Jaccard of "
-        f"{same['encoder']:.2f} (encoder) and {same['decoder']:.2f} (decoder), where “the same neurons for every "
-        f"input” would need 0.5 or more (claim: encoder {_outcome(get, 'same_neurons', 'encoder')}, decoder "
-        f"{_outcome(get, 'same_neurons', 'decoder')}; [03]({runs}/03_ffn_neurons.ipynb)).",
-        f"4. **Does the paper's pruning rule keep accuracy?** At 30% of FFN neurons pruned, accuracy "
-        f"changes by {_claim_pt(get, 'rule_keeps_accuracy', 'encoder')} for the encoder and "
-        f"{_claim_pt(get, 'rule_keeps_accuracy', 'decoder')} for the decoder, pruned minus dense on the same reviews "
-        f"(claim: encoder {_outcome(get, 'rule_keeps_accuracy', 'encoder')}, decoder "
-        f"{_outcome(get, 'rule_keeps_accuracy', 'decoder')}; [04]({runs}/04_prune_bert.ipynb), "
-        f"[05]({runs}/05_prune_gpt2.ipynb)).",
-        _pruning_buys(get, runs, speed),
-    ]
-    return "\n".join(lines + ["", f"![The paper's Figure 4 on this study's encoder]"
-                                  f"(figures/{profile}/figure4_accuracy.png)"])
-
-
-def _pruning_buys(get, runs: str, speed: dict) -> str:
-    """The front page's fifth answer: the speed of removal, and what the best score and the refit cost in accuracy."""
-    refit = "" if get(keys.claim("refit_keeps_accuracy", "encoder", "effect")) is None else (
-        f"; with the rest refitted by least squares, 70% removed changes it by "
-        f"{_claim_pt(get, 'refit_keeps_accuracy', 'encoder')} (encoder) and "
-        f"{_claim_pt(get, 'refit_keeps_accuracy', 'decoder')} (decoder)")
-    runs_faster = " and ".join(f"the {m} runs {speed[m]:.2f}x faster" if speed[m] is not None else
-                               f"the {m}'s speed-up is not reported (its A/A timing check failed)" for m in ROLES)
-    return (f"5. **What does pruning buy?** With half the FFN neurons physically removed {runs_faster}; the best "
-            f"score of [06]({runs}/06_importance_scores.ipynb) ({get(keys.scores('encoder', 'best', 'score'))}, "
-            f"{get(keys.scores('encoder', 'best', 'setting'))} for the encoder) at 50% changes accuracy by "
-            f"{_claim_pt(get, 'best_score_keeps_accuracy', 'encoder')} (encoder) and "
-            f"{_claim_pt(get, 'best_score_keeps_accuracy', 'decoder')} (decoder){refit}: pruned minus dense on "
-            f"reviews no notebook had read.")
-
-
 def _replace(text: str, name: str, body: str) -> str:
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}\n{end}", text, flags=re.S)
@@ -461,7 +392,7 @@ def update_readme(profile: str = "default") -> None:
     """Replace the Findings section, the results block and the two-dataset table of README.md with current numbers."""
     readme = ROOT / "README.md"
     text = _replace(readme.read_text(), "findings", findings_markdown(profile))
-    text = _replace(text, "headline", headline_markdown(profile))
+    text = _replace(text, "headline", front_page.headline_markdown(profile))
     text = _replace(text, "datasets", datasets_markdown(*README_PROFILES))
     text = _replace(text, "ledger", ledger_markdown(*README_PROFILES))
     text = _replace(text, "seeds", seeds_markdown(README_PROFILES[1]))
