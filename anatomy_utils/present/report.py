@@ -363,6 +363,8 @@ def datasets_markdown(first: str = "default", second: str = "rotten_tomatoes") -
                 ("encoder pruning comparisons: test examples", keys.evaluation("encoder", "test_reviews"), 0),
                 ("decoder pruning comparisons: test examples", keys.evaluation("decoder", "test_reviews"), 0),
                 ("cold run, minutes (set-up + study)", keys.run("wall_minutes"), 1),
+                ("notebooks of the last `make`, minutes (training included unless cached)",
+                 keys.runtime("notebook_minutes"), 1),
                 ("of which the seed study (07), minutes", keys.runtime("notebooks", "07_seeds", "minutes"), 1)))
             + "\n| reproduced the summary committed before it (`make cold`) | "
             + " | ".join(_reproduced(g) for g in (a, b)) + " |")
