@@ -1,6 +1,7 @@
 """The seed study's pooling (checked by simulation against a known truth), its per-row bookkeeping and its cache
 keys."""
 import numpy as np
+import pytest
 import pandas as pd
 
 from anatomy_utils import stats
@@ -64,3 +65,16 @@ def test_each_training_seed_has_its_own_checkpoint_and_the_profiles_seed_is_01s(
     others = {reseed.checkpoint(profile, "encoder", s) for s in (1, 2)}
     assert own == finetune.checkpoint_dir(profile, "encoder")
     assert len(others) == 2 and own not in others and all(p.parent == own.parent for p in others)
+
+
+def test_a_bounded_statistic_is_pooled_on_its_own_scale_and_stays_in_range():
+    shares = pd.DataFrame([_row(s, "confirmed", d, max(d - 0.01, 1e-6), d + 0.01) | {"claim": "sparse_neurons",
+                                                                                      "null": 0.05, "direction": "-"}
+                           for s, d in enumerate((0.001, 0.02, 0.0005, 0.03))])
+    found = seeds.pool(shares, committed=0)
+    assert found["scale"] == "logit" and 0 < found["pooled_ci_low"] < found["pooled_ci_high"] < 1
+    raw = stats.random_effects(shares["delta"], (shares["ci_high"] - shares["ci_low"]) / (2 * 1.959964), 0.95)
+    assert raw["ci_low"] < 0  # pooled on the raw scale, the same runs leave the range of a share
+    assert found["between_sd"] == pytest.approx(raw["between_sd"])  # the spread is reported in the share's own unit
+    at_bound = shares.assign(delta=[0.0, 0.02, 0.0005, 0.03])
+    assert "not_pooled" in seeds.pool(at_bound, committed=0) and "pooled_effect" not in seeds.pool(at_bound, 0)

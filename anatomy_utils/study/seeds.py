@@ -30,6 +30,10 @@ from ..base.runtime import FIGURES
 SEED_CLAIMS = ("finetune_accuracy", "late_decision", "sparse_neurons", "neurons_by_depth", "same_neurons",
                "rule_keeps_accuracy", "rule_beats_random", "best_score_keeps_accuracy")
 RULE_SPARSITIES = (0.3, 0.5)  # rule_keeps_accuracy's and rule_beats_random's
+# The scale each claim's effect is pooled on, so that the pooled interval stays in the statistic's range: an AUC, a
+# share or a Jaccard on the logit scale, a difference of accuracies (or of a share from a bar) on Fisher's z.
+POOL_SCALE = {"late_decision": "logit", "sparse_neurons": "logit", "same_neurons": "logit",
+              "neurons_by_depth": "fisher_z"} | {claim: "fisher_z" for claim in claims.ACCURACY_CLAIMS}
 
 
 def runs(profile: Profile) -> list[int]:
@@ -125,11 +129,15 @@ def pool(rows: pd.DataFrame, committed: int) -> dict:
     first = tested.iloc[0]
     margin = first["margin"] if pd.notna(first["margin"]) else None
     errors = (tested["ci_high"] - tested["ci_low"]) / (2 * stats.z_value(first["level"]))
-    pooled = stats.random_effects(tested["delta"], errors, first["level"])
+    try:
+        pooled = stats.random_effects(tested["delta"], errors, first["level"], POOL_SCALE.get(first["claim"]))
+    except ValueError as error:  # an effect on the bound of its scale (a share of exactly 0, say): not pooled
+        return found | {"not_pooled": str(error)}
+    spread = stats.random_effects(tested["delta"], errors, first["level"])  # the SDs in the statistic's own unit
     return found | {"pooled_effect": pooled["delta"], "pooled_ci_low": pooled["ci_low"],
-                    "pooled_ci_high": pooled["ci_high"], "between_sd": pooled["between_sd"],
-                    "within_sd": pooled["within_sd"], "pooled_n": len(tested), "level": first["level"],
-                    "null": first["null"], "margin": margin, "direction": first["direction"],
+                    "pooled_ci_high": pooled["ci_high"], "scale": pooled.get("scale", "raw"),
+                    "between_sd": spread["between_sd"], "within_sd": spread["within_sd"], "pooled_n": len(tested),
+                    "level": first["level"], "null": first["null"], "margin": margin, "direction": first["direction"],
                     "pooled_verdict": stats.verdict(pooled["ci_low"], pooled["ci_high"], first["null"], margin,
                                                     first["direction"])}
 
