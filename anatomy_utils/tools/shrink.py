@@ -16,6 +16,20 @@ from ..core.refit import Refit
 NEEDS_PROBES = ("cosine", "mirror")  # scores that read 03's probe cosines, which a plain call does not have
 
 
+def _check(tokenizer, score: str, sparsity: float, heads: bool) -> None:
+    """A clear error for a call ``shrink`` cannot serve."""
+    if tokenizer is None:
+        raise ValueError("Pass the model's tokenizer (or a folder, which holds it).")
+    if heads and score != "taylor":
+        raise ValueError(f"heads=True scores heads and neurons by their Fisher information (score 'taylor'), "
+                         f"not {score!r}.")
+    if score in NEEDS_PROBES or score not in importance.SCORES:
+        usable = [s for s in importance.SCORES if s not in NEEDS_PROBES]
+        raise ValueError(f"Score {score!r} cannot run from texts alone; use one of {usable}.")
+    if not 0 < sparsity < 1:
+        raise ValueError(f"sparsity must be in (0, 1), got {sparsity}.")
+
+
 def shrink(model: SentimentClassifier | str | Path, texts: list[str], sparsity: float, tokenizer=None, labels=None, *,
            score: str = "taylor", ridge: float = 0.01, floor: float = 0.05, max_tokens: int | None = None,
            truncation: str | None = None, batch_size: int = 16,
@@ -30,18 +44,9 @@ def shrink(model: SentimentClassifier | str | Path, texts: list[str], sparsity: 
     meta = {}
     if isinstance(model, (str, Path)):
         model, tokenizer, meta = load_classifier(Path(model))
-    if tokenizer is None:
-        raise ValueError("Pass the model's tokenizer (or a folder, which holds it).")
-    if heads and score != "taylor":
-        raise ValueError(f"heads=True scores heads and neurons by their Fisher information (score 'taylor'), "
-                         f"not {score!r}.")
-    if score in NEEDS_PROBES or score not in importance.SCORES:
-        usable = [s for s in importance.SCORES if s not in NEEDS_PROBES]
-        raise ValueError(f"Score {score!r} cannot run from texts alone; use one of {usable}.")
-    if not 0 < sparsity < 1:
-        raise ValueError(f"sparsity must be in (0, 1), got {sparsity}.")
+    _check(tokenizer, score, sparsity, heads)
     model.eval()
-    trained = meta.get("config", {})
+    trained = meta.get("config", {})  # how fine-tuning encoded (a folder's meta.json)
     max_tokens = max_tokens or trained.get("max_tokens") or 256
     truncation = truncation or trained.get("truncation") or tokenizer.truncation_side
     data = encode(tokenizer, texts, np.zeros(len(texts), dtype=np.int64), max_tokens, truncation)
