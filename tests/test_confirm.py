@@ -30,7 +30,7 @@ def test_the_fresh_reviews_share_no_review_with_any_split_a_pilot_stage_reads(na
 def test_the_committed_registration_loads_with_its_digest_and_plans_power_at_stated_alternatives():
     design = registration.load("default")
     assert design.sha256 == registration.digest("default") and len(design.sha256) == 64
-    assert design.primary() and design.family_alpha <= 0.05
+    assert design.primary() and design.family_alpha <= registration.ALPHA
     assert all(design.rows[k].level == pytest.approx(1 - design.family_alpha / len(design.primary()))
                for k in design.primary())
     for row in design.rows.values():

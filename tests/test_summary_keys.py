@@ -20,6 +20,9 @@ OPTIONAL = {
     r"run\.(wall|setup|study)_minutes|run\.cold_.*": "written by `make cold` only",
     r"scores\.\w+\.best\.p30\..*": "06 at 30%: only profiles whose scores.sparsities include 0.3 (paper)",
     r"seeds\.\w+\.\w+\.stable": "07 pools only the claims that depend on the fine-tuned weights (seeds.SEED_CLAIMS)",
+    r"seeds\.\w+\.\w+\.(pooled_\w+|between_sd|within_sd)": "07 pools a row only where two or more runs tested it "
+                                                           "(neurons_by_depth is descriptive) and no effect lies on "
+                                                           "the bound of its scale (seeds.pool)",
     r"claims\.(zeroing|removal)_speeds_up\.\w+\.effect": "a speed row is not testable, so has no effect, in a run "
                                                          "whose A/A timing gate failed",
     r"claims\.\w+\.\w+\.(source|bound_text|power)": "the ledger's view (claims.ledger_values): a row's source, "
