@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..base import keys, summary
 from ..study import claims
 
-ROLES = ("encoder", "decoder")
+ROLES = claims.ROLES
 READING = (
     "**How to read this page.** These five findings first; then the claims ledger below (each claim of the paper, its "
     "verdict and its interval); then notebooks 01 to 08 in order, each of which opens with what it found; the glossary "

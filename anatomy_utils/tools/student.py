@@ -184,20 +184,22 @@ def _solution_cell(target: str) -> str:
     return "\n".join(lines[:start] + ["    ### BEGIN SOLUTION"] + lines[start:] + ["    ### END SOLUTION"])
 
 
-def _imports(target: str) -> str:
-    """The imports a student's version needs: every global of the function's module that its source names (decorators
-    and defaults included)."""
+def _names(target: str) -> list[str]:
+    """Every global of the function's module that its source names (decorators and defaults included)."""
     module, source = _source(target)
-    used = sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and n.id in vars(module)}
+    return sorted({n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and n.id in vars(module)}
                   - {target.split(":")[1]})
-    wrapped = textwrap.fill(", ".join(used), 112, initial_indent="    ", subsequent_indent="    ")
-    return f"from __future__ import annotations\n\nfrom {module.__name__} import (\n{wrapped},\n)"
+
+
+def _imports(target: str) -> str:
+    """The imports a student's version needs: the names the package's version uses."""
+    wrapped = textwrap.fill(", ".join(_names(target)), 112, initial_indent="    ", subsequent_indent="    ")
+    return f"from __future__ import annotations\n\nfrom {_function(target)[0].__name__} import (\n{wrapped},\n)"
 
 
 def helpers(target: str) -> list[str]:
     """The private helpers of the exercise's module that the package's version calls."""
-    return [line.strip(" ,") for line in _imports(target).splitlines()[3:-1] for line in line.split(",")
-            if line.strip(" ,").startswith("_")]
+    return [name for name in _names(target) if name.startswith("_")]
 
 
 def _helpers(target: str) -> str:
